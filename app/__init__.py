@@ -1,0 +1,1 @@
+"""Bullpen app layer."""

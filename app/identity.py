@@ -1,0 +1,95 @@
+"""This user's Ed25519 identity, which is also their libp2p peer id.
+
+The peer id is computed here (identity multihash of the protobuf-encoded public key, base58)
+rather than by importing libp2p, so that quick CLI commands don't pay libp2p's import time;
+a test checks it against libp2p's own ``ID.from_pubkey``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import base58
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+KEY_FILE = "identity.key"
+_PROTO_ED25519 = b"\x08\x01\x12\x20"  # protobuf PublicKey{Type: Ed25519, Data: 32 bytes}
+
+
+def peer_id_from_public(public: bytes) -> str:
+    encoded = _PROTO_ED25519 + public
+    return base58.b58encode(b"\x00" + bytes([len(encoded)]) + encoded).decode()
+
+
+def public_from_peer_id(peer_id: str) -> bytes:
+    """Inverse of :func:`peer_id_from_public`; ValueError for anything else."""
+    try:
+        raw = base58.b58decode(peer_id)
+    except ValueError:
+        raise ValueError(f"{peer_id!r} is not a peer id") from None
+    if len(raw) != 38 or raw[:2] != b"\x00\x24" or raw[2:6] != _PROTO_ED25519:
+        raise ValueError(f"{peer_id!r} is not an Ed25519 peer id")
+    return raw[6:]
+
+
+def short_id(peer_id: str) -> str:
+    """A readable short form for people: the last 6 characters, like git's short hashes."""
+    return peer_id[-6:]
+
+
+@dataclass(frozen=True)
+class Identity:
+    seed: bytes
+
+    @property
+    def private_key(self) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(self.seed)
+
+    @property
+    def public(self) -> bytes:
+        return self.private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+    @property
+    def peer_id(self) -> str:
+        return peer_id_from_public(self.public)
+
+    def sign(self, data: bytes) -> bytes:
+        return self.private_key.sign(data)
+
+    @staticmethod
+    def generate() -> Identity:
+        return Identity(os.urandom(32))
+
+
+def verify(public: bytes, signature: bytes, data: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, data)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def save_identity(home: Path, identity: Identity) -> None:
+    path = home / KEY_FILE
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(identity.seed)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_identity(home: Path) -> Identity:
+    path = home / KEY_FILE
+    seed = path.read_bytes()
+    if len(seed) != 32:
+        raise ValueError(f"{path}: identity key is damaged ({len(seed)} bytes, expected 32)")
+    return Identity(seed)

@@ -1,0 +1,223 @@
+"""The derived SQLite index: lists, filters and full-text search over the current state.
+
+It holds nothing that is not in the automerge documents, so it can be deleted at any time and
+is rebuilt on open when missing, damaged or stale (its stored heads differ from the documents').
+Typed columns serve the pipeline's frequent filters (stage, owner, close date); every record's
+full value is kept as JSON so a list needs no automerge reads; FTS5 serves search.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from bullpen.crdt.schema import KINDS
+
+INDEX_VERSION = "1"
+FILTER_COLUMNS = ("stage", "owner", "close_date", "topic_id", "category")
+
+
+def _search_text(kind: str, data: dict[str, Any]) -> str:
+    spec = KINDS.get(kind)
+    if spec is None:
+        return ""
+    parts: list[str] = []
+    for f in spec.fields:
+        if f.searchable and f.name != spec.title_field:
+            value = data.get(f.name)
+            if isinstance(value, list):
+                parts.extend(value)
+            elif value:
+                parts.append(str(value))
+    return "\n".join(parts)
+
+
+def fts_query(text: str) -> str:
+    """User words to an FTS5 query: every word must match, the last one as a prefix (so
+    results come as you type); quotes keep punctuation from being read as FTS syntax."""
+    words = [w.replace('"', '""') for w in text.split()]
+    if not words:
+        return ""
+    terms = [f'"{w}"' for w in words[:-1]] + [f'"{words[-1]}"*']
+    return " ".join(terms)
+
+
+class Index:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._open()
+        except sqlite3.DatabaseError:
+            # Derived data: a damaged index is dropped and rebuilt, never trusted.
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            self._open()
+
+    def _open(self) -> None:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")  # derived: rebuilt if a crash loses some
+        self.db = sqlite_utils.Database(conn)
+        version = None
+        if "meta" in self.db.table_names():
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+            version = row[0] if row else None
+        if version != INDEX_VERSION:
+            self._create()
+
+    def _create(self) -> None:
+        for name in ("records", "search", "heads", "meta"):
+            self.db.execute(f"DROP TABLE IF EXISTS {name}")
+        self.db.execute(
+            "CREATE TABLE records (id TEXT PRIMARY KEY, kind TEXT NOT NULL, doc TEXT NOT NULL, "
+            "title TEXT, deleted INTEGER NOT NULL DEFAULT 0, stage TEXT, owner TEXT, "
+            "close_date TEXT, topic_id TEXT, category TEXT, amount REAL, updated_at TEXT, "
+            "data TEXT NOT NULL)"
+        )
+        self.db.execute("CREATE INDEX records_kind ON records (kind, deleted, updated_at)")
+        self.db.execute("CREATE INDEX records_stage ON records (kind, stage)")
+        self.db.execute("CREATE INDEX records_owner ON records (kind, owner)")
+        self.db.execute("CREATE INDEX records_doc ON records (doc)")
+        self.db.execute(
+            "CREATE VIRTUAL TABLE search USING fts5(id UNINDEXED, kind UNINDEXED, title, body, "
+            "tokenize = 'unicode61 remove_diacritics 2')"
+        )
+        self.db.execute("CREATE TABLE heads (doc TEXT PRIMARY KEY, heads TEXT)")
+        self.db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        self.db.execute("INSERT INTO meta VALUES ('version', ?)", [INDEX_VERSION])
+
+    def stored_heads(self, doc_id: str) -> str | None:
+        row = self.db.execute("SELECT heads FROM heads WHERE doc = ?", [doc_id]).fetchone()
+        return row[0] if row else None
+
+    def update(
+        self,
+        doc_id: str,
+        heads: str,
+        records: Iterable[tuple[str, dict[str, Any] | None]],
+        *,
+        replace_doc: bool = False,
+        extra_text: dict[str, str] | None = None,
+    ) -> None:
+        """Upsert records of one document (``None`` data removes one) and store its heads.
+
+        ``replace_doc`` first drops everything indexed from the document (full rebuild).
+        ``extra_text`` adds searchable text per record id (a document's body)."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if replace_doc:
+                conn.execute(
+                    "DELETE FROM search WHERE id IN (SELECT id FROM records WHERE doc = ?)",
+                    [doc_id],
+                )
+                conn.execute("DELETE FROM records WHERE doc = ?", [doc_id])
+            rows, fts, removed = [], [], []
+            for record_id, data in records:
+                removed.append((record_id,))
+                if data is None:
+                    continue
+                kind = data.get("kind", "")
+                spec = KINDS.get(kind)
+                title = str(data.get(spec.title_field, "")) if spec else ""
+                deleted = 1 if data.get("deleted") else 0
+                amount = data.get("amount")
+                rows.append(
+                    (record_id, kind, doc_id, title, deleted)
+                    + tuple(
+                        None if data.get(c) is None else str(data.get(c)) for c in FILTER_COLUMNS
+                    )
+                    + (amount if isinstance(amount, int | float) else None,
+                       data.get("updated_at"), json.dumps(data))
+                )
+                if not deleted:
+                    body = _search_text(kind, data)
+                    if extra_text and record_id in extra_text:
+                        body = f"{body}\n{extra_text[record_id]}"
+                    fts.append((record_id, kind, title, body))
+            if not replace_doc:
+                conn.executemany("DELETE FROM search WHERE id = ?", removed)
+                conn.executemany("DELETE FROM records WHERE id = ?", removed)
+            conn.executemany(
+                "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
+            )
+            conn.executemany("INSERT INTO search VALUES (?,?,?,?)", fts)
+            conn.execute(
+                "INSERT OR REPLACE INTO heads (doc, heads) VALUES (?, ?)", [doc_id, heads]
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def set_text(self, record_id: str, kind: str, title: str, body: str) -> None:
+        """Refresh the searchable body of one record (a co-edited document's text)."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DELETE FROM search WHERE id = ?", [record_id])
+            conn.execute("INSERT INTO search VALUES (?,?,?,?)", [record_id, kind, title, body])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def doc_of(self, record_id: str) -> tuple[str, str] | None:
+        row = self.db.execute(
+            "SELECT kind, doc FROM records WHERE id = ?", [record_id]
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def ids_with_prefix(self, prefix: str) -> list[str]:
+        rows = self.db.execute(
+            "SELECT id FROM records WHERE id >= ? AND id < ? LIMIT 3", [prefix, prefix + "\uffff"]
+        )
+        return [r[0] for r in rows]
+
+    def list(
+        self,
+        kind: str,
+        *,
+        include_deleted: bool = False,
+        order: str = "updated_at DESC",
+        limit: int | None = None,
+        **filters: Any,
+    ) -> list[dict[str, Any]]:
+        sql = ["SELECT data FROM records WHERE kind = ?"]
+        args: list[Any] = [kind]
+        if not include_deleted:
+            sql.append("AND deleted = 0")
+        for column, value in filters.items():
+            if value is None:
+                continue
+            if column not in FILTER_COLUMNS:
+                raise ValueError(f"cannot filter on {column}")
+            sql.append(f"AND {column} = ?")
+            args.append(str(value))
+        if order not in ("updated_at DESC", "close_date", "title", "updated_at"):
+            raise ValueError(f"cannot order by {order}")
+        sql.append(f"ORDER BY {order}")
+        if limit:
+            sql.append(f"LIMIT {int(limit)}")
+        return [json.loads(r[0]) for r in self.db.execute(" ".join(sql), args)]
+
+    def search(self, text: str, limit: int = 50) -> list[dict[str, Any]]:
+        query = fts_query(text)
+        if not query:
+            return []
+        rows = self.db.execute(
+            "SELECT id, kind, title, snippet(search, 3, '[', ']', '…', 12), rank FROM search "
+            "WHERE search MATCH ? ORDER BY rank LIMIT ?",
+            [query, limit],
+        )
+        return [
+            {"id": i, "kind": k, "title": t, "snippet": s} for i, k, t, s, _ in rows
+        ]
+
+    def close(self) -> None:
+        self.db.conn.close()

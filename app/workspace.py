@@ -1,0 +1,666 @@
+"""The workspace: the use cases the CLI and the desktop app call, over documents, store and index.
+
+A workspace is a set of automerge documents: ``index`` (workspace settings, members, the
+document catalogue), one collection per record family (``pipeline``, ``contacts``, ...), and one
+``doc:<id>`` per co-edited text document. Every write is one automerge transaction persisted as
+one change row before the call returns, then reflected in the derived index and announced to
+listeners (the sync node, the UI) as a :class:`ChangeSet`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from automerge.core import ROOT, Document, ScalarType, SyncState
+from bullpen.crdt import changes as am_changes
+from bullpen.crdt import records as rec
+from bullpen.crdt import textdoc
+from bullpen.crdt.history import HistoryEntry, record_history
+from bullpen.crdt.schema import (
+    COLLECTIONS,
+    DEFAULT_STAGES,
+    INDEX_DOC,
+    KINDS,
+    Stage,
+    ValidationError,
+    kind_spec,
+    text_doc_id,
+    validate,
+)
+
+from .blobs import BlobStore
+from .identity import Identity, load_identity, save_identity
+from .index import Index
+from .store import Store, StoreError
+
+STORE_FILE = "store.db"
+INDEX_FILE = "index.db"
+COMPACT_AFTER_ROWS = 500
+
+
+class WorkspaceError(RuntimeError):
+    """A request that cannot be done (unknown id, no workspace here ...): one plain line."""
+
+
+@dataclass
+class ChangeSet:
+    """What one write or one batch of received changes changed, so views refresh only that."""
+
+    doc_id: str
+    ids: set[str] = field(default_factory=set)
+    remote: bool = False
+    kinds: set[str] = field(default_factory=set)
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def present(record_id: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """A stored record as the API shows it: meta fields without their underscore."""
+    out: dict[str, Any] = {"id": record_id, "kind": raw.get("_kind")}
+    for key, value in raw.items():
+        if key.startswith("_"):
+            if key != "_kind":
+                out[key[1:]] = value
+        else:
+            out[key] = value
+    out["deleted"] = bool(out.get("deleted"))
+    return out
+
+
+class Workspace:
+    def __init__(self, home: Path, store: Store, identity: Identity) -> None:
+        self.home = home
+        self.store = store
+        self.identity = identity
+        self.peer_id = identity.peer_id
+        self.lock = threading.RLock()
+        # A fresh actor per process: the CLI and a running node of the same user write to the
+        # same documents at once, and two writers must never share an actor's sequence numbers.
+        self.actor = identity.public + os.urandom(4)
+        self.actor_hex = self.actor.hex()
+        self.docs: dict[str, Document] = {}
+        self._generations: dict[str, int] = {}
+        self._cursor = store.max_seq()
+        self.blobs = BlobStore(home / "blobs")
+        self.index = Index(home / INDEX_FILE)
+        self._listeners: list[Callable[[ChangeSet], None]] = []
+        self.name = store.get_meta("name") or ""
+        self.workspace_id = store.get_meta("workspace_id") or ""
+
+    # ----- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, home: Path, name: str, title: str, *, currency: str = "EUR") -> Workspace:
+        """A new identity and a new workspace whose first member (a manager) is this user."""
+        if not name.strip() or not title.strip():
+            raise ValidationError("name and workspace title must not be empty")
+        home.mkdir(parents=True, exist_ok=True)
+        if (home / STORE_FILE).exists():
+            raise WorkspaceError(f"{home} already holds a workspace (use another --home)")
+        identity = Identity.generate()
+        save_identity(home, identity)
+        store = Store(home / STORE_FILE)
+        ws = cls(home, store, identity)
+        ws.workspace_id = uuid.uuid4().hex
+        with store.transaction():
+            store.set_meta("name", name)
+            store.set_meta("workspace_id", ws.workspace_id)
+        ws.name = name
+        for doc_id in COLLECTIONS:
+            ws._ensure_doc(doc_id)
+        stages = [s.__dict__ for s in DEFAULT_STAGES]
+
+        def setup(tx: Any) -> set[str]:
+            settings = rec.container(tx, rec.SETTINGS)
+            tx.put(settings, "workspace_id", ScalarType.Str, ws.workspace_id)
+            tx.put(settings, "title", ScalarType.Str, title)
+            tx.put(settings, "currency", ScalarType.Str, currency.upper())
+            tx.put(settings, "stages", ScalarType.Str, json.dumps(stages))
+            ws._put_record(tx, "member", ws.peer_id, {"name": name, "role": "manager"}, True)
+            return {ws.peer_id}
+
+        ws._write(INDEX_DOC, setup)
+        return ws
+
+    @classmethod
+    def open(cls, home: Path) -> Workspace:
+        if not (home / STORE_FILE).exists():
+            raise WorkspaceError(
+                f"no workspace in {home}: run `bullpen init --name NAME --workspace TITLE` "
+                f"or `bullpen join CODE`"
+            )
+        try:
+            identity = load_identity(home)
+        except FileNotFoundError:
+            raise StoreError(f"{home / 'identity.key'} is missing: this profile has no key") from None
+        ws = cls(home, Store(home / STORE_FILE), identity)
+        ws.check_index()
+        return ws
+
+    def close(self) -> None:
+        with self.lock:
+            self.compact()
+            self.index.close()
+            self.store.close()
+
+    # ----- documents -----------------------------------------------------------------------
+
+    def doc_ids(self) -> list[str]:
+        with self.lock:
+            return sorted(set(self.store.doc_ids()) | set(self.docs))
+
+    def doc(self, doc_id: str) -> Document:
+        """The live document (loaded from the store on first use)."""
+        with self.lock:
+            found = self.docs.get(doc_id)
+            if found is None:
+                found = self._load(doc_id)
+            return found
+
+    def _load(self, doc_id: str) -> Document:
+        stored = self.store.load(doc_id)
+        if stored.snapshot is None and not stored.changes:
+            raise WorkspaceError(f"no document {doc_id!r} in this workspace")
+        try:
+            doc = am_changes.load(stored.snapshot, [b for _, b in stored.changes])
+        except Exception as exc:  # automerge raises plain Exception on corrupt chunks
+            raise StoreError(
+                f"{self.store.path}: document {doc_id!r} cannot be read ({exc}); "
+                f"{len(stored.changes)} change rows and "
+                f"{'a' if stored.snapshot else 'no'} snapshot are stored. "
+                f"Run `bullpen recover` to keep every readable change, or re-sync from a "
+                f"teammate."
+            ) from exc
+        doc.set_actor(self.actor)
+        self.docs[doc_id] = doc
+        self._generations[doc_id] = stored.generation
+        return doc
+
+    def _ensure_doc(self, doc_id: str, texts: Iterable[str] = ()) -> Document:
+        """Open ``doc_id``, creating it from its deterministic genesis when new."""
+        with self.lock:
+            if doc_id in self.docs:
+                return self.docs[doc_id]
+            stored = self.store.load(doc_id)
+            if stored.snapshot is not None or stored.changes:
+                return self._load(doc_id)
+            doc = rec.genesis(doc_id, texts)
+            self.store.append((doc_id, c.bytes) for c in doc.get_changes([]))
+            doc.set_actor(self.actor)
+            self.docs[doc_id] = doc
+            self._generations[doc_id] = 0
+            return doc
+
+    def heads_hex(self, doc_id: str) -> str:
+        return ",".join(sorted(h.hex() for h in self.doc(doc_id).get_heads()))
+
+    def digest(self) -> str:
+        """Hash of the heads of every document: equal on two replicas iff same state."""
+        with self.lock:
+            self.refresh()
+            h = hashlib.sha256()
+            for doc_id in self.doc_ids():
+                h.update(f"{doc_id}:{self.heads_hex(doc_id)};".encode())
+            return h.hexdigest()
+
+    # ----- listeners -----------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[ChangeSet], None]) -> Callable[[], None]:
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback)
+
+    def _announce(self, change: ChangeSet) -> None:
+        for callback in list(self._listeners):
+            callback(change)
+
+    # ----- writing -------------------------------------------------------------------------
+
+    def _write(self, doc_id: str, fn: Callable[[Any], set[str]]) -> ChangeSet:
+        """Run ``fn`` in one transaction on ``doc_id``; durable before returning."""
+        with self.lock:
+            self.refresh()
+            doc = self.doc(doc_id)
+            before = doc.get_heads()
+            with doc.transaction() as tx:
+                ids = fn(tx)
+                rec.mark_touched(tx, self.actor_hex, ids)
+            new = doc.get_changes(before)
+            try:
+                first = self._cursor + 1
+                last = self.store.append((doc_id, c.bytes) for c in new)
+            except Exception:
+                # Not durable, so not done: forget the in-memory change as well.
+                self.docs.pop(doc_id, None)
+                raise
+            if last - len(new) + 1 == first:
+                self._cursor = last  # no other process wrote in between
+            change = ChangeSet(doc_id, set(ids), remote=False)
+            self._reindex(doc_id, change.ids, change)
+            self._announce(change)
+            return change
+
+    def _put_record(
+        self, tx: Any, kind: str, record_id: str, fields: dict[str, Any], new: bool
+    ) -> None:
+        at = now_iso()
+        meta: dict[str, Any] = {"_updated_at": at, "_updated_by": self.peer_id}
+        if new:
+            meta.update(
+                {"_kind": kind, "_created_at": at, "_created_by": self.peer_id, "_deleted": False}
+            )
+        maps = [f.name for f in kind_spec(kind).fields if f.type == "map"]
+        rec.write_record(
+            tx, rec.container(tx, rec.RECORDS), record_id, {**fields, **meta}, map_fields=maps
+        )
+
+    # ----- settings ------------------------------------------------------------------------
+
+    def setting(self, name: str, doc_id: str = INDEX_DOC) -> Any:
+        doc = self.doc(doc_id)
+        return rec.read_value(doc, doc.get(rec.container(doc, rec.SETTINGS), name))
+
+    def stages(self) -> list[Stage]:
+        raw = self.setting("stages")
+        items = json.loads(raw) if raw else [s.__dict__ for s in DEFAULT_STAGES]
+        return [Stage(**s) for s in items]
+
+    def set_stages(self, stages: list[Stage]) -> None:
+        if not stages or len({s.id for s in stages}) != len(stages):
+            raise ValidationError("stages must be a non-empty list of distinct ids")
+
+        def put(tx: Any) -> set[str]:
+            payload = json.dumps([s.__dict__ for s in stages])
+            tx.put(rec.container(tx, rec.SETTINGS), "stages", ScalarType.Str, payload)
+            return set()
+
+        self._write(INDEX_DOC, put)
+
+    def set_setting_entry(self, doc_id: str, name: str, key: str, value: Any) -> None:
+        """Set one key of a settings map (quotas, exchange rates ...): merges per key."""
+
+        def put(tx: Any) -> set[str]:
+            rec.merge_map(tx, rec.container(tx, rec.SETTINGS), name, {key: value})
+            return set()
+
+        self._write(doc_id, put)
+
+    @property
+    def title(self) -> str:
+        return self.setting("title") or ""
+
+    @property
+    def currency(self) -> str:
+        return self.setting("currency") or "EUR"
+
+    # ----- records -------------------------------------------------------------------------
+
+    def _choices(self) -> dict[str, tuple[str, ...]]:
+        return {"stage": tuple(s.id for s in self.stages())}
+
+    def _defaults(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+        if kind != "opportunity":
+            return fields
+        stage = next((s for s in self.stages() if s.id == fields.get("stage")), None)
+        out = dict(fields)
+        if stage is not None:
+            out.setdefault("probability", stage.probability)
+            out.setdefault("category", stage.category)
+        out.setdefault("currency", self.currency)
+        out.setdefault("owner", self.name)
+        return out
+
+    def add(self, kind: str, fields: dict[str, Any], *, record_id: str | None = None) -> str:
+        """Validate and create a record; returns its id."""
+        if kind == "document":
+            raise ValidationError("use new_document for documents")
+        values = self._defaults(kind, validate(kind, fields, choices=self._choices()))
+        self._check_links(kind, values)
+        rid = record_id or new_id()
+        spec = kind_spec(kind)
+        self._write(
+            spec.collection,
+            lambda tx: (self._put_record(tx, kind, rid, values, True), {rid})[1],
+        )
+        return rid
+
+    def _check_links(self, kind: str, values: dict[str, Any]) -> None:
+        if kind == "post":
+            topic = self.get(values["topic_id"])
+            if topic["kind"] != "topic":
+                raise ValidationError(f"{values['topic_id']} is not a discussion topic")
+            values["topic_id"] = topic["id"]
+            if values.get("reply_to"):
+                parent = self.get(values["reply_to"])
+                if parent["kind"] != "post" or parent.get("topic_id") != topic["id"]:
+                    raise ValidationError(f"{values['reply_to']} is not a post in this topic")
+                values["reply_to"] = parent["id"]
+
+    def resolve(self, record_id: str) -> tuple[str, str]:
+        """(full id, document id) for an id or a unique prefix of one."""
+        with self.lock:
+            self.refresh()
+            found = self.index.doc_of(record_id)
+            if found:
+                return record_id, found[1]
+            matches = self.index.ids_with_prefix(record_id) if len(record_id) >= 4 else []
+            if len(matches) == 1:
+                found = self.index.doc_of(matches[0])
+                assert found is not None
+                return matches[0], found[1]
+            if len(matches) > 1:
+                raise WorkspaceError(f"id {record_id!r} is ambiguous: give more characters")
+            raise WorkspaceError(f"no record with id {record_id!r}")
+
+    def get(self, record_id: str, *, include_deleted: bool = False) -> dict[str, Any]:
+        """The current record, read from its automerge document (the source of truth)."""
+        with self.lock:
+            rid, doc_id = self.resolve(record_id)
+            doc = self.doc(doc_id)
+            raw = rec.read_record(doc, rec.container(doc, rec.RECORDS), rid)
+            if raw is None or (raw.get("_deleted") and not include_deleted):
+                raise WorkspaceError(f"no record with id {record_id!r}")
+            return present(rid, raw)
+
+    def update(self, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Change some fields of a record; returns the record after the change."""
+        with self.lock:
+            current = self.get(record_id)
+            kind = current["kind"]
+            values = validate(kind, fields, partial=True, choices=self._choices())
+            if not values:
+                raise ValidationError("nothing to change: give at least one field")
+            if kind == "opportunity" and "stage" in values:
+                stage = next(s for s in self.stages() if s.id == values["stage"])
+                values.setdefault("probability", stage.probability)
+                values.setdefault("category", stage.category)
+            rid = current["id"]
+            doc_id = self.resolve(rid)[1]
+            self._write(doc_id, lambda tx: (self._put_record(tx, kind, rid, values, False), {rid})[1])
+            return self.get(rid)
+
+    def delete(self, record_id: str) -> None:
+        """Tombstone: the record stays in history and sync carries the deletion."""
+        with self.lock:
+            current = self.get(record_id)
+            rid = current["id"]
+            doc_id = self.resolve(rid)[1]
+
+            def tomb(tx: Any) -> set[str]:
+                self._put_record(tx, current["kind"], rid, {"_deleted": True}, False)
+                return {rid}
+
+            self._write(doc_id, tomb)
+
+    def list(self, kind: str, **filters: Any) -> list[dict[str, Any]]:
+        kind_spec(kind)
+        with self.lock:
+            self.refresh()
+            return self.index.list(kind, **filters)
+
+    def search(self, text: str, limit: int = 50) -> list[dict[str, Any]]:
+        with self.lock:
+            self.refresh()
+            return self.index.search(text, limit)
+
+    def history(self, record_id: str) -> list[HistoryEntry]:
+        with self.lock:
+            rid, doc_id = self.resolve(record_id)
+            return record_history(self.doc(doc_id), rid)
+
+    def members(self) -> list[dict[str, Any]]:
+        return self.list("member", order="title")
+
+    def member_names(self) -> dict[str, str]:
+        return {m["id"]: m["name"] for m in self.members()}
+
+    # ----- co-edited documents -------------------------------------------------------------
+
+    def new_document(self, title: str, text: str = "") -> str:
+        values = validate("document", {"title": title})
+        rid = new_id()
+        doc_id = text_doc_id(rid)
+        self._ensure_doc(doc_id, [textdoc.BODY])
+        if text:
+            self._write(doc_id, lambda tx: (textdoc.replace_all(tx, textdoc.body(tx), text), set())[1])
+        self._write(INDEX_DOC, lambda tx: (self._put_record(tx, "document", rid, values, True), {rid})[1])
+        return rid
+
+    def document(self, record_id: str) -> dict[str, Any]:
+        with self.lock:
+            meta = self.get(record_id)
+            if meta["kind"] != "document":
+                raise WorkspaceError(f"{record_id} is not a document")
+            text, spans = textdoc.read(self.doc(text_doc_id(meta["id"])))
+            return {**meta, "text": text, "spans": [s.to_json() for s in spans]}
+
+    def edit_document(
+        self,
+        record_id: str,
+        *,
+        splice: tuple[int, int, str] | None = None,
+        text: str | None = None,
+        style: tuple[int, int, str, Any] | None = None,
+    ) -> ChangeSet:
+        """One editing step: a splice (pos, delete, insert), a whole new text, or a style."""
+        rid = self.get(record_id)["id"]
+
+        def edit(tx: Any) -> set[str]:
+            body = textdoc.body(tx)
+            if splice is not None:
+                textdoc.splice(tx, body, *splice)
+            if text is not None:
+                textdoc.replace_all(tx, body, text)
+            if style is not None:
+                textdoc.set_mark(tx, body, *style)
+            return {rid}
+
+        return self._write(text_doc_id(rid), edit)
+
+    # ----- resources -----------------------------------------------------------------------
+
+    def add_resource(self, path: Path, *, name: str | None = None, description: str = "") -> str:
+        import mimetypes
+
+        if not path.is_file():
+            raise ValidationError(f"{path}: not a readable file")
+        digest, size = self.blobs.put_file(path)
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        fields = {"name": name or path.name, "size": size, "mime": mime, "sha256": digest}
+        if description:
+            fields["description"] = description
+        return self.add("resource", fields)
+
+    def export_resource(self, record_id: str, dest: Path) -> Path:
+        meta = self.get(record_id)
+        if meta["kind"] != "resource":
+            raise WorkspaceError(f"{record_id} is not a resource")
+        self.blobs.copy_out(meta["sha256"], dest)
+        return dest
+
+    # ----- receiving and refreshing --------------------------------------------------------
+
+    def apply_remote(self, doc_id: str, apply: Callable[[Document], None]) -> ChangeSet:
+        """Run ``apply`` (a sync step that may add changes) on ``doc_id``, then persist and index
+        whatever it added. Used by the sync node for received sync messages and snapshots."""
+        with self.lock:
+            self.refresh()
+            doc = self.docs.get(doc_id)
+            if doc is None:
+                known = doc_id in self.store.doc_ids()
+                doc = self._load(doc_id) if known else self._new_remote_doc(doc_id)
+            before = doc.get_heads()
+            apply(doc)
+            return self._persist_since(doc_id, before, remote=True)
+
+    def _new_remote_doc(self, doc_id: str) -> Document:
+        doc = Document(actor_id=self.actor)
+        self.docs[doc_id] = doc
+        self._generations[doc_id] = 0
+        return doc
+
+    def receive_sync_message(self, doc_id: str, state: SyncState, message: Any) -> ChangeSet:
+        return self.apply_remote(doc_id, lambda d: d.receive_sync_message(state, message))
+
+    def merge_saved(self, doc_id: str, data: bytes) -> ChangeSet:
+        """Merge a whole saved document sent by a peer (first sync of a document)."""
+        return self.apply_remote(doc_id, lambda d: d.merge(Document.load(data)))
+
+    def _persist_since(self, doc_id: str, before: list[bytes], *, remote: bool) -> ChangeSet:
+        doc = self.docs[doc_id]
+        new = doc.get_changes(before)
+        change = ChangeSet(doc_id, remote=remote)
+        if not new:
+            return change
+        try:
+            self.store.append((doc_id, c.bytes) for c in new)
+        except Exception:
+            self.docs.pop(doc_id, None)
+            raise
+        change.ids = self._changed_ids(doc, new)
+        self._reindex(doc_id, change.ids, change)
+        self._announce(change)
+        return change
+
+    def refresh(self) -> list[ChangeSet]:
+        """Pick up changes other processes (CLI beside a running node) wrote to the store."""
+        with self.lock:
+            generations = self.store.generations()
+            for doc_id, generation in generations.items():
+                if doc_id in self.docs and generation != self._generations.get(doc_id):
+                    mine = self.docs.pop(doc_id)
+                    fresh = self._load(doc_id)
+                    fresh.merge(mine)  # keep anything only we had in memory
+            rows = self.store.rows_after(self._cursor)
+            if not rows:
+                return []
+            by_doc: dict[str, list[bytes]] = defaultdict(list)
+            for seq, doc_id, data in rows:
+                by_doc[doc_id].append(data)
+                self._cursor = max(self._cursor, seq)
+            out = []
+            for doc_id, items in by_doc.items():
+                doc = self.docs.get(doc_id)
+                if doc is None:
+                    continue  # loaded from the store on first use
+                before = doc.get_heads()
+                am_changes.apply_changes(doc, items)
+                new = doc.get_changes(before)
+                if new:
+                    change = ChangeSet(doc_id, self._changed_ids(doc, new))
+                    self._reindex(doc_id, change.ids, change)
+                    out.append(change)
+            for change in out:
+                self._announce(change)
+            return out
+
+    # ----- index maintenance ---------------------------------------------------------------
+
+    def _changed_ids(self, doc: Document, new: list[Any]) -> set[str]:
+        touched = rec.container(doc, rec.TOUCHED)
+        ids: set[str] = set()
+        for change in new:
+            found = rec.touched_by(doc, touched, change)
+            if found is None and change.seq > 0 and not self._is_genesis(change):
+                return {"*"}  # a change that does not say what it touched: reindex all
+            ids.update(found or ())
+        return ids
+
+    @staticmethod
+    def _is_genesis(change: Any) -> bool:
+        return len(change.actor_id) == 16 and not change.deps
+
+    def _record_data(self, doc: Document, records: bytes, rid: str) -> dict[str, Any] | None:
+        raw = rec.read_record(doc, records, rid)
+        return present(rid, raw) if raw is not None else None
+
+    def _reindex(self, doc_id: str, ids: set[str], change: ChangeSet) -> None:
+        doc = self.docs[doc_id]
+        heads = self.heads_hex(doc_id)
+        if doc_id.startswith("doc:"):
+            rid = doc_id[4:]
+            meta = self.index.list("document", include_deleted=True)
+            title = next((m["title"] for m in meta if m["id"] == rid), "")
+            self.index.set_text(rid, "document", title, textdoc.read(doc)[0])
+            change.kinds.add("document")
+            return
+        records = rec.container(doc, rec.RECORDS)
+        if "*" in ids:
+            ids = set(doc.keys(records))
+            change.ids = ids
+        items = [(rid, self._record_data(doc, records, rid)) for rid in ids]
+        change.kinds.update(d["kind"] for _, d in items if d)
+        extra = {}
+        for rid, data in items:
+            if data and data["kind"] == "document" and text_doc_id(rid) in self.store.doc_ids():
+                extra[rid] = textdoc.read(self.doc(text_doc_id(rid)))[0]
+        self.index.update(doc_id, heads, items, extra_text=extra)
+
+    def reindex_doc(self, doc_id: str) -> None:
+        """Rebuild the index entries of one document from scratch."""
+        with self.lock:
+            doc = self.doc(doc_id)
+            if doc_id.startswith("doc:"):
+                self._reindex(doc_id, set(), ChangeSet(doc_id))
+                return
+            plain = rec.read_value(doc, doc.get(ROOT, rec.RECORDS)) or {}
+            items = [(rid, present(rid, raw)) for rid, raw in plain.items()]
+            extra = {
+                rid: textdoc.read(self.doc(text_doc_id(rid)))[0]
+                for rid, d in items
+                if d["kind"] == "document" and text_doc_id(rid) in self.store.doc_ids()
+            }
+            self.index.update(doc_id, self.heads_hex(doc_id), items, replace_doc=True,
+                              extra_text=extra)
+
+    def check_index(self) -> None:
+        """Rebuild what the index is missing or has stale (heads differ from the documents')."""
+        with self.lock:
+            for doc_id in self.store.doc_ids():
+                if self.index.stored_heads(doc_id) != self.heads_hex(doc_id):
+                    self.reindex_doc(doc_id)
+
+    # ----- compaction ----------------------------------------------------------------------
+
+    def compact(self, threshold: int = COMPACT_AFTER_ROWS) -> int:
+        """Fold change rows into snapshots for documents with many rows; returns docs done."""
+        done = 0
+        with self.lock:
+            self.refresh()
+            upto = self._cursor
+            for doc_id, doc in list(self.docs.items()):
+                if self.store.change_count(doc_id) < threshold:
+                    continue
+                self.store.compact(doc_id, doc.save(), upto)
+                self._generations[doc_id] = self.store.generations().get(doc_id, 0)
+                done += 1
+        return done
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "peer_id": self.peer_id,
+            "workspace_id": self.workspace_id,
+            "name": self.name,
+            "title": self.title,
+            "digest": self.digest(),
+            "documents": len(self.doc_ids()),
+            "home": str(self.home),
+        }
+
+
+__all__ = ["ChangeSet", "KINDS", "Workspace", "WorkspaceError"]

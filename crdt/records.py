@@ -1,0 +1,158 @@
+"""Records in a collection document: writing fields, reading them (now or at past heads).
+
+A collection document looks like ``{records: {id: {field: value, _meta...}}, touched: {actor:
+"id,id"}, settings: {...}}``. Each field is its own map key, so concurrent edits of different
+fields of one record both survive, and automerge picks one winner per field deterministically.
+
+Every document starts from a *genesis* change made with an actor derived from the document id,
+so every peer that creates the same collection produces byte-identical first changes: the
+containers are shared instead of conflicting (two independently created ``records`` maps would
+otherwise hide each other's contents).
+
+Every transaction also writes ``touched[actor] = "id,id"``: that one cheap key lets the index
+and the history find which records a change touched without diffing the document (automerge's
+``diff`` costs milliseconds per change; reading a key at some heads costs a microsecond).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from automerge.core import ROOT, Document, ObjType, ScalarType, Transaction
+
+RECORDS = "records"
+TOUCHED = "touched"
+SETTINGS = "settings"
+META_FIELDS = ("_kind", "_created_at", "_created_by", "_updated_at", "_updated_by", "_deleted")
+
+Heads = Sequence[bytes] | None
+
+
+def genesis(doc_id: str, texts: Iterable[str] = ()) -> Document:
+    """The deterministic first state of document ``doc_id`` (identical on every peer).
+
+    ``texts`` names root-level text objects (a co-edited document's body)."""
+    doc = Document(actor_id=hashlib.sha256(b"bullpen-genesis:" + doc_id.encode()).digest()[:16])
+    with doc.transaction() as tx:
+        tx.put(ROOT, "_doc", ScalarType.Str, doc_id)
+        for name in (RECORDS, TOUCHED, SETTINGS):
+            tx.put_object(ROOT, name, ObjType.Map)
+        for name in texts:
+            tx.put_object(ROOT, name, ObjType.Text)
+    return doc
+
+
+def container(doc: Document | Transaction, name: str) -> bytes:
+    found = doc.get(ROOT, name)
+    if found is None or found[0] != ObjType.Map:
+        raise KeyError(f"document has no {name!r} map")
+    return found[1]
+
+
+def _put_value(tx: Transaction, obj: bytes, key: str, value: Any) -> None:
+    if value is None:
+        if tx.get(obj, key) is not None:
+            tx.delete(obj, key)
+    elif isinstance(value, bool):
+        tx.put(obj, key, ScalarType.Boolean, value)
+    elif isinstance(value, int):
+        tx.put(obj, key, ScalarType.Int, value)
+    elif isinstance(value, float):
+        tx.put(obj, key, ScalarType.F64, value)
+    elif isinstance(value, str):
+        tx.put(obj, key, ScalarType.Str, value)
+    elif isinstance(value, list | tuple):
+        lst = tx.put_object(obj, key, ObjType.List)
+        for i, item in enumerate(value):
+            tx.insert(lst, i, ScalarType.Str, str(item))
+    elif isinstance(value, dict):
+        raise TypeError("maps are merged key by key with merge_map")
+    else:
+        raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def merge_map(tx: Transaction, record: bytes, key: str, entries: dict[str, Any]) -> None:
+    """Set or clear (value ``None``/"") keys of a map field without replacing the map, so two
+    members reacting at once both keep their reaction."""
+    found = tx.get(record, key)
+    obj = found[1] if found is not None and found[0] == ObjType.Map else None
+    if obj is None:
+        obj = tx.put_object(record, key, ObjType.Map)
+    for k, v in entries.items():
+        _put_value(tx, obj, k, v if v not in ("", None) else None)
+
+
+def write_record(
+    tx: Transaction,
+    records: bytes,
+    record_id: str,
+    fields: dict[str, Any],
+    *,
+    map_fields: Iterable[str] = (),
+) -> bytes:
+    """Create or update record ``record_id`` with ``fields`` (meta fields included by caller).
+
+    Only given fields are written: an update of ``stage`` leaves a concurrent update of
+    ``amount`` alone. Returns the record's object id.
+    """
+    found = tx.get(records, record_id)
+    obj = found[1] if found is not None else tx.put_object(records, record_id, ObjType.Map)
+    maps = set(map_fields)
+    for key, value in fields.items():
+        if key in maps and isinstance(value, dict):
+            merge_map(tx, obj, key, value)
+        else:
+            _put_value(tx, obj, key, value)
+    return obj
+
+
+def mark_touched(tx: Transaction, actor_hex: str, record_ids: Iterable[str]) -> None:
+    # A fresh nonce first: automerge drops a put of an unchanged value, and the op must exist
+    # for ``touched_by`` to see that this change wrote the key.
+    value = os.urandom(4).hex() + ":" + ",".join(sorted(set(record_ids)))
+    tx.put(container(tx, TOUCHED), actor_hex, ScalarType.Str, value)
+
+
+def read_value(doc: Document, found: tuple[Any, bytes] | None, heads: Heads = None) -> Any:
+    """Plain Python value of what ``doc.get`` returned (recursing into lists and maps)."""
+    if found is None:
+        return None
+    value, obj = found
+    if isinstance(value, tuple):
+        kind, scalar = value
+        return None if kind == ScalarType.Null else scalar
+    h = list(heads) if heads is not None else None
+    if value == ObjType.List:
+        return [read_value(doc, (v, o), heads) for v, o in doc.values(obj, h)]
+    if value == ObjType.Map:
+        return {k: read_value(doc, doc.get(obj, k, h), heads) for k in doc.keys(obj, h)}
+    return doc.text(obj, h)
+
+
+def read_record(doc: Document, records: bytes, record_id: str, heads: Heads = None) -> dict | None:
+    """The record's fields as of ``heads`` (now when None); None when it did not exist."""
+    h = list(heads) if heads is not None else None
+    found = doc.get(records, record_id, h)
+    if found is None:
+        return None
+    return read_value(doc, found, heads)
+
+
+def record_ids(doc: Document, records: bytes) -> list[str]:
+    return doc.keys(records)
+
+
+def touched_by(doc: Document, touched: bytes, change: Any) -> list[str] | None:
+    """Record ids written by ``change`` (None when the change wrote no ``touched`` key)."""
+    actor = change.actor_id.hex()
+    after = doc.get(touched, actor, [change.hash])
+    if after is None:
+        return None
+    before = doc.get(touched, actor, list(change.deps)) if change.deps else None
+    if before is not None and before[1] == after[1]:
+        return None
+    value = after[0][1].partition(":")[2]
+    return [v for v in value.split(",") if v]

@@ -1,0 +1,357 @@
+"""Record kinds, their fields, and validation of user input into stored values.
+
+One table of field specs drives the CLI flags, import mapping, validation and the index, so a
+new field is added in one place. Stored values are plain JSON-like Python values: ``str``,
+``float``, ``int``, ``bool``, ``list[str]`` and ``dict[str, str]``; dates are ISO strings so
+that they sort and compare as text and survive every export format unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ValidationError(ValueError):
+    """User input that cannot become a record; the message names the field and the problem."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str  # str | float | int | bool | date | datetime | list | map | enum
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    searchable: bool = False  # goes into the full-text index
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """A record kind: which collection document holds it and what fields it has."""
+
+    name: str
+    collection: str  # the automerge document id that stores records of this kind
+    fields: tuple[FieldSpec, ...]
+    title_field: str
+    by_name: dict[str, FieldSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: str
+    label: str
+    probability: int
+    category: str
+
+
+FORECAST_CATEGORIES = ("pipeline", "best_case", "commit", "closed", "omitted")
+
+# Defaults follow the EspoCRM/Salesforce convention; a workspace may replace the list.
+DEFAULT_STAGES: tuple[Stage, ...] = (
+    Stage("prospecting", "Prospecting", 10, "pipeline"),
+    Stage("qualification", "Qualification", 10, "pipeline"),
+    Stage("proposal", "Proposal", 75, "best_case"),
+    Stage("negotiation", "Negotiation", 90, "commit"),
+    Stage("closed_won", "Closed Won", 100, "closed"),
+    Stage("closed_lost", "Closed Lost", 0, "omitted"),
+)
+
+TOPIC_CATEGORIES = ("general", "competitive", "product", "ideas")
+
+S, F, I, B = "str", "float", "int", "bool"
+
+OPPORTUNITY = KindSpec(
+    "opportunity",
+    "pipeline",
+    (
+        FieldSpec("account", S, required=True, searchable=True),
+        FieldSpec("title", S, required=True, searchable=True),
+        FieldSpec("amount", F, required=True, minimum=0),
+        FieldSpec("currency", S),
+        FieldSpec("stage", "enum", required=True),  # choices come from the workspace
+        FieldSpec("probability", I, minimum=0, maximum=100),
+        FieldSpec("category", "enum", choices=FORECAST_CATEGORIES),
+        FieldSpec("close_date", "date", required=True),
+        FieldSpec("owner", S, searchable=True),
+        FieldSpec("next_step", S, searchable=True),
+        FieldSpec("notes", S, searchable=True),
+        FieldSpec("contact_ids", "list"),
+        FieldSpec("external_id", S),
+        FieldSpec("followers", "list"),
+    ),
+    "title",
+)
+
+CONTACT = KindSpec(
+    "contact",
+    "contacts",
+    (
+        FieldSpec("name", S, required=True, searchable=True),
+        FieldSpec("company", S, searchable=True),
+        FieldSpec("title", S, searchable=True),
+        FieldSpec("emails", "list", searchable=True),
+        FieldSpec("phones", "list"),
+        FieldSpec("notes", S, searchable=True),
+        FieldSpec("external_id", S),
+    ),
+    "name",
+)
+
+EVENT = KindSpec(
+    "event",
+    "calendar",
+    (
+        FieldSpec("title", S, required=True, searchable=True),
+        FieldSpec("start", "datetime", required=True),
+        FieldSpec("end", "datetime"),
+        FieldSpec("all_day", B),
+        FieldSpec("timezone", S),
+        FieldSpec("location", S, searchable=True),
+        FieldSpec("attendees", "list"),
+        FieldSpec("opportunity_id", S),
+        FieldSpec("description", S, searchable=True),
+        FieldSpec("rrule", S),
+        FieldSpec("exdates", "list"),
+        FieldSpec("external_id", S),
+    ),
+    "title",
+)
+
+TOPIC = KindSpec(
+    "topic",
+    "discussions",
+    (
+        FieldSpec("title", S, required=True, searchable=True),
+        FieldSpec("category", "enum", choices=TOPIC_CATEGORIES),
+        FieldSpec("body", S, searchable=True),
+        FieldSpec("followers", "list"),
+    ),
+    "title",
+)
+
+POST = KindSpec(
+    "post",
+    "discussions",
+    (
+        FieldSpec("topic_id", S, required=True),
+        FieldSpec("text", S, required=True, searchable=True),
+        FieldSpec("reply_to", S),
+        FieldSpec("reactions", "map"),  # member peer id -> reaction ("helpful", "+1", ...)
+    ),
+    "text",
+)
+
+ANNOUNCEMENT = KindSpec(
+    "announcement",
+    "messages",
+    (
+        FieldSpec("text", S, required=True, searchable=True),
+        FieldSpec("title", S, searchable=True),
+        FieldSpec("pinned", B),
+        FieldSpec("read_by", "map"),  # member peer id -> ISO time read
+    ),
+    "text",
+)
+
+RESOURCE = KindSpec(
+    "resource",
+    "resources",
+    (
+        FieldSpec("name", S, required=True, searchable=True),
+        FieldSpec("size", I, minimum=0),
+        FieldSpec("mime", S),
+        FieldSpec("sha256", S, required=True),
+        FieldSpec("description", S, searchable=True),
+        FieldSpec("reactions", "map"),
+    ),
+    "name",
+)
+
+# A co-edited document's body lives in an automerge document of its own ("doc:<id>"), so a long
+# proposal never rides along with pipeline changes; its catalogue entry (title) lives in the small
+# workspace index document, so listing documents needs no document bodies.
+DOCUMENT = KindSpec(
+    "document",
+    "index",
+    (
+        FieldSpec("title", S, required=True, searchable=True),
+        FieldSpec("reactions", "map"),
+    ),
+    "title",
+)
+
+ROLES = ("manager", "rep", "guest")
+
+MEMBER = KindSpec(
+    "member",
+    "index",
+    (
+        FieldSpec("name", S, required=True, searchable=True),
+        FieldSpec("role", "enum", required=True, choices=ROLES),
+        FieldSpec("manager", S),  # peer id of the manager whose team this member is in
+        FieldSpec("email", S),
+    ),
+    "name",
+)
+
+KINDS: dict[str, KindSpec] = {
+    k.name: k
+    for k in (OPPORTUNITY, CONTACT, EVENT, TOPIC, POST, ANNOUNCEMENT, RESOURCE, DOCUMENT, MEMBER)
+}
+
+INDEX_DOC = "index"
+# Documents that hold records; each co-edited document adds one more, "doc:<id>".
+COLLECTIONS: tuple[str, ...] = tuple(sorted({k.collection for k in KINDS.values()}))
+
+
+def text_doc_id(document_id: str) -> str:
+    return f"doc:{document_id}"
+
+
+def kind_spec(kind: str) -> KindSpec:
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise ValidationError(f"unknown record kind {kind!r}") from None
+
+
+def parse_date(value: Any, name: str = "date") -> str:
+    """Accept ISO dates (and date objects); store ``YYYY-MM-DD``."""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    try:
+        return dt.date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise ValidationError(f"{name}: {value!r} is not a date (use YYYY-MM-DD)") from None
+
+
+def parse_datetime(value: Any, name: str = "datetime") -> str:
+    """Accept ISO date-times or dates; store ISO text (dates stay dates for all-day events)."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value).strip()
+    try:
+        if len(text) == 10:
+            return dt.date.fromisoformat(text).isoformat()
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
+    except ValueError:
+        raise ValidationError(
+            f"{name}: {value!r} is not a date-time (use YYYY-MM-DDTHH:MM)"
+        ) from None
+
+
+def _number(spec: FieldSpec, value: Any, cast: type) -> float | int:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = cast(float(value)) if cast is int else cast(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{spec.name}: {value!r} is not a number") from None
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ValidationError(f"{spec.name}: {value!r} is not a finite number")
+    if spec.minimum is not None and number < spec.minimum:
+        raise ValidationError(f"{spec.name}: {value!r} must be at least {spec.minimum:g}")
+    if spec.maximum is not None and number > spec.maximum:
+        raise ValidationError(f"{spec.name}: {value!r} must be at most {spec.maximum:g}")
+    return number
+
+
+def _bool(spec: FieldSpec, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "y", "on"):
+        return True
+    if text in ("0", "false", "no", "n", "off", ""):
+        return False
+    raise ValidationError(f"{spec.name}: {value!r} is not yes/no")
+
+
+def _list(spec: FieldSpec, value: Any) -> list[str]:
+    if isinstance(value, str):
+        items = [v.strip() for v in value.split(",")]
+    elif isinstance(value, list | tuple):
+        items = [str(v).strip() for v in value]
+    else:
+        raise ValidationError(f"{spec.name}: {value!r} is not a list")
+    return [v for v in items if v]
+
+
+def coerce(spec: FieldSpec, value: Any, choices: tuple[str, ...] = ()) -> Any:
+    """Turn one user-supplied value into its stored form, or raise ValidationError."""
+    if value is None:
+        return None
+    kind = spec.type
+    if kind == "str":
+        return str(value)
+    if kind == "float":
+        return float(_number(spec, value, float))
+    if kind == "int":
+        return int(_number(spec, value, int))
+    if kind == "bool":
+        return _bool(spec, value)
+    if kind == "date":
+        return parse_date(value, spec.name)
+    if kind == "datetime":
+        return parse_datetime(value, spec.name)
+    if kind == "list":
+        return _list(spec, value)
+    if kind == "map":
+        if not isinstance(value, dict):
+            raise ValidationError(f"{spec.name}: {value!r} is not a mapping")
+        return {str(k): str(v) for k, v in value.items()}
+    if kind == "enum":
+        allowed = choices or spec.choices
+        text = normalise_choice(str(value))
+        if text not in allowed:
+            raise ValidationError(
+                f"{spec.name}: unknown value {value!r} (one of: {', '.join(allowed)})"
+            )
+        return text
+    raise AssertionError(f"unhandled field type {kind}")
+
+
+def normalise_choice(text: str) -> str:
+    """'Closed Won', 'closed-won' and 'closed_won' are the same choice."""
+    return "_".join(text.strip().lower().replace("-", " ").replace("/", " ").split())
+
+
+def validate(
+    kind: str,
+    values: dict[str, Any],
+    *,
+    partial: bool = False,
+    choices: dict[str, tuple[str, ...]] | None = None,
+) -> dict[str, Any]:
+    """Validate and coerce fields of ``kind``; ``partial`` is for updates (nothing required).
+
+    ``choices`` supplies workspace-configured enums (the stage list). Unknown field names are
+    an error rather than silently dropped, so a typo in a CLI flag or import map is caught.
+    """
+    spec = kind_spec(kind)
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        fspec = spec.by_name.get(name)
+        if fspec is None:
+            raise ValidationError(f"{kind} has no field {name!r}")
+        coerced = coerce(fspec, value, (choices or {}).get(name, ()))
+        if fspec.required and coerced in (None, ""):
+            raise ValidationError(f"{name} must not be empty")
+        out[name] = coerced
+    if not partial:
+        missing = [f.name for f in spec.fields if f.required and f.name not in out]
+        if missing:
+            raise ValidationError(f"{kind} needs {', '.join(missing)}")
+    return out
