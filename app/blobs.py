@@ -77,14 +77,14 @@ class BlobStore:
         if not target.exists():
             os.replace(tmp, target)
 
-    def read(self, digest: str) -> bytes:
-        try:
-            return self.path(digest).read_bytes()
-        except FileNotFoundError:
-            raise BlobMissing(f"the file {digest[:12]}… has not arrived on this machine yet") from None
-
-    def copy_out(self, digest: str, dest: Path) -> None:
+    def existing(self, digest: str) -> Path:
         src = self.path(digest)
         if not src.exists():
             raise BlobMissing(f"the file {digest[:12]}… has not arrived on this machine yet")
-        shutil.copyfile(src, dest)
+        return src
+
+    def read(self, digest: str) -> bytes:
+        return self.existing(digest).read_bytes()
+
+    def copy_out(self, digest: str, dest: Path) -> None:
+        shutil.copyfile(self.existing(digest), dest)

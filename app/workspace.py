@@ -148,7 +148,7 @@ class Workspace:
         try:
             identity = load_identity(home)
         except FileNotFoundError:
-            raise StoreError(f"{home / 'identity.key'} is missing: this profile has no key") from None
+            raise StoreError(f"{home / 'identity.key'}: missing, this profile has no key") from None
         ws = cls(home, Store(home / STORE_FILE), identity)
         ws.check_index()
         return ws
@@ -332,12 +332,17 @@ class Workspace:
         values = self._defaults(kind, validate(kind, fields, choices=self._choices()))
         self._check_links(kind, values)
         rid = record_id or new_id()
-        spec = kind_spec(kind)
-        self._write(
-            spec.collection,
-            lambda tx: (self._put_record(tx, kind, rid, values, True), {rid})[1],
-        )
+        self._write_record(kind_spec(kind).collection, kind, rid, values, new=True)
         return rid
+
+    def _write_record(
+        self, doc_id: str, kind: str, rid: str, values: dict[str, Any], *, new: bool
+    ) -> ChangeSet:
+        def put(tx: Any) -> set[str]:
+            self._put_record(tx, kind, rid, values, new)
+            return {rid}
+
+        return self._write(doc_id, put)
 
     def _check_links(self, kind: str, values: dict[str, Any]) -> None:
         if kind == "post":
@@ -391,7 +396,7 @@ class Workspace:
                 values.setdefault("category", stage.category)
             rid = current["id"]
             doc_id = self.resolve(rid)[1]
-            self._write(doc_id, lambda tx: (self._put_record(tx, kind, rid, values, False), {rid})[1])
+            self._write_record(doc_id, kind, rid, values, new=False)
             return self.get(rid)
 
     def delete(self, record_id: str) -> None:
@@ -399,13 +404,8 @@ class Workspace:
         with self.lock:
             current = self.get(record_id)
             rid = current["id"]
-            doc_id = self.resolve(rid)[1]
-
-            def tomb(tx: Any) -> set[str]:
-                self._put_record(tx, current["kind"], rid, {"_deleted": True}, False)
-                return {rid}
-
-            self._write(doc_id, tomb)
+            self._write_record(self.resolve(rid)[1], current["kind"], rid, {"_deleted": True},
+                               new=False)
 
     def list(self, kind: str, **filters: Any) -> list[dict[str, Any]]:
         kind_spec(kind)
@@ -436,9 +436,9 @@ class Workspace:
         rid = new_id()
         doc_id = text_doc_id(rid)
         self._ensure_doc(doc_id, [textdoc.BODY])
+        self._write_record(INDEX_DOC, "document", rid, values, new=True)
         if text:
-            self._write(doc_id, lambda tx: (textdoc.replace_all(tx, textdoc.body(tx), text), set())[1])
-        self._write(INDEX_DOC, lambda tx: (self._put_record(tx, "document", rid, values, True), {rid})[1])
+            self.edit_document(rid, text=text)
         return rid
 
     def document(self, record_id: str) -> dict[str, Any]:

@@ -66,7 +66,7 @@ DEFAULT_STAGES: tuple[Stage, ...] = (
 
 TOPIC_CATEGORIES = ("general", "competitive", "product", "ideas")
 
-S, F, I, B = "str", "float", "int", "bool"
+S, F, INT, B = "str", "float", "int", "bool"
 
 OPPORTUNITY = KindSpec(
     "opportunity",
@@ -77,7 +77,7 @@ OPPORTUNITY = KindSpec(
         FieldSpec("amount", F, required=True, minimum=0),
         FieldSpec("currency", S),
         FieldSpec("stage", "enum", required=True),  # choices come from the workspace
-        FieldSpec("probability", I, minimum=0, maximum=100),
+        FieldSpec("probability", INT, minimum=0, maximum=100),
         FieldSpec("category", "enum", choices=FORECAST_CATEGORIES),
         FieldSpec("close_date", "date", required=True),
         FieldSpec("owner", S, searchable=True),
@@ -166,7 +166,7 @@ RESOURCE = KindSpec(
     "resources",
     (
         FieldSpec("name", S, required=True, searchable=True),
-        FieldSpec("size", I, minimum=0),
+        FieldSpec("size", INT, minimum=0),
         FieldSpec("mime", S),
         FieldSpec("sha256", S, required=True),
         FieldSpec("description", S, searchable=True),
