@@ -265,6 +265,10 @@ class Workspace:
                 {"_kind": kind, "_created_at": at, "_created_by": self.peer_id, "_deleted": False}
             )
         maps = [f.name for f in kind_spec(kind).fields if f.type == "map"]
+        if new:
+            # Map fields exist from the record's first change on: two members creating the same
+            # map concurrently would each make their own, and one would hide the other.
+            fields = {**{m: {} for m in maps}, **fields}
         rec.write_record(
             tx, rec.container(tx, rec.RECORDS), record_id, {**fields, **meta}, map_fields=maps
         )

@@ -9,6 +9,8 @@ identical to what we apply, with no full reload.
 
 from __future__ import annotations
 
+import hashlib
+import zlib
 from collections.abc import Iterable
 
 from automerge.core import Document, Message, SyncState
@@ -37,12 +39,62 @@ def changes_message(changes: Iterable[bytes]) -> bytes:
     ) + body
 
 
+_MAGIC = b"\x85\x6f\x4a\x83"
+MAX_CHANGE_BYTES = 64 << 20  # one change never inflates beyond this
+
+
+class BadChange(ValueError):
+    """A change chunk that is truncated, damaged or not a change at all."""
+
+
+def _uleb_decode(data: bytes, pos: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise BadChange("truncated length")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def check_change(chunk: bytes) -> None:
+    """Verify one change chunk's framing and checksum before automerge sees it.
+
+    Needed because the core silently drops an unparseable chunk at the end of a batch; a
+    damaged stored row or a hostile peer's bytes must be named, not skipped."""
+    if len(chunk) < 10 or chunk[:4] != _MAGIC:
+        raise BadChange("not an automerge change")
+    if chunk[8] not in (1, 2):  # 1 = change, 2 = compressed change
+        raise BadChange(f"chunk type {chunk[8]} is not a change")
+    length, pos = _uleb_decode(chunk, 9)
+    if pos + length != len(chunk):
+        raise BadChange("truncated or oversized change")
+    covered = chunk[8:]
+    if chunk[8] == 2:  # the checksum covers the uncompressed change (raw deflate)
+        inflater = zlib.decompressobj(-15)
+        try:
+            data = inflater.decompress(chunk[pos:], MAX_CHANGE_BYTES)
+        except zlib.error:
+            raise BadChange("damaged compressed change") from None
+        if inflater.unconsumed_tail:
+            raise BadChange("change too large")
+        covered = b"\x01" + uleb128(len(data)) + data
+    if hashlib.sha256(covered).digest()[:4] != chunk[4:8]:
+        raise BadChange("bad checksum")
+
+
 def apply_changes(doc: Document, changes: Iterable[bytes]) -> None:
     """Apply change chunks to ``doc``; duplicates are ignored, missing deps wait in its queue.
 
-    Raises ``Exception`` from the automerge core when a chunk is malformed.
+    Raises :class:`BadChange` (or the core's ``Exception``) when a chunk is malformed, before
+    anything is applied.
     """
     items = list(changes)
+    for chunk in items:
+        check_change(chunk)
     if items:
         doc.receive_sync_message(SyncState(), Message.decode(changes_message(items)))
 

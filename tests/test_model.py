@@ -1,0 +1,140 @@
+"""Merge behaviour of the record model across replicas."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from replicas import clone, exchange
+
+from bullpen.app.workspace import Workspace
+from conftest import opp_fields
+
+
+def test_concurrent_edits_of_different_fields_both_survive(make_ws):
+    a, b = make_ws("Dana"), make_ws("Eli")
+    oid = a.add("opportunity", opp_fields())
+    clone(a, b)
+    a.update(oid, {"amount": 70000})
+    b.update(oid, {"next_step": "Send pricing"})
+    exchange(a, b)
+    for ws in (a, b):
+        record = ws.get(oid)
+        assert record["amount"] == 70000.0
+        assert record["next_step"] == "Send pricing"
+    assert a.digest() == b.digest()
+
+
+def test_same_field_conflict_is_deterministic_and_loser_stays_in_history(make_ws):
+    a, b = make_ws("Dana"), make_ws("Eli")
+    oid = a.add("opportunity", opp_fields())
+    clone(a, b)
+    a.update(oid, {"stage": "negotiation"})
+    b.update(oid, {"stage": "closed_lost"})
+    exchange(a, b)
+    winner = a.get(oid)["stage"]
+    assert winner == b.get(oid)["stage"]
+    history = a.history(oid)
+    stages = [e.fields["stage"][1] for e in history if "stage" in e.fields]
+    assert {"negotiation", "closed_lost"} <= set(stages)
+    assert any(e.concurrent for e in history)
+    authors = {e.by for e in history}
+    assert authors == {a.peer_id, b.peer_id}
+
+
+def test_delete_is_a_tombstone_that_replicates(make_ws):
+    a, b = make_ws("Dana"), make_ws("Eli")
+    cid = a.add("contact", {"name": "Ann Lee", "company": "Acme"})
+    clone(a, b)
+    b.delete(cid)
+    exchange(a, b)
+    assert a.list("contact") == []
+    assert a.get(cid, include_deleted=True)["deleted"] is True
+    assert [e.action for e in a.history(cid)] == ["created", "deleted"]
+
+
+def test_records_from_both_replicas_are_indexed(make_ws):
+    a, b = make_ws("Dana"), make_ws("Eli")
+    clone(a, b)
+    a.add("opportunity", opp_fields(account="Initech"))
+    b.add("opportunity", opp_fields(account="Globex"))
+    exchange(a, b)
+    for ws in (a, b):
+        assert sorted(o["account"] for o in ws.list("opportunity")) == ["Globex", "Initech"]
+        assert [h["kind"] for h in ws.search("globex")] == ["opportunity"]
+
+
+def test_concurrent_reactions_merge_per_member(make_ws):
+    a, b = make_ws("Dana"), make_ws("Eli")
+    tid = a.add("topic", {"title": "Pricing"})
+    pid = a.add("post", {"topic_id": tid, "text": "Lead with TCO"})
+    clone(a, b)
+    a.update(pid, {"reactions": {a.peer_id: "helpful"}})
+    b.update(pid, {"reactions": {b.peer_id: "+1"}})
+    exchange(a, b)
+    assert a.get(pid)["reactions"] == {a.peer_id: "helpful", b.peer_id: "+1"}
+
+
+def test_concurrent_document_edits_merge(make_ws):
+    a, b = make_ws("Dana"), make_ws("Eli")
+    did = a.new_document("Proposal", "Scope: 50 seats")
+    clone(a, b)
+    a.edit_document(did, splice=(0, 0, "DRAFT "))
+    b.edit_document(did, splice=(len("Scope: 50 seats"), 0, ", 3 years"))
+    b.edit_document(did, style=(10, 15, "bold", True))
+    exchange(a, b)
+    text = a.document(did)["text"]
+    assert text == b.document(did)["text"] == "DRAFT Scope: 50 seats, 3 years"
+    assert {"start": 16, "end": 21, "name": "bold", "value": True} in a.document(did)["spans"]
+
+
+FIELDS = st.sampled_from(["amount", "stage", "next_step", "owner"])
+VALUES = {
+    "amount": st.integers(0, 10**6),
+    "stage": st.sampled_from(["prospecting", "proposal", "negotiation", "closed_won"]),
+    "next_step": st.text(max_size=8),
+    "owner": st.sampled_from(["Dana", "Eli", "Fay"]),
+}
+
+
+@st.composite
+def edit_scripts(draw):
+    steps = []
+    for _ in range(draw(st.integers(1, 12))):
+        replica = draw(st.integers(0, 2))
+        op = draw(st.sampled_from(["update", "update", "add", "delete", "sync"]))
+        field = draw(FIELDS)
+        steps.append((replica, op, field, draw(VALUES[field]), draw(st.integers(0, 99))))
+    return steps
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(script=edit_scripts())
+def test_random_concurrent_edits_converge(tmp_path_factory, script):
+    base = tmp_path_factory.mktemp("replicas")
+    replicas = [Workspace.create(base / n, n, "Acme") for n in ("a", "b", "c")]
+    try:
+        seed = replicas[0].add("opportunity", opp_fields())
+        for other in replicas[1:]:
+            clone(replicas[0], other)
+        for index, op, field, value, pick in script:
+            ws = replicas[index]
+            live = [o["id"] for o in ws.list("opportunity")] or [seed]
+            target = live[pick % len(live)]
+            if op == "add":
+                ws.add("opportunity", opp_fields(**{field: value}))
+            elif op == "update" and any(o["id"] == target for o in ws.list("opportunity")):
+                ws.update(target, {field: value})
+            elif op == "delete" and len(live) > 1:
+                ws.delete(target)
+            elif op == "sync":
+                exchange(ws, replicas[(index + 1) % 3])
+        for _ in range(2):
+            exchange(replicas[0], replicas[1])
+            exchange(replicas[1], replicas[2])
+        digests = {ws.digest() for ws in replicas}
+        assert len(digests) == 1
+        lists = [sorted(map(repr, ws.list("opportunity"))) for ws in replicas]
+        assert lists[0] == lists[1] == lists[2]
+    finally:
+        for ws in replicas:
+            ws.close()
