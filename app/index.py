@@ -8,6 +8,7 @@ full value is kept as JSON so a list needs no automerge reads; FTS5 serves searc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable
@@ -17,7 +18,7 @@ from typing import Any
 import sqlite_utils
 from bullpen.crdt.schema import KINDS
 
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"
 FILTER_COLUMNS = ("stage", "owner", "close_date", "topic_id", "category")
 
 
@@ -34,6 +35,12 @@ def _search_text(kind: str, data: dict[str, Any]) -> str:
             elif value:
                 parts.append(str(value))
     return "\n".join(parts)
+
+
+def fts_rowid(record_id: str) -> int:
+    """A stable integer key for the FTS row of a record, so updates delete by rowid (an
+    UNINDEXED text column would make every delete a full scan)."""
+    return int.from_bytes(hashlib.blake2b(record_id.encode(), digest_size=7).digest(), "big")
 
 
 def fts_query(text: str) -> str:
@@ -112,14 +119,14 @@ class Index:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if replace_doc:
-                conn.execute(
-                    "DELETE FROM search WHERE id IN (SELECT id FROM records WHERE doc = ?)",
-                    [doc_id],
+                old = conn.execute("SELECT id FROM records WHERE doc = ?", [doc_id]).fetchall()
+                conn.executemany(
+                    "DELETE FROM search WHERE rowid = ?", [(fts_rowid(r[0]),) for r in old]
                 )
                 conn.execute("DELETE FROM records WHERE doc = ?", [doc_id])
             rows, fts, removed = [], [], []
             for record_id, data in records:
-                removed.append((record_id,))
+                removed.append(record_id)
                 if data is None:
                     continue
                 kind = data.get("kind", "")
@@ -139,14 +146,18 @@ class Index:
                     body = _search_text(kind, data)
                     if extra_text and record_id in extra_text:
                         body = f"{body}\n{extra_text[record_id]}"
-                    fts.append((record_id, kind, title, body))
+                    fts.append((fts_rowid(record_id), record_id, kind, title, body))
             if not replace_doc:
-                conn.executemany("DELETE FROM search WHERE id = ?", removed)
-                conn.executemany("DELETE FROM records WHERE id = ?", removed)
+                conn.executemany(
+                    "DELETE FROM search WHERE rowid = ?", [(fts_rowid(r),) for r in removed]
+                )
+                conn.executemany("DELETE FROM records WHERE id = ?", [(r,) for r in removed])
             conn.executemany(
                 "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
             )
-            conn.executemany("INSERT INTO search VALUES (?,?,?,?)", fts)
+            conn.executemany(
+                "INSERT INTO search (rowid, id, kind, title, body) VALUES (?,?,?,?,?)", fts
+            )
             conn.execute(
                 "INSERT OR REPLACE INTO heads (doc, heads) VALUES (?, ?)", [doc_id, heads]
             )
@@ -160,8 +171,12 @@ class Index:
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("DELETE FROM search WHERE id = ?", [record_id])
-            conn.execute("INSERT INTO search VALUES (?,?,?,?)", [record_id, kind, title, body])
+            rowid = fts_rowid(record_id)
+            conn.execute("DELETE FROM search WHERE rowid = ?", [rowid])
+            conn.execute(
+                "INSERT INTO search (rowid, id, kind, title, body) VALUES (?,?,?,?,?)",
+                [rowid, record_id, kind, title, body],
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -320,14 +320,18 @@ class Workspace:
     def _defaults(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
         if kind != "opportunity":
             return fields
-        stage = next((s for s in self.stages() if s.id == fields.get("stage")), None)
-        out = dict(fields)
-        if stage is not None:
-            out.setdefault("probability", stage.probability)
-            out.setdefault("category", stage.category)
+        out = self._stage_defaults(kind, dict(fields))
         out.setdefault("currency", self.currency)
         out.setdefault("owner", self.name)
         return out
+
+    def _stage_defaults(self, kind: str, values: dict[str, Any]) -> dict[str, Any]:
+        """A stage change brings that stage's probability and category unless given."""
+        if kind == "opportunity" and "stage" in values:
+            stage = next(s for s in self.stages() if s.id == values["stage"])
+            values.setdefault("probability", stage.probability)
+            values.setdefault("category", stage.category)
+        return values
 
     def add(self, kind: str, fields: dict[str, Any], *, record_id: str | None = None) -> str:
         """Validate and create a record; returns its id."""
@@ -338,6 +342,37 @@ class Workspace:
         rid = record_id or new_id()
         self._write_record(kind_spec(kind).collection, kind, rid, values, new=True)
         return rid
+
+    def add_many(
+        self,
+        kind: str,
+        items: list[dict[str, Any]],
+        updates: Iterable[tuple[str, dict[str, Any]]] = (),
+    ) -> list[str]:
+        """Create many records (and update others) of one kind in a single transaction.
+
+        Everything is validated first, so a bad item leaves the workspace untouched; used by
+        imports and the demo, where one fsync per record would dominate."""
+        choices = self._choices()
+        creates = [self._defaults(kind, validate(kind, f, choices=choices)) for f in items]
+        changes = [
+            (self.resolve(rid)[0],
+             self._stage_defaults(kind, validate(kind, f, partial=True, choices=choices)))
+            for rid, f in updates
+        ]
+        for values in creates:
+            self._check_links(kind, values)
+        ids = [new_id() for _ in creates]
+
+        def put(tx: Any) -> set[str]:
+            for rid, values in zip(ids, creates, strict=True):
+                self._put_record(tx, kind, rid, values, True)
+            for rid, values in changes:
+                self._put_record(tx, kind, rid, values, False)
+            return set(ids) | {rid for rid, _ in changes}
+
+        self._write(kind_spec(kind).collection, put)
+        return ids
 
     def _write_record(
         self, doc_id: str, kind: str, rid: str, values: dict[str, Any], *, new: bool
@@ -394,10 +429,7 @@ class Workspace:
             values = validate(kind, fields, partial=True, choices=self._choices())
             if not values:
                 raise ValidationError("nothing to change: give at least one field")
-            if kind == "opportunity" and "stage" in values:
-                stage = next(s for s in self.stages() if s.id == values["stage"])
-                values.setdefault("probability", stage.probability)
-                values.setdefault("category", stage.category)
+            self._stage_defaults(kind, values)
             rid = current["id"]
             doc_id = self.resolve(rid)[1]
             self._write_record(doc_id, kind, rid, values, new=False)
