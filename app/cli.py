@@ -98,7 +98,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         lines = [f"{d['title']} ({d['workspace_id']})", f"you: {d['name']} {d['peer_id']}",
                  f"digest: {d['digest']}"]
         for p in d["peers"]:
-            state = "connected" if p.get("connected") else f"last seen {p.get('last_seen') or 'never'}"
+            seen = p.get("last_seen") or "never"
+            state = "connected" if p.get("connected") else f"last seen {seen}"
             lines.append(f"peer {p.get('name') or p.get('short_id') or p.get('peer_id')}: {state}")
         return "\n".join(lines)
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from bullpen.app.workspace import Workspace
+from conftest import opp_fields
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from replicas import clone, exchange
-
-from bullpen.app.workspace import Workspace
-from conftest import opp_fields
 
 
 def test_concurrent_edits_of_different_fields_both_survive(make_ws):
@@ -107,7 +106,9 @@ def edit_scripts(draw):
     return steps
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(script=edit_scripts())
 def test_random_concurrent_edits_converge(tmp_path_factory, script):
     base = tmp_path_factory.mktemp("replicas")
