@@ -126,7 +126,7 @@ def seed_demo(
             "end": (start + dt.timedelta(hours=1)).isoformat(timespec="minutes"),
             "location": rng.choice(["Zoom", "Teams", "Customer site", "Office"]),
             "attendees": [f"{owners[i % len(owners)].split()[0].lower()}@bullpen.example"],
-            "opportunity_id": opp_ids[i],
+            "opportunity_id": opp_ids[i % len(opp_ids)],
         })
     for title, category, posts in TOPICS:
         tid = ws.add("topic", {"title": title, "category": category})
