@@ -382,6 +382,31 @@ def cmd_doc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stage(args: argparse.Namespace) -> int:
+    from bullpen.crdt.schema import FORECAST_CATEGORIES, Stage, normalise_choice
+
+    ws = open_ws(args)
+    if args.action == "set":
+        stages = []
+        for spec in args.stages:
+            parts = spec.split(":")
+            if len(parts) != 3 or parts[2] not in FORECAST_CATEGORIES:
+                raise ValidationError(
+                    f"stage {spec!r}: use LABEL:PROBABILITY:CATEGORY, category one of "
+                    f"{', '.join(FORECAST_CATEGORIES)}"
+                )
+            label, probability, category = parts
+            if not probability.isdigit() or int(probability) > 100:
+                raise ValidationError(f"stage {spec!r}: probability must be 0-100")
+            stages.append(Stage(normalise_choice(label), label, int(probability), category))
+        ws.set_stages(stages)
+    rows = [s.__dict__ for s in ws.stages()]
+    ws.close()
+    emit(args, rows, lambda r: table(r, [("id", "ID"), ("label", "LABEL"),
+                                         ("probability", "%"), ("category", "CATEGORY")]))
+    return 0
+
+
 def cmd_recover(args: argparse.Namespace) -> int:
     from .recover import recover
 
@@ -513,6 +538,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("id")
     a.add_argument("text")
     p.set_defaults(func=cmd_doc)
+
+    p = sub.add_parser("stage", help="the workspace's pipeline stages")
+    actions = p.add_subparsers(dest="action", required=True)
+    add_json(actions.add_parser("list"))
+    a = actions.add_parser("set", help="replace the stage list")
+    a.add_argument("stages", nargs="+", metavar="LABEL:PROBABILITY:CATEGORY",
+                   help='e.g. "Discovery:10:pipeline" "Closed Won:100:closed"')
+    add_json(a)
+    p.set_defaults(func=cmd_stage)
 
     p = sub.add_parser("recover", help="salvage a damaged store into a fresh one")
     add_json(p)

@@ -687,6 +687,21 @@ class Workspace:
                 done += 1
         return done
 
+    def start_background_compaction(self, interval: float = 60.0) -> threading.Event:
+        """Compact every ``interval`` seconds on a daemon thread (long-running node or app);
+        set the returned event to stop it. Short CLI commands compact on close instead."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(interval):
+                try:
+                    self.compact()
+                except Exception:  # a busy or closing store: try again next round
+                    continue
+
+        threading.Thread(target=loop, name="bullpen-compaction", daemon=True).start()
+        return stop
+
     def status(self) -> dict[str, Any]:
         return {
             "peer_id": self.peer_id,

@@ -180,3 +180,14 @@ def test_status_digest_changes_with_state(cli: Cli):
     before = cli.json("status")["digest"]
     add_opp(cli)
     assert cli.json("status")["digest"] != before
+
+
+def test_stages_are_workspace_configurable(cli: Cli):
+    assert [s["id"] for s in cli.json("stage", "list")][0] == "prospecting"
+    cli.out("stage", "set", "Discovery:15:pipeline", "Demo:40:best_case", "Contract:80:commit",
+            "Closed Won:100:closed", "Closed Lost:0:omitted")
+    oid = add_opp(cli, stage="demo")
+    assert cli.json("opp", "show", oid)["probability"] == 40
+    cli.fails("opp", "add", "--account", "A", "--title", "T", "--amount", "1", "--stage",
+              "proposal", "--close", "2026-12-01", needle="unknown value 'proposal'")
+    cli.fails("stage", "set", "Bad:200:pipeline", needle="probability")
