@@ -1,90 +1,138 @@
-"""Content-addressed storage of shared files (Resource Center), deduplicated by SHA-256.
+"""Content-addressed, encrypted storage of shared files (Resource Center), deduplicated.
 
-A blob is written to a temporary file, fsynced, then renamed into place, so a file that exists
-under its hash is always complete; sharing the same deck twice stores it once.
+A resource is identified by the SHA-256 of its plaintext (what records carry and peers
+verify). On disk it is named by an HMAC of that hash under the profile key, so file names
+reveal nothing, and its bytes are AES-GCM encrypted in 1 MiB chunks (each chunk's nonce holds
+its index, the last chunk is marked, so chunks cannot be reordered, swapped or cut off). A
+blob is written to a temporary file, fsynced, then renamed: a file under its name is complete.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
-import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .keys import subkey
 
 CHUNK = 1 << 20
+MAGIC = b"BPB1"
 
 
 class BlobMissing(LookupError):
     """The bytes of a resource are not on this machine (yet): they arrive with sync."""
 
 
+class BlobDamaged(ValueError):
+    """A stored file fails its authentication: damaged on disk or not ours."""
+
+
 class BlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, key: bytes) -> None:
         self.root = root
+        self._name_key = subkey(key, "blob-names")
+        self._aead = AESGCM(subkey(key, "blobs"))
 
     def path(self, digest: str) -> Path:
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise ValueError(f"{digest!r} is not a SHA-256 hex digest")
-        return self.root / digest[:2] / digest
+        name = hmac.new(self._name_key, digest.encode(), hashlib.sha256).hexdigest()
+        return self.root / name[:2] / name
 
     def has(self, digest: str) -> bool:
         return self.path(digest).exists()
 
-    def put_file(self, source: Path) -> tuple[str, int]:
-        """Copy ``source`` in; returns (sha256 hex, size)."""
+    def _nonce(self, base: bytes, index: int, last: bool) -> bytes:
+        return base + index.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
+
+    def _write(self, chunks: Iterator[bytes], expected: str | None) -> tuple[str, int]:
         self.root.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
         tmp = Path(tmp_name)
         try:
-            h, size = hashlib.sha256(), 0
-            with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-                while chunk := src.read(CHUNK):
-                    h.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
+            h, size, base = hashlib.sha256(), 0, os.urandom(7)
+            with os.fdopen(fd, "wb") as out:
+                out.write(MAGIC + base)
+                index, pending = 0, next(chunks, b"")
+                while True:
+                    following = next(chunks, None)
+                    last = following is None
+                    h.update(pending)
+                    size += len(pending)
+                    out.write(self._aead.encrypt(self._nonce(base, index, last), pending, None))
+                    if last:
+                        break
+                    index, pending = index + 1, following
                 out.flush()
                 os.fsync(out.fileno())
             digest = h.hexdigest()
-            self._commit(tmp, digest)
+            if expected is not None and digest != expected:
+                raise ValueError("received file does not match its content hash")
+            target = self.path(digest)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                os.replace(tmp, target)
             return digest, size
         finally:
             tmp.unlink(missing_ok=True)
 
+    def put_file(self, source: Path) -> tuple[str, int]:
+        """Copy ``source`` in; returns (sha256 hex of the plaintext, size)."""
+        with source.open("rb") as src:
+            return self._write(_read_chunks(src), None)
+
     def put_bytes(self, data: bytes, expected: str | None = None) -> str:
         """Store received bytes; refuses them when they don't hash to ``expected``."""
-        digest = hashlib.sha256(data).hexdigest()
-        if expected is not None and digest != expected:
-            raise ValueError("received file does not match its content hash")
-        if self.has(digest):
-            return digest
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            self._commit(tmp, digest)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return digest
+        if expected is not None and self.has(expected):
+            if hashlib.sha256(data).hexdigest() != expected:
+                raise ValueError("received file does not match its content hash")
+            return expected
+        chunks = iter([data[i : i + CHUNK] for i in range(0, len(data), CHUNK)] or [b""])
+        return self._write(chunks, expected)[0]
 
-    def _commit(self, tmp: Path, digest: str) -> None:
-        target = self.path(digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists():
-            os.replace(tmp, target)
-
-    def existing(self, digest: str) -> Path:
+    def chunks(self, digest: str) -> Iterator[bytes]:
+        """The plaintext, chunk by chunk, authenticated as it is read."""
         src = self.path(digest)
         if not src.exists():
             raise BlobMissing(f"the file {digest[:12]}… has not arrived on this machine yet")
-        return src
+        with src.open("rb") as f:
+            header = f.read(len(MAGIC) + 7)
+            if header[:4] != MAGIC:
+                raise BlobDamaged(f"{src}: not a Bullpen file")
+            base, index = header[4:], 0
+            block = f.read(CHUNK + 16)
+            while True:
+                following = f.read(CHUNK + 16)
+                last = not following
+                try:
+                    yield self._aead.decrypt(self._nonce(base, index, last), block, None)
+                except InvalidTag:
+                    raise BlobDamaged(f"{src}: damaged (chunk {index})") from None
+                if last:
+                    return
+                index, block = index + 1, following
 
     def read(self, digest: str) -> bytes:
-        return self.existing(digest).read_bytes()
+        return b"".join(self.chunks(digest))
 
     def copy_out(self, digest: str, dest: Path) -> None:
-        shutil.copyfile(self.existing(digest), dest)
+        tmp = dest.with_name(dest.name + ".part")
+        try:
+            with tmp.open("wb") as out:
+                for chunk in self.chunks(digest):
+                    out.write(chunk)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def _read_chunks(src: BinaryIO) -> Iterator[bytes]:
+    while chunk := src.read(CHUNK):
+        yield chunk

@@ -15,9 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bullpen.crdt.schema import ValidationError
-
 from bullpen import __version__
+from bullpen.crdt.schema import ValidationError
 
 from .workspace import Workspace, WorkspaceError
 
@@ -68,8 +67,30 @@ def table(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]]) ->
                      for r in cells)
 
 
+def ask_passphrase(home: str) -> str | None:
+    """Ask on the terminal when there is one (scripts and CI use BULLPEN_PASSPHRASE)."""
+    if not sys.stdin.isatty():
+        return None
+    import getpass
+
+    return getpass.getpass(f"Passphrase for {home}: ") or None
+
+
+def ask_new_passphrase(home: str) -> str | None:
+    first = ask_passphrase(home)
+    if first is not None and getpass_confirm(first) is False:
+        raise ValidationError("the two passphrases differ")
+    return first
+
+
+def getpass_confirm(first: str) -> bool:
+    import getpass
+
+    return getpass.getpass("Repeat the passphrase: ") == first
+
+
 def open_ws(args: argparse.Namespace) -> Workspace:
-    return Workspace.open(args.home)
+    return Workspace.open(args.home, ask=ask_passphrase)
 
 
 def add_json(p: argparse.ArgumentParser) -> None:
@@ -80,7 +101,8 @@ def add_json(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    ws = Workspace.create(args.home, args.name, args.workspace, currency=args.currency)
+    ws = Workspace.create(args.home, args.name, args.workspace, currency=args.currency,
+                          ask=ask_new_passphrase)
     data = ws.status()
     ws.close()
     emit(args, data, lambda d: f"created workspace {d['title']!r} ({d['workspace_id']})\n"
@@ -410,7 +432,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
 def cmd_recover(args: argparse.Namespace) -> int:
     from .recover import recover
 
-    report = recover(args.home)
+    report = recover(args.home, ask=ask_passphrase)
     emit(args, report, lambda r: "\n".join(r["messages"]))
     return 0 if report["ok"] else 1
 
@@ -568,10 +590,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's input or the data's state, shown as one line."""
-    from .blobs import BlobMissing
+    from .blobs import BlobDamaged, BlobMissing
+    from .keys import ProfileLocked
     from .store import StoreError
 
-    errors: list[type[BaseException]] = [ValidationError, WorkspaceError, StoreError, BlobMissing]
+    errors: list[type[BaseException]] = [
+        ValidationError, WorkspaceError, StoreError, BlobMissing, BlobDamaged, ProfileLocked
+    ]
     try:
         from .interop_errors import InteropError
 

@@ -15,6 +15,8 @@ import base58
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from .keys import open_sealed, seal, subkey
+
 KEY_FILE = "identity.key"
 _PROTO_ED25519 = b"\x08\x01\x12\x20"  # protobuf PublicKey{Type: Ed25519, Data: 32 bytes}
 
@@ -76,20 +78,21 @@ def verify(public: bytes, signature: bytes, data: bytes) -> bool:
     return True
 
 
-def save_identity(home: Path, identity: Identity) -> None:
+def save_identity(home: Path, identity: Identity, key: bytes) -> None:
+    """Write the private key encrypted under the profile key (never in plaintext)."""
     path = home / KEY_FILE
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
-        f.write(identity.seed)
+        f.write(seal(subkey(key, "identity"), identity.seed, "identity"))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
-def load_identity(home: Path) -> Identity:
+def load_identity(home: Path, key: bytes) -> Identity:
     path = home / KEY_FILE
-    seed = path.read_bytes()
+    seed = open_sealed(subkey(key, "identity"), path.read_bytes(), "identity")
     if len(seed) != 32:
         raise ValueError(f"{path}: identity key is damaged ({len(seed)} bytes, expected 32)")
     return Identity(seed)

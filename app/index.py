@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
 from bullpen.crdt.schema import KINDS
+
+from .db import DatabaseError, connect
 
 INDEX_VERSION = "2"
 FILTER_COLUMNS = ("stage", "owner", "close_date", "topic_id", "category")
@@ -54,22 +54,20 @@ def fts_query(text: str) -> str:
 
 
 class Index:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, key: bytes) -> None:
         self.path = path
+        self.key = key
         try:
             self._open()
-        except sqlite3.DatabaseError:
+        except DatabaseError:
             # Derived data: a damaged index is dropped and rebuilt, never trusted.
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             self._open()
 
     def _open(self) -> None:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")  # derived: rebuilt if a crash loses some
-        self.db = sqlite_utils.Database(conn)
+        # NORMAL: derived data, rebuilt from the documents if a crash loses its tail.
+        self.db = connect(self.path, self.key, synchronous="NORMAL")
         version = None
         if "meta" in self.db.table_names():
             row = self.db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
@@ -147,11 +145,10 @@ class Index:
                     if extra_text and record_id in extra_text:
                         body = f"{body}\n{extra_text[record_id]}"
                     fts.append((fts_rowid(record_id), record_id, kind, title, body))
-            if not replace_doc:
-                conn.executemany(
-                    "DELETE FROM search WHERE rowid = ?", [(fts_rowid(r),) for r in removed]
-                )
-                conn.executemany("DELETE FROM records WHERE id = ?", [(r,) for r in removed])
+            conn.executemany(
+                "DELETE FROM search WHERE rowid = ?", [(fts_rowid(r),) for r in removed]
+            )
+            conn.executemany("DELETE FROM records WHERE id = ?", [(r,) for r in removed])
             conn.executemany(
                 "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
             )

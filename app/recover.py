@@ -6,30 +6,34 @@ the two are swapped, keeping the damaged one as ``store.db.damaged-N`` for a lat
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from automerge.core import Document
+
 from bullpen.crdt import changes as am_changes
 
+from .db import DatabaseError, connect
+from .keys import PassphraseSource, subkey, unlock
 from .store import Store
 
 
-def _readable_rows(path: Path) -> tuple[dict[str, bytes], list[tuple[str, bytes]], list[str], dict]:
+def _readable_rows(
+    path: Path, key: bytes
+) -> tuple[dict[str, bytes], list[tuple[str, bytes]], list[str], dict]:
     """Everything sqlite can still read, row by row (a bad page loses only its rows)."""
     snapshots: dict[str, bytes] = {}
     rows: list[tuple[str, bytes]] = []
     problems: list[str] = []
     meta: dict[str, str] = {}
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = connect(path, key).conn
     for table, sink in (("meta", "meta"), ("docs", "docs"), ("changes", "changes")):
         try:
             cursor = conn.execute(f"SELECT * FROM {table} ORDER BY rowid")
             while True:
                 try:
                     row = cursor.fetchone()
-                except sqlite3.DatabaseError as exc:
+                except DatabaseError as exc:
                     problems.append(f"{table}: stopped at an unreadable row ({exc})")
                     break
                 if row is None:
@@ -40,18 +44,19 @@ def _readable_rows(path: Path) -> tuple[dict[str, bytes], list[tuple[str, bytes]
                     snapshots[row[0]] = bytes(row[1])
                 elif sink == "changes":
                     rows.append((row[1], bytes(row[2])))
-        except sqlite3.DatabaseError as exc:
+        except DatabaseError as exc:
             problems.append(f"{table}: unreadable ({exc})")
     conn.close()
     return snapshots, rows, problems, meta
 
 
-def recover(home: Path) -> dict[str, Any]:
+def recover(home: Path, ask: PassphraseSource | None = None) -> dict[str, Any]:
     path = home / "store.db"
     messages: list[str] = []
+    key = subkey(unlock(home, None, ask), "store")
     try:
-        snapshots, rows, problems, meta = _readable_rows(path)
-    except sqlite3.DatabaseError as exc:
+        snapshots, rows, problems, meta = _readable_rows(path, key)
+    except DatabaseError as exc:
         return {"ok": False, "messages": [f"{path}: nothing is readable ({exc}); re-sync "
                                           f"from a teammate with `bullpen sync --peer ADDR`"]}
     messages.extend(problems)
@@ -75,7 +80,7 @@ def recover(home: Path) -> dict[str, Any]:
     fresh_path = home / "store.db.recovered"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{fresh_path}{suffix}").unlink(missing_ok=True)
-    fresh = Store(fresh_path)
+    fresh = Store(fresh_path, key)
     with fresh.transaction():
         for key, value in meta.items():
             fresh.set_meta(key, value)

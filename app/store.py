@@ -12,13 +12,12 @@ A compaction bumps the document's ``generation``, telling the others to reload i
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlite_utils
+from .db import DatabaseError, connect
 
 SCHEMA_VERSION = 1
 
@@ -37,27 +36,22 @@ class StoredDoc:
 
 def _damaged(path: Path, exc: Exception) -> StoreError:
     return StoreError(
-        f"{path}: the workspace store is damaged ({exc}). Nothing was changed. "
+        f"{path}: the workspace store is damaged or was not written with this profile's key "
+        f"({exc}). Nothing was changed. "
         f"Copy the profile folder aside, then run `bullpen recover` to salvage every readable "
         f"document and change, or re-sync from a teammate."
     )
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, key: bytes) -> None:
         self.path = path
         try:
-            conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 30000")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                raise sqlite3.DatabaseError(f"cannot enable WAL (journal mode {mode})")
             # FULL: a confirmed write is on disk even if the machine loses power, not only
             # when the process is killed.
-            conn.execute("PRAGMA synchronous = FULL")
-            self.db = sqlite_utils.Database(conn)
+            self.db = connect(path, key, synchronous="FULL")
             self._create()
-        except sqlite3.DatabaseError as exc:
+        except DatabaseError as exc:
             raise _damaged(path, exc) from exc
 
     def _create(self) -> None:
@@ -122,7 +116,7 @@ class Store:
             changes = self.db.execute(
                 "SELECT seq, bytes FROM changes WHERE doc_id = ? ORDER BY seq", [doc_id]
             ).fetchall()
-        except sqlite3.DatabaseError as exc:
+        except DatabaseError as exc:
             raise _damaged(self.path, exc) from exc
         snapshot, generation = row if row else (None, 0)
         return StoredDoc(doc_id, snapshot, [(s, bytes(b)) for s, b in changes], generation)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from automerge.core import ROOT, Document, ScalarType, SyncState
+
 from bullpen.crdt import changes as am_changes
 from bullpen.crdt import records as rec
 from bullpen.crdt import textdoc
@@ -41,6 +42,7 @@ from bullpen.crdt.schema import (
 from .blobs import BlobStore
 from .identity import Identity, load_identity, save_identity
 from .index import Index
+from .keys import PassphraseSource, create_key, subkey, unlock
 from .store import Store, StoreError
 
 STORE_FILE = "store.db"
@@ -84,9 +86,10 @@ def present(record_id: str, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 class Workspace:
-    def __init__(self, home: Path, store: Store, identity: Identity) -> None:
+    def __init__(self, home: Path, key: bytes, identity: Identity) -> None:
         self.home = home
-        self.store = store
+        self.store = Store(home / STORE_FILE, subkey(key, "store"))
+        store = self.store
         self.identity = identity
         self.peer_id = identity.peer_id
         self.lock = threading.RLock()
@@ -97,8 +100,8 @@ class Workspace:
         self.docs: dict[str, Document] = {}
         self._generations: dict[str, int] = {}
         self._cursor = store.max_seq()
-        self.blobs = BlobStore(home / "blobs")
-        self.index = Index(home / INDEX_FILE)
+        self.blobs = BlobStore(home / "blobs", key)
+        self.index = Index(home / INDEX_FILE, subkey(key, "index"))
         self._listeners: list[Callable[[ChangeSet], None]] = []
         self.name = store.get_meta("name") or ""
         self.workspace_id = store.get_meta("workspace_id") or ""
@@ -106,17 +109,27 @@ class Workspace:
     # ----- opening -------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, home: Path, name: str, title: str, *, currency: str = "EUR") -> Workspace:
+    def create(
+        cls,
+        home: Path,
+        name: str,
+        title: str,
+        *,
+        currency: str = "EUR",
+        passphrase: str | None = None,
+        ask: PassphraseSource | None = None,
+    ) -> Workspace:
         """A new identity and a new workspace whose first member (a manager) is this user."""
         if not name.strip() or not title.strip():
             raise ValidationError("name and workspace title must not be empty")
         home.mkdir(parents=True, exist_ok=True)
         if (home / STORE_FILE).exists():
             raise WorkspaceError(f"{home} already holds a workspace (use another --home)")
+        key = create_key(home, passphrase, ask)
         identity = Identity.generate()
-        save_identity(home, identity)
-        store = Store(home / STORE_FILE)
-        ws = cls(home, store, identity)
+        save_identity(home, identity, key)
+        ws = cls(home, key, identity)
+        store = ws.store
         ws.workspace_id = uuid.uuid4().hex
         with store.transaction():
             store.set_meta("name", name)
@@ -139,17 +152,21 @@ class Workspace:
         return ws
 
     @classmethod
-    def open(cls, home: Path) -> Workspace:
+    def open(
+        cls, home: Path, *, passphrase: str | None = None, ask: PassphraseSource | None = None
+    ) -> Workspace:
+        """Open an existing profile; the key comes from the passphrase, env or keyring."""
         if not (home / STORE_FILE).exists():
             raise WorkspaceError(
                 f"no workspace in {home}: run `bullpen init --name NAME --workspace TITLE` "
                 f"or `bullpen join CODE`"
             )
+        key = unlock(home, passphrase, ask)
         try:
-            identity = load_identity(home)
+            identity = load_identity(home, key)
         except FileNotFoundError:
             raise StoreError(f"{home / 'identity.key'}: missing, this profile has no key") from None
-        ws = cls(home, Store(home / STORE_FILE), identity)
+        ws = cls(home, key, identity)
         ws.check_index()
         return ws
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Profiles are encrypted at rest; tests (and the processes they start) unlock them this way.
+os.environ.setdefault("BULLPEN_PASSPHRASE", "test passphrase")
 
 from bullpen.app.workspace import Workspace  # noqa: E402
 

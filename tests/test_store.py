@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -12,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from bullpen.app.recover import recover
-from bullpen.app.store import StoreError
+from bullpen.app.keys import subkey, unlock
+from bullpen.app.store import Store, StoreError
 from bullpen.app.workspace import Workspace
 from conftest import opp_fields
 
@@ -95,13 +94,12 @@ def test_damaged_change_row_is_named_and_recover_keeps_the_rest(tmp_path: Path):
     ws = Workspace.create(home, "Dana", "Acme")
     ids = [ws.add("contact", {"name": f"C{i}"}) for i in range(5)]
     ws.close()
-    conn = sqlite3.connect(home / "store.db")
-    seq = conn.execute(
+    store = Store(home / "store.db", subkey(unlock(home), "store"))
+    seq = store.db.execute(
         "SELECT MAX(seq) FROM changes WHERE doc_id = 'contacts'"
     ).fetchone()[0]
-    conn.execute("UPDATE changes SET bytes = ? WHERE seq = ?", [b"\x85oJ\x83garbage", seq])
-    conn.commit()
-    conn.close()
+    store.db.execute("UPDATE changes SET bytes = ? WHERE seq = ?", [b"\x85oJ\x83garbage", seq])
+    store.close()
     with pytest.raises(StoreError) as err:
         Workspace.open(home)
     assert "contacts" in str(err.value) and "store.db" in str(err.value)
