@@ -9,12 +9,12 @@ from pathlib import Path
 
 import keyring
 import pytest
+from conftest import opp_fields
 from keyring.backend import KeyringBackend
 
 from bullpen.app.blobs import BlobDamaged
 from bullpen.app.keys import ProfileLocked
 from bullpen.app.workspace import Workspace
-from conftest import opp_fields
 
 SECRETS = [b"Zanzibar Pharma", b"Quetzalcoatl pricing", b"Xylophone-Deck", b"ann@zanzibar"]
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from bullpen.app.workspace import Workspace
 from conftest import opp_fields
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from replicas import clone, exchange
+
+from bullpen.app.workspace import Workspace
 
 
 def test_concurrent_edits_of_different_fields_both_survive(make_ws):

@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from bullpen.app.recover import recover
+from conftest import opp_fields
+
 from bullpen.app.keys import subkey, unlock
+from bullpen.app.recover import recover
 from bullpen.app.store import Store, StoreError
 from bullpen.app.workspace import Workspace
-from conftest import opp_fields
 
 WRITER = textwrap.dedent(
     """
