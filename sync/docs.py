@@ -1,0 +1,123 @@
+"""The :class:`~.session.DocPort` over a real :class:`~bullpen.app.workspace.Workspace`.
+
+Every method is blocking CRDT or disk work: the node calls them from worker threads
+(``trio.to_thread.run_sync``), never on the trio loop, and each takes ``ws.lock`` (the
+workspace's methods do too) because the desktop app and the refresh poller use the same
+documents from other threads.
+
+Received data is applied atomically: a sync message carrying changes is first received by a
+*fork* of the document, and only merged into the live document (and persisted) when automerge
+accepted all of it; a saved document is loaded on its own first. So a peer's bad message leaves
+no half-applied trace (the README's "apply to a fork first" rule).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from automerge.core import Document, Message, SyncState
+
+from bullpen.app.workspace import Workspace
+
+from .messages import ProtocolError, compress_saved, decompress_saved, inspect_sync
+
+
+class WorkspaceDocs:
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self._claims: set[str] = set()
+        self._claims_lock = threading.Lock()
+
+    # ----- documents -----------------------------------------------------------------------
+
+    def all_heads(self) -> dict[str, list[bytes]]:
+        with self.ws.lock:
+            return {d: self.ws.doc(d).get_heads() for d in self.ws.doc_ids()}
+
+    def _existing(self, doc_id: str) -> Document | None:
+        with self.ws.lock:
+            if doc_id in self.ws.docs or doc_id in self.ws.store.doc_ids():
+                return self.ws.doc(doc_id)
+            return None
+
+    def heads(self, doc_id: str) -> list[bytes] | None:
+        with self.ws.lock:
+            doc = self._existing(doc_id)
+            return doc.get_heads() if doc is not None else None
+
+    def new_sync_state(self) -> Any:
+        return SyncState()
+
+    def generate(self, doc_id: str, state: Any) -> bytes | None:
+        with self.ws.lock:
+            doc = self._existing(doc_id)
+            msg = (doc if doc is not None else Document()).generate_sync_message(state)
+        return msg.encode() if msg is not None else None
+
+    def receive(self, doc_id: str, state: Any, data: bytes) -> None:
+        info = inspect_sync(data)
+        try:
+            msg = Message.decode(data)
+        except Exception as exc:  # the binding raises a bare Exception
+            raise ProtocolError(f"undecodable sync message: {exc}") from None
+        with self.ws.lock:
+            doc = self._existing(doc_id)
+            if info.changes == 0:
+                # Nothing to apply; the state still learns the peer's heads. A document we
+                # lack gets a throwaway empty stand-in, so no empty document appears here.
+                (doc if doc is not None else Document()).receive_sync_message(state, msg)
+                return
+            fork = doc.fork() if doc is not None else Document()
+            try:
+                fork.receive_sync_message(state, msg)
+            except Exception as exc:
+                raise ProtocolError(f"sync message rejected by automerge: {exc}") from None
+            self.ws.apply_remote(doc_id, lambda d: d.merge(fork))
+
+    def saved(self, doc_id: str) -> bytes:
+        with self.ws.lock:
+            data = self.ws.doc(doc_id).save()
+        return compress_saved(data)
+
+    def merge_saved(self, doc_id: str, data: bytes) -> list[bytes]:
+        raw = decompress_saved(data)
+        try:
+            loaded = Document.load(raw)
+        except Exception as exc:
+            raise ProtocolError(f"saved document does not load: {exc}") from None
+        self.ws.apply_remote(doc_id, lambda d: d.merge(loaded))
+        return loaded.get_heads()
+
+    # ----- blobs ---------------------------------------------------------------------------
+
+    def missing_blobs(self) -> list[str]:
+        shas = {r.get("sha256") for r in self.ws.list("resource")}
+        return sorted(s for s in shas if isinstance(s, str) and not self._has_blob(s))
+
+    def _has_blob(self, sha: str) -> bool:
+        try:
+            return self.ws.blobs.has(sha)
+        except ValueError:  # not a sha256: a record no peer can serve
+            return True
+
+    def claim_blob(self, sha256: str) -> bool:
+        """Only one peer at a time is asked for a given blob."""
+        with self._claims_lock:
+            if sha256 in self._claims:
+                return False
+            self._claims.add(sha256)
+            return True
+
+    def release_blob(self, sha256: str) -> None:
+        with self._claims_lock:
+            self._claims.discard(sha256)
+
+    def read_blob(self, sha256: str) -> bytes | None:
+        return self.ws.blobs.read(sha256) if self._has_blob(sha256) else None
+
+    def put_blob(self, sha256: str, data: bytes) -> None:
+        try:
+            self.ws.blobs.put_bytes(data, expected=sha256)
+        except ValueError as exc:
+            raise ProtocolError(str(exc)) from None

@@ -1,0 +1,281 @@
+"""The messages of ``/bullpen/sync/1`` and their byte encoding, sans I/O.
+
+One message is ``[u8 type][u32 header length][JSON header][binary body]``: the header carries
+the few small typed fields (document id, blob hash, offsets), the body the opaque bytes
+(automerge sync message, compressed saved document, blob chunk). JSON keeps the header easy to
+read in a capture and easy to validate strictly; every field is checked for type and size on
+decode, so code above this module never sees a malformed message.
+
+Automerge's sync messages are also *parsed* here (not only handed to automerge), for two
+reasons: the binding exposes no accessor for a message's heads, which we need to know how far
+behind a peer is; and each change chunk's checksum is verified before automerge sees it, since
+the core silently drops an unparseable trailing chunk instead of refusing the message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from bullpen.crdt.changes import BadChange, check_change
+
+from .framing import MAX_MESSAGE
+
+PROTOCOL_VERSION = 1
+MAX_HEADER = 4 << 20
+MAX_ID = 200
+BLOB_CHUNK = 1 << 20  # blob bytes per message: keeps big files from starving document sync
+_HEAD = struct.Struct(">BI")
+
+
+class ProtocolError(ValueError):
+    """A message that does not decode or breaks the protocol; the peer is disconnected."""
+
+
+@dataclass(frozen=True)
+class Hello:
+    workspace_id: str
+    docs: dict[str, list[str]]  # doc id -> heads (hex)
+    addrs: list[str] = field(default_factory=list)
+    name: str = ""
+    version: int = PROTOCOL_VERSION
+
+
+@dataclass(frozen=True)
+class Sync:
+    doc_id: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A whole saved document (zlib), sent to a peer that lacks the document."""
+
+    doc_id: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class BlobWant:
+    sha256: str
+
+
+@dataclass(frozen=True)
+class BlobData:
+    sha256: str
+    offset: int
+    total: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class BlobMissing:
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Error:
+    reason: str
+
+
+Message = Hello | Sync | Saved | BlobWant | BlobData | BlobMissing | Error
+_TYPES: dict[type, int] = {
+    Hello: 1, Sync: 2, Saved: 3, BlobWant: 4, BlobData: 5, BlobMissing: 6, Error: 7
+}
+_BY_CODE = {code: cls for cls, code in _TYPES.items()}
+
+
+def encode(msg: Message) -> bytes:
+    header: dict[str, Any]
+    body = b""
+    match msg:
+        case Hello():
+            header = {"v": msg.version, "workspace": msg.workspace_id, "docs": msg.docs,
+                      "addrs": msg.addrs, "name": msg.name}
+        case Sync() | Saved():
+            header, body = {"doc": msg.doc_id}, msg.data
+        case BlobData():
+            header = {"sha": msg.sha256, "offset": msg.offset, "total": msg.total}
+            body = msg.data
+        case BlobWant() | BlobMissing():
+            header = {"sha": msg.sha256}
+        case Error():
+            header = {"reason": msg.reason[:500]}
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    return _HEAD.pack(_TYPES[type(msg)], len(raw)) + raw + body
+
+
+# ----- decoding ------------------------------------------------------------------------------
+
+
+def _str(header: dict[str, Any], key: str, limit: int = MAX_ID) -> str:
+    value = header.get(key)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise ProtocolError(f"field {key!r} must be a non-empty string of at most {limit} chars")
+    return value
+
+
+def _int(header: dict[str, Any], key: str) -> int:
+    value = header.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_MESSAGE * 64:
+        raise ProtocolError(f"field {key!r} must be a non-negative integer")
+    return value
+
+
+def _sha(header: dict[str, Any]) -> str:
+    value = _str(header, "sha", 64)
+    if len(value) != 64 or value.strip("0123456789abcdef"):
+        raise ProtocolError("field 'sha' must be a sha256 hex digest")
+    return value
+
+
+def _heads(value: Any) -> list[str]:
+    if not isinstance(value, list) or len(value) > 1000:
+        raise ProtocolError("heads must be a list")
+    for h in value:
+        if not isinstance(h, str) or len(h) != 64 or h.strip("0123456789abcdef"):
+            raise ProtocolError("a head must be a 32-byte hex hash")
+    return value
+
+
+def _hello(header: dict[str, Any]) -> Hello:
+    version = header.get("v")
+    if not isinstance(version, int):
+        raise ProtocolError("hello has no protocol version")
+    docs = header.get("docs")
+    if not isinstance(docs, dict) or len(docs) > 1_000_000:
+        raise ProtocolError("hello 'docs' must be a map of document id to heads")
+    for doc_id, heads in docs.items():
+        if not doc_id or len(doc_id) > MAX_ID:
+            raise ProtocolError("bad document id in hello")
+        _heads(heads)
+    addrs = header.get("addrs", [])
+    if not isinstance(addrs, list) or not all(isinstance(a, str) and len(a) < 300 for a in addrs):
+        raise ProtocolError("hello 'addrs' must be a list of multiaddrs")
+    name = header.get("name", "")
+    if not isinstance(name, str) or len(name) > MAX_ID:
+        raise ProtocolError("hello 'name' must be a short string")
+    return Hello(_str(header, "workspace"), docs, addrs[:16], name, version)
+
+
+def decode(raw: bytes) -> Message:
+    """Decode one message; :class:`ProtocolError` for anything malformed."""
+    if len(raw) < _HEAD.size:
+        raise ProtocolError("message shorter than its header")
+    code, length = _HEAD.unpack_from(raw)
+    cls = _BY_CODE.get(code)
+    if cls is None:
+        raise ProtocolError(f"unknown message type {code}")
+    if length > MAX_HEADER or _HEAD.size + length > len(raw):
+        raise ProtocolError("message header length out of range")
+    try:
+        header = json.loads(raw[_HEAD.size : _HEAD.size + length])
+    except (UnicodeDecodeError, ValueError):
+        raise ProtocolError("message header is not JSON") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("message header is not a JSON object")
+    body = raw[_HEAD.size + length :]
+    if body and cls not in (Sync, Saved, BlobData):
+        raise ProtocolError(f"unexpected body on a {cls.__name__} message")
+    if cls is Hello:
+        return _hello(header)
+    if cls is Sync:
+        return Sync(_str(header, "doc"), body)
+    if cls is Saved:
+        return Saved(_str(header, "doc"), body)
+    if cls is BlobData:
+        offset, total = _int(header, "offset"), _int(header, "total")
+        if offset + len(body) > total or not body and total:
+            raise ProtocolError("blob chunk outside the blob")
+        return BlobData(_sha(header), offset, total, body)
+    if cls is BlobWant:
+        return BlobWant(_sha(header))
+    if cls is BlobMissing:
+        return BlobMissing(_sha(header))
+    return Error(_str(header, "reason", 500))
+
+
+# ----- automerge payloads --------------------------------------------------------------------
+
+MAX_SAVED = 1 << 30  # a saved document never inflates beyond 1 GiB
+
+
+def compress_saved(data: bytes) -> bytes:
+    return zlib.compress(data, 6)
+
+
+def decompress_saved(data: bytes) -> bytes:
+    """Inflate a received saved document, refusing zip bombs and garbage."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, MAX_SAVED)
+    except zlib.error:
+        raise ProtocolError("saved document is not zlib data") from None
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise ProtocolError("saved document is truncated or too large")
+    return out
+
+
+def _uleb(data: bytes, pos: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ProtocolError("truncated sync message")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _hashes(data: bytes, pos: int) -> tuple[list[bytes], int]:
+    count, pos = _uleb(data, pos)
+    end = pos + 32 * count
+    if end > len(data):
+        raise ProtocolError("truncated sync message")
+    return [data[i : i + 32] for i in range(pos, end, 32)], end
+
+
+def check_chunk(chunk: bytes) -> None:
+    """Verify an automerge chunk (a change, or a whole document in a v2 message)."""
+    if len(chunk) > 8 and chunk[8] == 0:  # document chunk: checksum over type+length+data
+        if hashlib.sha256(chunk[8:]).digest()[:4] != chunk[4:8] or chunk[:4] != b"\x85oJ\x83":
+            raise ProtocolError("damaged document chunk in sync message")
+        return
+    try:
+        check_change(chunk)
+    except BadChange as exc:
+        raise ProtocolError(f"invalid change in sync message: {exc}") from None
+
+
+@dataclass(frozen=True)
+class SyncInfo:
+    heads: list[bytes]
+    changes: int
+
+
+def inspect_sync(data: bytes) -> SyncInfo:
+    """The sender's heads and the number of changes in an automerge sync message, after
+    verifying every change chunk; :class:`ProtocolError` when it is not a sync message."""
+    if not data or data[0] not in (0x42, 0x43):
+        raise ProtocolError("not an automerge sync message")
+    heads, pos = _hashes(data, 1)
+    _, pos = _hashes(data, pos)  # need
+    count, pos = _uleb(data, pos)  # have: (last sync heads, bloom) pairs
+    for _ in range(count):
+        _, pos = _hashes(data, pos)
+        size, pos = _uleb(data, pos)
+        pos += size
+    count, pos = _uleb(data, pos)
+    for _ in range(count):
+        size, pos = _uleb(data, pos)
+        if pos + size > len(data):
+            raise ProtocolError("truncated change in sync message")
+        check_chunk(data[pos : pos + size])
+        pos += size
+    return SyncInfo(heads, count)

@@ -1,0 +1,108 @@
+"""Sans-I/O tests of the message codec and of the automerge sync message inspection."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import struct
+
+import pytest
+from automerge.core import ROOT, Document, ScalarType, SyncState
+
+from bullpen.sync import messages as m
+from bullpen.sync.messages import ProtocolError
+
+SHA = "ab" * 32
+HEAD = "cd" * 32
+
+SAMPLES = [
+    m.Hello("ws1", {"pipeline": [HEAD], "contacts": []}, ["/ip4/127.0.0.1/tcp/1"], "Dana"),
+    m.Sync("pipeline", b"\x42abc"),
+    m.Saved("doc:1", b"zz"),
+    m.BlobWant(SHA),
+    m.BlobData(SHA, 5, 10, b"12345"),
+    m.BlobMissing(SHA),
+    m.Error("bye"),
+]
+
+
+@pytest.mark.parametrize("msg", SAMPLES, ids=lambda x: type(x).__name__)
+def test_roundtrip(msg: m.Message) -> None:
+    assert m.decode(m.encode(msg)) == msg
+
+
+def raw(code: int, header: bytes, body: bytes = b"") -> bytes:
+    return struct.pack(">BI", code, len(header)) + header + body
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\x01",
+        raw(99, b"{}"),
+        raw(1, b"not json"),
+        raw(1, b"[1]"),
+        raw(1, b'{"v":1,"workspace":"w","docs":{"d":["zz"]}}'),
+        raw(1, b'{"v":1,"workspace":"","docs":{}}'),
+        raw(2, b'{"doc":""}'),
+        raw(2, b'{"doc":5}'),
+        raw(4, b'{"sha":"xyz"}'),
+        raw(5, b'{"sha":"' + SHA.encode() + b'","offset":8,"total":10}', b"abc"),
+        raw(5, b'{"sha":"' + SHA.encode() + b'","offset":-1,"total":10}', b"a"),
+        raw(6, b'{"sha":"' + SHA.encode() + b'"}', b"body"),
+        struct.pack(">BI", 2, 1 << 30) + b"{}",
+    ],
+)
+def test_malformed_messages_rejected(data: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        m.decode(data)
+
+
+def test_random_bytes_never_crash_the_decoder() -> None:
+    for _ in range(2000):
+        data = os.urandom(os.urandom(1)[0])
+        with contextlib.suppress(ProtocolError):
+            m.decode(data)
+
+
+def _sync_message() -> bytes:
+    doc = Document()
+    with doc.transaction() as tx:
+        tx.put(ROOT, "k", ScalarType.Str, "v")
+    peer = Document()
+    s_doc, s_peer = SyncState(), SyncState()
+    peer.receive_sync_message(s_peer, doc.generate_sync_message(s_doc))
+    doc.receive_sync_message(s_doc, peer.generate_sync_message(s_peer))
+    msg = doc.generate_sync_message(s_doc)
+    assert msg is not None
+    return msg.encode()
+
+
+def test_inspect_sync_reads_heads_and_changes() -> None:
+    data = _sync_message()
+    info = m.inspect_sync(data)
+    assert info.changes == 1
+    assert len(info.heads) == 1
+
+
+def test_inspect_sync_rejects_damaged_change() -> None:
+    data = bytearray(_sync_message())
+    data[-5] ^= 0xFF  # inside the change chunk: the checksum no longer matches
+    with pytest.raises(ProtocolError):
+        m.inspect_sync(bytes(data))
+
+
+@pytest.mark.parametrize("data", [b"", b"\x42", b"\x00abc", b"\x42\x05" + b"x" * 40])
+def test_inspect_sync_rejects_garbage(data: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        m.inspect_sync(data)
+
+
+def test_saved_compression_roundtrip_and_bomb() -> None:
+    payload = os.urandom(1000) * 10
+    assert m.decompress_saved(m.compress_saved(payload)) == payload
+    with pytest.raises(ProtocolError):
+        m.decompress_saved(b"garbage")
+    with pytest.raises(ProtocolError):
+        m.decompress_saved(m.compress_saved(payload)[:-4])

@@ -1,0 +1,318 @@
+"""Sans-I/O tests of the per-peer session state machine, with recording fake ports.
+
+Sessions talk through :func:`pump`, which encodes and decodes every message (so the codec is in
+the loop) and delivers until both sides are quiet: no sockets, no threads, no clocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+from automerge.core import Document, Message, SyncState
+
+from bullpen.crdt import records as rec
+from bullpen.sync import messages as m
+from bullpen.sync.messages import ProtocolError
+from bullpen.sync.policy import Policy
+from bullpen.sync.session import PeerClosed, Refused, Session, State
+
+
+class FakePort:
+    """In-memory documents and blobs; records every call that changes or ships data."""
+
+    def __init__(self, docs: dict[str, Document] | None = None) -> None:
+        self.docs = docs or {}
+        self.blobs: dict[str, bytes] = {}
+        self.referenced: set[str] = set()
+        self.claims: set[str] = set()
+        self.calls: list[tuple[str, str]] = []
+
+    def all_heads(self) -> dict[str, list[bytes]]:
+        return {d: doc.get_heads() for d, doc in self.docs.items()}
+
+    def heads(self, doc_id: str) -> list[bytes] | None:
+        doc = self.docs.get(doc_id)
+        return doc.get_heads() if doc else None
+
+    def new_sync_state(self) -> Any:
+        return SyncState()
+
+    def generate(self, doc_id: str, state: Any) -> bytes | None:
+        msg = self.docs.get(doc_id, Document()).generate_sync_message(state)
+        return msg.encode() if msg else None
+
+    def receive(self, doc_id: str, state: Any, data: bytes) -> None:
+        self.calls.append(("receive", doc_id))
+        m.inspect_sync(data)
+        fork = self.docs[doc_id].fork() if doc_id in self.docs else Document()
+        fork.receive_sync_message(state, Message.decode(data))
+        self.docs[doc_id] = fork
+
+    def saved(self, doc_id: str) -> bytes:
+        self.calls.append(("saved", doc_id))
+        return m.compress_saved(self.docs[doc_id].save())
+
+    def merge_saved(self, doc_id: str, data: bytes) -> list[bytes]:
+        self.calls.append(("merge_saved", doc_id))
+        loaded = Document.load(m.decompress_saved(data))
+        self.docs.setdefault(doc_id, Document()).merge(loaded)
+        return loaded.get_heads()
+
+    def missing_blobs(self) -> list[str]:
+        return sorted(self.referenced - set(self.blobs))
+
+    def claim_blob(self, sha256: str) -> bool:
+        if sha256 in self.claims:
+            return False
+        self.claims.add(sha256)
+        return True
+
+    def release_blob(self, sha256: str) -> None:
+        self.claims.discard(sha256)
+
+    def read_blob(self, sha256: str) -> bytes | None:
+        return self.blobs.get(sha256)
+
+    def put_blob(self, sha256: str, data: bytes) -> None:
+        self.calls.append(("put_blob", sha256))
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise ProtocolError("received file does not match its content hash")
+        self.blobs[sha256] = data
+
+
+def collection(doc_id: str, **records: dict[str, Any]) -> Document:
+    doc = rec.genesis(doc_id)
+    if records:
+        edit(doc, **records)
+    return doc
+
+
+def edit(doc: Document, **records: dict[str, Any]) -> None:
+    with doc.transaction() as tx:
+        container = rec.container(tx, rec.RECORDS)
+        for rid, fields in records.items():
+            rec.write_record(tx, container, rid, fields)
+
+
+def read(port: FakePort, doc_id: str, rid: str) -> dict | None:
+    doc = port.docs[doc_id]
+    return rec.read_record(doc, rec.container(doc, rec.RECORDS), rid)
+
+
+def session(port: FakePort, peer: str, ws: str = "ws", **kw: Any) -> Session:
+    return Session(port, peer, ws, name=peer, **kw)
+
+
+Wire = list[tuple[Session, m.Message]]
+
+
+def pump(wire: Wire, links: dict[int, Session], limit: int = 200) -> list[m.Message]:
+    """Deliver messages (``(sender, msg)``) to the sender's counterpart until none are left;
+    returns every delivered message in order."""
+    seen = []
+    for _ in range(limit):
+        if not wire:
+            return seen
+        sender, msg = wire.pop(0)
+        msg = m.decode(m.encode(msg))
+        seen.append(msg)
+        receiver = links[id(sender)]
+        wire += [(receiver, reply) for reply in receiver.receive(msg)]
+    raise AssertionError("sessions did not go quiet")
+
+
+def connect(a: Session, b: Session) -> tuple[Wire, dict[int, Session]]:
+    links = {id(a): b, id(b): a}
+    wire: Wire = [(a, x) for x in a.start()] + [(b, x) for x in b.start()]
+    return wire, links
+
+
+def test_fresh_peer_gets_saved_documents_then_is_in_sync() -> None:
+    a = FakePort({"pipeline": collection("pipeline", r1={"title": "Renewal"}),
+                  "contacts": collection("contacts")})
+    b = FakePort()
+    sa, sb = session(a, "B"), session(b, "A")
+    wire, links = connect(sa, sb)
+    seen = pump(wire, links)
+    assert [type(x).__name__ for x in seen[:2]] == ["Hello", "Hello"]
+    assert ("merge_saved", "pipeline") in b.calls and ("merge_saved", "contacts") in b.calls
+    assert read(b, "pipeline", "r1") == {"title": "Renewal"}
+    assert sa.in_sync and sb.in_sync
+    assert b.all_heads() == a.all_heads()
+
+
+def test_divergent_documents_sync_with_messages_not_saved() -> None:
+    base = collection("pipeline", r1={"title": "Renewal", "amount": 1})
+    a = FakePort({"pipeline": base.fork()})
+    b = FakePort({"pipeline": base.fork()})
+    edit(a.docs["pipeline"], r1={"amount": 2})
+    edit(b.docs["pipeline"], r1={"title": "Upsell"})
+    sa, sb = session(a, "B"), session(b, "A")
+    wire, links = connect(sa, sb)
+    pump(wire, links)
+    assert ("saved", "pipeline") not in a.calls + b.calls
+    assert read(a, "pipeline", "r1") == read(b, "pipeline", "r1") == {
+        "title": "Upsell", "amount": 2}
+    assert sa.in_sync and sb.in_sync and sa.behind == 0
+
+
+def test_equal_heads_send_nothing_after_hello() -> None:
+    doc = collection("pipeline", r1={"title": "x"})
+    sa, sb = session(FakePort({"pipeline": doc.fork()}), "B"), session(
+        FakePort({"pipeline": doc.fork()}), "A")
+    wire, links = connect(sa, sb)
+    assert [type(x).__name__ for x in pump(wire, links)] == ["Hello", "Hello"]
+    assert sa.in_sync and sb.in_sync
+
+
+def test_local_change_is_sent_at_once_and_relayed_down_a_line() -> None:
+    doc = collection("pipeline")
+    pa, pb, pc = (FakePort({"pipeline": doc.fork()}) for _ in range(3))
+    a_b, b_a = session(pa, "B"), session(pb, "A")
+    b_c, c_b = session(pb, "C"), session(pc, "B")
+    wire1, links1 = connect(a_b, b_a)
+    wire2, links2 = connect(b_c, c_b)
+    pump(wire1, links1)
+    pump(wire2, links2)
+    edit(pa.docs["pipeline"], r9={"title": "new"})
+    out = a_b.local_change(["pipeline"])
+    assert [type(x).__name__ for x in out] == ["Sync"]
+    wire1 = [(a_b, x) for x in out]
+    pump(wire1, links1)
+    assert read(pb, "pipeline", "r9") == {"title": "new"}
+    # B's node announces the received change to its other sessions: the relay.
+    wire2 = [(b_c, x) for x in b_c.local_change(["pipeline"])]
+    pump(wire2, links2)
+    assert read(pc, "pipeline", "r9") == {"title": "new"}
+    assert pc.all_heads() == pa.all_heads()
+
+
+def test_new_local_document_is_sent_saved() -> None:
+    pa, pb = FakePort({"pipeline": collection("pipeline")}), FakePort(
+        {"pipeline": collection("pipeline")})
+    sa, sb = session(pa, "B"), session(pb, "A")
+    wire, links = connect(sa, sb)
+    pump(wire, links)
+    pa.docs["doc:1"] = collection("doc:1", r1={"title": "t"})
+    out = sa.local_change(["doc:1"])
+    assert [type(x).__name__ for x in out] == ["Saved"]
+    pump([(sa, x) for x in out], links)
+    assert read(pb, "doc:1", "r1") == {"title": "t"}
+
+
+def test_other_workspace_is_refused() -> None:
+    sa, sb = session(FakePort(), "B", "ws1"), session(FakePort(), "A", "ws2")
+    sb.start()
+    with pytest.raises(Refused, match="another workspace"):
+        sb.receive(sa.start()[0])
+
+
+def test_policy_hooks_filter_documents() -> None:
+    class NoContacts(Policy):
+        def docs_visible_to(self, peer_id, doc_ids):
+            return {d for d in doc_ids if d != "contacts"}
+
+    a = FakePort({"pipeline": collection("pipeline"), "contacts": collection("contacts")})
+    sa = session(a, "B", policy=NoContacts())
+    hello = sa.start()[0]
+    assert isinstance(hello, m.Hello) and set(hello.docs) == {"pipeline"}
+    sa.receive(m.Hello("ws", {}))
+    assert ("saved", "contacts") not in a.calls
+    with pytest.raises(ProtocolError, match="not shared"):
+        sa.receive(m.Sync("contacts", b"\x42"))
+
+    class Nobody(Policy):
+        def is_allowed(self, peer_id):
+            return False
+
+    sn = session(FakePort(), "B", policy=Nobody())
+    sn.start()
+    with pytest.raises(Refused):
+        sn.receive(m.Hello("ws", {}))
+
+
+def test_messages_before_hello_and_second_hello_are_violations() -> None:
+    s = session(FakePort(), "B")
+    s.start()
+    with pytest.raises(ProtocolError, match="before hello"):
+        s.receive(m.Sync("pipeline", b"\x42"))
+    s.receive(m.Hello("ws", {}))
+    with pytest.raises(ProtocolError, match="unexpected hello"):
+        s.receive(m.Hello("ws", {}))
+
+
+def test_bad_sync_message_changes_nothing() -> None:
+    doc = collection("pipeline", r1={"title": "x"})
+    port = FakePort({"pipeline": doc})
+    s = session(port, "B")
+    s.start()
+    s.receive(m.Hello("ws", {"pipeline": [h.hex() for h in doc.get_heads()]}))
+    before = port.all_heads()
+    for data in (b"\x42" + b"\x00" * 3 + b"\x01\x05junk!", b"\x43garbage", b"\x07"):
+        with pytest.raises(ProtocolError):
+            s.receive(m.Sync("pipeline", data))
+    assert port.all_heads() == before
+    assert ("receive", "pipeline") not in port.calls
+
+
+def test_error_message_closes() -> None:
+    s = session(FakePort(), "B")
+    s.start()
+    with pytest.raises(PeerClosed, match="bye"):
+        s.receive(m.Error("bye"))
+    assert s.state is State.CLOSED
+
+
+def _blob_pair(size: int) -> tuple[FakePort, FakePort, Session, Session, str]:
+    data = bytes(range(256)) * (size // 256 + 1)
+    data = data[:size]
+    sha = hashlib.sha256(data).hexdigest()
+    a, b = FakePort(), FakePort()
+    a.blobs[sha] = data
+    a.referenced = b.referenced = {sha}
+    sa, sb = session(a, "B"), session(b, "A")
+    return a, b, sa, sb, sha
+
+
+def test_missing_blob_is_fetched_in_chunks() -> None:
+    a, b, sa, sb, sha = _blob_pair(m.BLOB_CHUNK * 2 + 10)
+    wire, links = connect(sa, sb)
+    seen = pump(wire, links)
+    chunks = [x for x in seen if isinstance(x, m.BlobData)]
+    assert len(chunks) == 3 and all(len(c.data) <= m.BLOB_CHUNK for c in chunks)
+    assert b.blobs[sha] == a.blobs[sha]
+    assert not b.claims and sb.in_sync
+
+
+def test_blob_claim_prevents_asking_two_peers() -> None:
+    _, b, _, sb, sha = _blob_pair(10)
+    other = session(b, "C")
+    for s in (sb, other):
+        s.start()
+    first = sb.receive(m.Hello("ws", {}))
+    second = other.receive(m.Hello("ws", {}))
+    assert m.BlobWant(sha) in first and m.BlobWant(sha) not in second
+    sb.close()  # that peer went away: the claim is released for the next one
+    assert other.want_blobs() == [m.BlobWant(sha)]
+
+
+def test_blob_with_wrong_bytes_or_unrequested_is_a_violation() -> None:
+    _, b, _, sb, sha = _blob_pair(10)
+    sb.start()
+    sb.receive(m.Hello("ws", {}))
+    with pytest.raises(ProtocolError, match="content hash"):
+        sb.receive(m.BlobData(sha, 0, 3, b"bad"))
+    assert sha not in b.blobs
+    with pytest.raises(ProtocolError, match="not requested"):
+        sb.receive(m.BlobData("0" * 64, 0, 1, b"x"))
+
+
+def test_missing_blob_reply_releases_claim() -> None:
+    a, b, sa, sb, sha = _blob_pair(10)
+    a.blobs.clear()
+    wire, links = connect(sa, sb)
+    seen = pump(wire, links)
+    assert m.BlobMissing(sha) in seen
+    assert not b.claims and sha not in b.blobs
