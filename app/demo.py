@@ -69,12 +69,9 @@ def _quarter_dates(today: dt.date, rng: random.Random) -> str:
 
 
 def add_teammates(ws: Workspace, names: list[tuple[str, str, str]]) -> None:
-    """Member records for (peer id, name, role); reps report to the workspace's founder."""
+    """Signed membership entries for (peer id, name, role); reps join this manager's team."""
     for peer_id, name, role in names:
-        fields: dict[str, Any] = {"name": name, "role": role}
-        if role == "rep":
-            fields["manager"] = ws.peer_id
-        ws.add("member", fields, record_id=peer_id)
+        ws.add_member(peer_id, role, name)
 
 
 def seed_demo(

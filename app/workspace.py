@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automerge.core import ROOT, Document, ScalarType, SyncState
+from automerge.core import ROOT, Document, ObjType, ScalarType, SyncState
 
 from bullpen.crdt import changes as am_changes
 from bullpen.crdt import records as rec
@@ -43,11 +43,14 @@ from .blobs import BlobStore
 from .identity import Identity, load_identity, save_identity
 from .index import Index
 from .keys import PassphraseSource, create_key, subkey, unlock
+from .membership import MembershipState, founding_entry, new_entry, replay
 from .store import Store, StoreError
 
 STORE_FILE = "store.db"
 INDEX_FILE = "index.db"
 COMPACT_AFTER_ROWS = 500
+MEMBERSHIP = "membership"  # settings map of the index document: entry id -> signed entry
+INVITES = "invites"  # settings map of the index document: invite hash -> JSON
 
 
 class WorkspaceError(RuntimeError):
@@ -103,6 +106,7 @@ class Workspace:
         self.blobs = BlobStore(home / "blobs", key)
         self.index = Index(home / INDEX_FILE, subkey(key, "index"))
         self._listeners: list[Callable[[ChangeSet], None]] = []
+        self._membership: tuple[str, MembershipState] | None = None
         self.name = store.get_meta("name") or ""
         self.workspace_id = store.get_meta("workspace_id") or ""
 
@@ -130,7 +134,7 @@ class Workspace:
         save_identity(home, identity, key)
         ws = cls(home, key, identity)
         store = ws.store
-        ws.workspace_id = uuid.uuid4().hex
+        ws.workspace_id, founder_id, founder_text = founding_entry(identity, name, now_iso())
         with store.transaction():
             store.set_meta("name", name)
             store.set_meta("workspace_id", ws.workspace_id)
@@ -145,10 +149,39 @@ class Workspace:
             tx.put(settings, "title", ScalarType.Str, title)
             tx.put(settings, "currency", ScalarType.Str, currency.upper())
             tx.put(settings, "stages", ScalarType.Str, json.dumps(stages))
-            ws._put_record(tx, "member", ws.peer_id, {"name": name, "role": "manager"}, True)
-            return {ws.peer_id}
+            log = tx.put_object(settings, MEMBERSHIP, ObjType.Map)
+            tx.put(log, founder_id, ScalarType.Str, founder_text)
+            tx.put_object(settings, INVITES, ObjType.Map)
+            return set()
 
         ws._write(INDEX_DOC, setup)
+        return ws
+
+    @classmethod
+    def create_joining(
+        cls,
+        home: Path,
+        name: str,
+        workspace_id: str,
+        *,
+        passphrase: str | None = None,
+        ask: PassphraseSource | None = None,
+    ) -> Workspace:
+        """A new identity with no documents yet: the profile of someone joining an existing
+        workspace, who receives its documents from a member by sync."""
+        if not name.strip():
+            raise ValidationError("name must not be empty")
+        home.mkdir(parents=True, exist_ok=True)
+        if (home / STORE_FILE).exists():
+            raise WorkspaceError(f"{home} already holds a workspace (use another --home)")
+        key = create_key(home, passphrase, ask)
+        identity = Identity.generate()
+        save_identity(home, identity, key)
+        ws = cls(home, key, identity)
+        with ws.store.transaction():
+            ws.store.set_meta("name", name)
+            ws.store.set_meta("workspace_id", workspace_id)
+        ws.name, ws.workspace_id = name, workspace_id
         return ws
 
     @classmethod
@@ -293,6 +326,9 @@ class Workspace:
     # ----- settings ------------------------------------------------------------------------
 
     def setting(self, name: str, doc_id: str = INDEX_DOC) -> Any:
+        """A workspace setting; None before the document has arrived (a joiner's first sync)."""
+        if doc_id not in self.docs and doc_id not in self.store.doc_ids():
+            return None
         doc = self.doc(doc_id)
         return rec.read_value(doc, doc.get(rec.container(doc, rec.SETTINGS), name))
 
@@ -476,11 +512,72 @@ class Workspace:
             rid, doc_id = self.resolve(record_id)
             return record_history(self.doc(doc_id), rid)
 
+    # ----- membership ----------------------------------------------------------------------
+
+    def membership_log(self) -> dict[str, str]:
+        return dict(self.setting(MEMBERSHIP) or {})
+
+    def membership(self) -> MembershipState:
+        """The verified member list (cached until the index document changes)."""
+        with self.lock:
+            self.refresh()
+            log = self.membership_log()
+            if not log:  # a joiner before the first sync: nobody is known yet
+                return MembershipState(self.workspace_id, "")
+            heads = self.heads_hex(INDEX_DOC)
+            if self._membership is None or self._membership[0] != heads:
+                self._membership = (heads, replay(log, self.workspace_id))
+            return self._membership[1]
+
     def members(self) -> list[dict[str, Any]]:
-        return self.list("member", order="title")
+        state = self.membership()
+        rows = [{"id": m.peer_id, **m.to_json()} for m in state.members.values()]
+        return sorted(rows, key=lambda m: (m["name"].lower(), m["peer_id"]))
 
     def member_names(self) -> dict[str, str]:
         return {m["id"]: m["name"] for m in self.members()}
+
+    def role(self, peer_id: str | None = None) -> str | None:
+        return self.membership().role_of(peer_id or self.peer_id)
+
+    def find_member(self, text: str) -> str:
+        """A member's peer id from its peer id, a unique suffix (short id) or name."""
+        members = self.members()
+        matches = [m["peer_id"] for m in members
+                   if m["peer_id"] == text or (len(text) >= 4 and m["peer_id"].endswith(text))
+                   or m["name"].lower() == text.lower()]
+        if len(matches) != 1:
+            raise WorkspaceError(f"no single member matches {text!r}")
+        return matches[0]
+
+    def append_membership(self, action: str, subject: str, **fields: Any) -> str:
+        """Sign and append one membership entry; refused (nothing written) when invalid."""
+        with self.lock:
+            log = self.membership_log()
+            parents = set(log) - {
+                p for text in log.values() for p in json.loads(text)["payload"]["parents"]
+            }
+            eid, text = new_entry(self.identity, self.workspace_id, action, subject,
+                                  at=now_iso(), parents=sorted(parents), **fields)
+            outcome = replay({**log, eid: text}, self.workspace_id)
+            if eid in outcome.rejected:
+                raise ValidationError(f"cannot {action} {subject[-6:]}: {outcome.rejected[eid]}")
+
+            self.set_setting_entry(INDEX_DOC, MEMBERSHIP, eid, text)
+            return eid
+
+    def add_member(self, peer_id: str, role: str, name: str, *, manager: str | None = None,
+                   invite: str | None = None) -> str:
+        if role == "rep" and manager is None and self.role() == "manager":
+            manager = self.peer_id  # a manager's team is the reps they add
+        return self.append_membership("add", peer_id, role=role, name=name, manager=manager,
+                                      invite=invite)
+
+    def remove_member(self, who: str) -> str:
+        return self.append_membership("remove", self.find_member(who))
+
+    def set_role(self, who: str, role: str, *, manager: str | None = None) -> str:
+        return self.append_membership("role", self.find_member(who), role=role, manager=manager)
 
     # ----- co-edited documents -------------------------------------------------------------
 

@@ -188,23 +188,9 @@ DOCUMENT = KindSpec(
     "title",
 )
 
-ROLES = ("manager", "rep", "guest")
-
-MEMBER = KindSpec(
-    "member",
-    "index",
-    (
-        FieldSpec("name", S, required=True, searchable=True),
-        FieldSpec("role", "enum", required=True, choices=ROLES),
-        FieldSpec("manager", S),  # peer id of the manager whose team this member is in
-        FieldSpec("email", S),
-    ),
-    "name",
-)
-
 KINDS: dict[str, KindSpec] = {
     k.name: k
-    for k in (OPPORTUNITY, CONTACT, EVENT, TOPIC, POST, ANNOUNCEMENT, RESOURCE, DOCUMENT, MEMBER)
+    for k in (OPPORTUNITY, CONTACT, EVENT, TOPIC, POST, ANNOUNCEMENT, RESOURCE, DOCUMENT)
 }
 
 INDEX_DOC = "index"

@@ -36,6 +36,23 @@ def make_ws(tmp_path: Path):
         workspace.close()
 
 
+@pytest.fixture
+def join_ws(tmp_path: Path):
+    """Factory: a new member's synced replica of a workspace (closed after the test)."""
+    from replicas import join
+
+    opened: list[Workspace] = []
+
+    def make(src: Workspace, name: str, role: str = "rep") -> Workspace:
+        workspace = join(src, tmp_path / f"{name.lower()}-replica", name, role)
+        opened.append(workspace)
+        return workspace
+
+    yield make
+    for workspace in opened:
+        workspace.close()
+
+
 def opp_fields(**overrides):
     fields = {
         "account": "Acme",

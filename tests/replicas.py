@@ -6,6 +6,8 @@ model tests exercise the real persistence and indexing of received changes.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bullpen.app.workspace import Workspace
 
 
@@ -16,9 +18,9 @@ def exchange(a: Workspace, b: Workspace) -> None:
             dst.merge_saved(doc_id, src.doc(doc_id).save())
 
 
-def clone(src: Workspace, dst: Workspace) -> None:
-    """Make ``dst`` (a fresh profile) a replica of ``src``'s workspace."""
-    dst.workspace_id = src.workspace_id
-    with dst.store.transaction():
-        dst.store.set_meta("workspace_id", src.workspace_id)
+def join(src: Workspace, home: Path, name: str, role: str = "rep") -> Workspace:
+    """A new member's replica of ``src``'s workspace, added by ``src`` and fully synced."""
+    dst = Workspace.create_joining(home, name, src.workspace_id)
+    src.add_member(dst.peer_id, role, name)
     exchange(src, dst)
+    return dst

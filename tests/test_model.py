@@ -5,15 +5,15 @@ from __future__ import annotations
 from conftest import opp_fields
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from replicas import clone, exchange
+from replicas import exchange, join
 
 from bullpen.app.workspace import Workspace
 
 
-def test_concurrent_edits_of_different_fields_both_survive(make_ws):
-    a, b = make_ws("Dana"), make_ws("Eli")
+def test_concurrent_edits_of_different_fields_both_survive(make_ws, join_ws):
+    a = make_ws("Dana")
     oid = a.add("opportunity", opp_fields())
-    clone(a, b)
+    b = join_ws(a, "Eli")
     a.update(oid, {"amount": 70000})
     b.update(oid, {"next_step": "Send pricing"})
     exchange(a, b)
@@ -24,10 +24,10 @@ def test_concurrent_edits_of_different_fields_both_survive(make_ws):
     assert a.digest() == b.digest()
 
 
-def test_same_field_conflict_is_deterministic_and_loser_stays_in_history(make_ws):
-    a, b = make_ws("Dana"), make_ws("Eli")
+def test_same_field_conflict_is_deterministic_and_loser_stays_in_history(make_ws, join_ws):
+    a = make_ws("Dana")
     oid = a.add("opportunity", opp_fields())
-    clone(a, b)
+    b = join_ws(a, "Eli")
     a.update(oid, {"stage": "negotiation"})
     b.update(oid, {"stage": "closed_lost"})
     exchange(a, b)
@@ -41,10 +41,10 @@ def test_same_field_conflict_is_deterministic_and_loser_stays_in_history(make_ws
     assert authors == {a.peer_id, b.peer_id}
 
 
-def test_delete_is_a_tombstone_that_replicates(make_ws):
-    a, b = make_ws("Dana"), make_ws("Eli")
+def test_delete_is_a_tombstone_that_replicates(make_ws, join_ws):
+    a = make_ws("Dana")
     cid = a.add("contact", {"name": "Ann Lee", "company": "Acme"})
-    clone(a, b)
+    b = join_ws(a, "Eli")
     b.delete(cid)
     exchange(a, b)
     assert a.list("contact") == []
@@ -52,9 +52,9 @@ def test_delete_is_a_tombstone_that_replicates(make_ws):
     assert [e.action for e in a.history(cid)] == ["created", "deleted"]
 
 
-def test_records_from_both_replicas_are_indexed(make_ws):
-    a, b = make_ws("Dana"), make_ws("Eli")
-    clone(a, b)
+def test_records_from_both_replicas_are_indexed(make_ws, join_ws):
+    a = make_ws("Dana")
+    b = join_ws(a, "Eli")
     a.add("opportunity", opp_fields(account="Initech"))
     b.add("opportunity", opp_fields(account="Globex"))
     exchange(a, b)
@@ -63,21 +63,21 @@ def test_records_from_both_replicas_are_indexed(make_ws):
         assert [h["kind"] for h in ws.search("globex")] == ["opportunity"]
 
 
-def test_concurrent_reactions_merge_per_member(make_ws):
-    a, b = make_ws("Dana"), make_ws("Eli")
+def test_concurrent_reactions_merge_per_member(make_ws, join_ws):
+    a = make_ws("Dana")
     tid = a.add("topic", {"title": "Pricing"})
     pid = a.add("post", {"topic_id": tid, "text": "Lead with TCO"})
-    clone(a, b)
+    b = join_ws(a, "Eli")
     a.update(pid, {"reactions": {a.peer_id: "helpful"}})
     b.update(pid, {"reactions": {b.peer_id: "+1"}})
     exchange(a, b)
     assert a.get(pid)["reactions"] == {a.peer_id: "helpful", b.peer_id: "+1"}
 
 
-def test_concurrent_document_edits_merge(make_ws):
-    a, b = make_ws("Dana"), make_ws("Eli")
+def test_concurrent_document_edits_merge(make_ws, join_ws):
+    a = make_ws("Dana")
     did = a.new_document("Proposal", "Scope: 50 seats")
-    clone(a, b)
+    b = join_ws(a, "Eli")
     a.edit_document(did, splice=(0, 0, "DRAFT "))
     b.edit_document(did, splice=(len("Scope: 50 seats"), 0, ", 3 years"))
     b.edit_document(did, style=(10, 15, "bold", True))
@@ -113,11 +113,10 @@ def edit_scripts(draw):
 @given(script=edit_scripts())
 def test_random_concurrent_edits_converge(tmp_path_factory, script):
     base = tmp_path_factory.mktemp("replicas")
-    replicas = [Workspace.create(base / n, n, "Acme") for n in ("a", "b", "c")]
+    replicas = [Workspace.create(base / "a", "a", "Acme")]
     try:
         seed = replicas[0].add("opportunity", opp_fields())
-        for other in replicas[1:]:
-            clone(replicas[0], other)
+        replicas += [join(replicas[0], base / n, n) for n in ("b", "c")]
         for index, op, field, value, pick in script:
             ws = replicas[index]
             live = [o["id"] for o in ws.list("opportunity")] or [seed]

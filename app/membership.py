@@ -1,0 +1,280 @@
+"""The signed membership log: who added whom, with which role, when; who removed whom.
+
+Each entry is a JSON payload signed with its author's Ed25519 key. A peer id *is* an Ed25519
+public key, so anyone can check any entry without a key directory. The first entry ("found")
+is self-signed by the founder and the workspace id is derived from its hash: the whole chain is
+anchored in the workspace id that every invite carries, and a forged second founder is simply a
+different workspace.
+
+Entries name the entries their author had seen (``parents``), making the log a DAG. Every peer
+replays it in the same deterministic topological order (ties broken by entry id) and accepts an
+entry only if its author held the needed role *in that replay*. So concurrent admin actions
+resolve identically everywhere: of two managers removing each other, the first in the order
+wins and the second is void (its author is no longer a member); a removal and a concurrent
+role change of the same member end with the member removed, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .identity import Identity, public_from_peer_id, verify
+
+ROLES = ("manager", "rep", "guest")
+ACTIONS = ("found", "add", "remove", "role")
+MAX_ENTRY_BYTES = 4096
+
+
+class MembershipError(ValueError):
+    """An entry or log that fails verification; the message says which check failed."""
+
+
+def canonical(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def entry_id(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(payload)).hexdigest()
+
+
+def workspace_id_for(founder_payload: dict[str, Any]) -> str:
+    return entry_id(founder_payload)[:32]
+
+
+def sign_entry(identity: Identity, payload: dict[str, Any]) -> tuple[str, str]:
+    """(entry id, stored text) for a payload authored by ``identity``."""
+    if payload.get("by") != identity.peer_id:
+        raise MembershipError("an entry must be signed by its author")
+    signature = identity.sign(canonical(payload)).hex()
+    return entry_id(payload), json.dumps({"payload": payload, "sig": signature})
+
+
+@dataclass
+class Member:
+    peer_id: str
+    name: str
+    role: str
+    added_by: str
+    added_at: str
+    manager: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"peer_id": self.peer_id, "name": self.name, "role": self.role,
+                "added_by": self.added_by, "added_at": self.added_at, "manager": self.manager}
+
+
+@dataclass
+class MembershipState:
+    workspace_id: str
+    founder: str
+    members: dict[str, Member] = field(default_factory=dict)
+    removed: dict[str, str] = field(default_factory=dict)  # peer id -> removal entry id
+    rejected: dict[str, str] = field(default_factory=dict)  # entry id -> reason
+    used_invites: dict[str, str] = field(default_factory=dict)  # invite hash -> joiner
+    applied: list[str] = field(default_factory=list)
+
+    def role_of(self, peer_id: str) -> str | None:
+        member = self.members.get(peer_id)
+        return member.role if member else None
+
+
+def parse_entry(eid: str, text: str, workspace_id: str | None) -> dict[str, Any]:
+    """Decode and verify one stored entry (signature, id, shape); MembershipError if bad."""
+    if not isinstance(text, str) or len(text) > MAX_ENTRY_BYTES:
+        raise MembershipError("entry is not text or too large")
+    try:
+        outer = json.loads(text)
+        payload, sig = outer["payload"], bytes.fromhex(outer["sig"])
+    except (ValueError, KeyError, TypeError):
+        raise MembershipError("entry is not valid JSON with payload and sig") from None
+    if not isinstance(payload, dict):
+        raise MembershipError("payload is not an object")
+    for key, kind in (("action", str), ("subject", str), ("by", str), ("at", str),
+                      ("parents", list), ("ws", str)):
+        if not isinstance(payload.get(key), kind):
+            raise MembershipError(f"payload field {key!r} missing or of the wrong type")
+    if payload["action"] not in ACTIONS:
+        raise MembershipError(f"unknown action {payload['action']!r}")
+    if payload.get("role") is not None and payload["role"] not in ROLES:
+        raise MembershipError(f"unknown role {payload['role']!r}")
+    if not all(isinstance(p, str) for p in payload["parents"]):
+        raise MembershipError("parents must be entry ids")
+    if entry_id(payload) != eid:
+        raise MembershipError("entry id does not match its content")
+    try:
+        public = public_from_peer_id(payload["by"])
+        public_from_peer_id(payload["subject"])
+    except ValueError as exc:
+        raise MembershipError(str(exc)) from None
+    if not verify(public, sig, canonical(payload)):
+        raise MembershipError("bad signature")
+    if workspace_id is not None and payload["ws"] != workspace_id and payload["action"] != "found":
+        raise MembershipError("entry belongs to another workspace")
+    return payload
+
+
+def _topological(entries: dict[str, dict[str, Any]]) -> list[str]:
+    """Deterministic topological order; entries with missing parents are left out."""
+    import heapq
+
+    children: dict[str, list[str]] = {e: [] for e in entries}
+    waiting: dict[str, int] = {}
+    for eid, payload in entries.items():
+        parents = set(payload["parents"])
+        if any(p not in entries for p in parents):
+            waiting[eid] = -1  # never ready: a parent is unknown (yet)
+            continue
+        waiting[eid] = len(parents)
+        for p in parents:
+            children[p].append(eid)
+    ready = [e for e, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        eid = heapq.heappop(ready)
+        order.append(eid)
+        for child in children[eid]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                heapq.heappush(ready, child)
+    return order
+
+
+def replay(stored: dict[str, str], workspace_id: str) -> MembershipState:
+    """Verify every entry and derive the member list, identically on every peer."""
+    entries: dict[str, dict[str, Any]] = {}
+    rejected: dict[str, str] = {}
+    for eid, text in stored.items():
+        try:
+            entries[eid] = parse_entry(eid, text, workspace_id)
+        except MembershipError as exc:
+            rejected[eid] = str(exc)
+    founders = [e for e, p in entries.items()
+                if p["action"] == "found" and workspace_id_for(p) == workspace_id]
+    if len(founders) != 1:
+        raise MembershipError(f"workspace {workspace_id}: no valid founding entry")
+    founder_payload = entries[founders[0]]
+    if (founder_payload["by"] != founder_payload["subject"] or founder_payload["parents"]
+            or founder_payload.get("role") != "manager"):
+        raise MembershipError("the founding entry must be a self-added manager with no parents")
+    order = _topological(entries)
+    voided: set[str] = set()
+    for _ in range(len(entries) + 1):
+        state = MembershipState(workspace_id, founder_payload["by"], rejected=dict(rejected))
+        for eid in order:
+            reason = "made by a removed member" if eid in voided else _apply(
+                state, eid, entries[eid], founders[0])
+            if reason:
+                state.rejected[eid] = reason
+            else:
+                state.applied.append(eid)
+        # A removal also voids what the removed member signed without having seen it (made
+        # concurrently, or on purpose against a stale view of the log).
+        more = {eid for member, removal in state.removed.items()
+                for eid in _unseen_by(entries, removal, member)} - voided
+        if not more:
+            break
+        voided |= more
+    for eid in entries.keys() - set(state.applied) - state.rejected.keys():
+        state.rejected[eid] = "refers to entries this peer does not have"
+    return state
+
+
+def _unseen_by(entries: dict[str, dict[str, Any]], removal: str, member: str) -> set[str]:
+    """Entries authored by ``member`` that are not in the causal past of ``removal``."""
+    seen, stack = set(), [removal]
+    while stack:
+        eid = stack.pop()
+        if eid in seen or eid not in entries:
+            continue
+        seen.add(eid)
+        stack.extend(entries[eid]["parents"])
+    return {e for e, p in entries.items() if p["by"] == member and e not in seen}
+
+
+def _apply(state: MembershipState, eid: str, p: dict[str, Any], founder_id: str) -> str | None:
+    action, by, subject = p["action"], p["by"], p["subject"]
+    if action == "found":
+        if eid != founder_id:
+            return "a second founding entry"
+        state.members[subject] = Member(subject, str(p.get("name", "")), "manager", by, p["at"])
+        return None
+    author = state.role_of(by)
+    if author is None:
+        return "author is not a member"
+    if action == "add":
+        role = p.get("role")
+        if role is None:
+            return "add without a role"
+        if author != "manager" and not (author == "rep" and role == "guest"):
+            return f"a {author} cannot add a {role}"
+        if subject in state.members:
+            return "already a member"
+        invite = p.get("invite")
+        if invite is not None:
+            if not isinstance(invite, str) or invite in state.used_invites:
+                return "invite already used"
+            state.used_invites[invite] = subject
+        manager = p.get("manager") if isinstance(p.get("manager"), str) else None
+        state.members[subject] = Member(subject, str(p.get("name", ""))[:200], role, by, p["at"],
+                                        manager)
+        state.removed.pop(subject, None)
+        return None
+    if subject not in state.members:
+        return "not a member"
+    if action == "remove":
+        if author != "manager" and by != subject:
+            return "only managers remove others"
+        if subject == state.founder and by != subject and _managers(state) <= 1:
+            return "cannot remove the last manager"
+        del state.members[subject]
+        state.removed[subject] = eid
+        return None
+    # action == "role"
+    if author != "manager":
+        return "only managers change roles"
+    role = p.get("role")
+    if role is None:
+        return "role change without a role"
+    if state.members[subject].role == "manager" and role != "manager" and _managers(state) <= 1:
+        return "cannot demote the last manager"
+    state.members[subject].role = role
+    if isinstance(p.get("manager"), str):
+        state.members[subject].manager = p["manager"]
+    return None
+
+
+def _managers(state: MembershipState) -> int:
+    return sum(1 for m in state.members.values() if m.role == "manager")
+
+
+def new_entry(
+    identity: Identity,
+    workspace_id: str,
+    action: str,
+    subject: str,
+    *,
+    at: str,
+    parents: list[str],
+    role: str | None = None,
+    name: str | None = None,
+    manager: str | None = None,
+    invite: str | None = None,
+) -> tuple[str, str]:
+    payload: dict[str, Any] = {"ws": workspace_id, "action": action, "subject": subject,
+                               "by": identity.peer_id, "at": at, "parents": sorted(parents)}
+    for key, value in (("role", role), ("name", name), ("manager", manager), ("invite", invite)):
+        if value is not None:
+            payload[key] = value
+    return sign_entry(identity, payload)
+
+
+def founding_entry(identity: Identity, name: str, at: str) -> tuple[str, str, str]:
+    """(workspace id, entry id, stored text) of a new workspace's first entry."""
+    payload = {"ws": "", "action": "found", "subject": identity.peer_id, "by": identity.peer_id,
+               "at": at, "parents": [], "role": "manager", "name": name}
+    eid, text = sign_entry(identity, payload)
+    return workspace_id_for(payload), eid, text
