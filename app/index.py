@@ -179,6 +179,19 @@ class Index:
             conn.execute("ROLLBACK")
             raise
 
+    def get_many(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Indexed values of these records (those indexed), in one query."""
+        wanted = list(ids)
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for rid, data in self.db.execute(
+                f"SELECT id, data FROM records WHERE id IN ({marks})", chunk
+            ):
+                out[rid] = json.loads(data)
+        return out
+
     def doc_of(self, record_id: str) -> tuple[str, str] | None:
         row = self.db.execute(
             "SELECT kind, doc FROM records WHERE id = ?", [record_id]

@@ -65,6 +65,9 @@ class ChangeSet:
     ids: set[str] = field(default_factory=set)
     remote: bool = False
     kinds: set[str] = field(default_factory=set)
+    # Record values before and after (None: did not exist), for notifications and views.
+    before: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    after: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
 
 def now_iso() -> str:
@@ -744,22 +747,30 @@ class Workspace:
         heads = self.heads_hex(doc_id)
         if doc_id.startswith("doc:"):
             rid = doc_id[4:]
-            meta = self.index.list("document", include_deleted=True)
-            title = next((m["title"] for m in meta if m["id"] == rid), "")
-            self.index.set_text(rid, "document", title, textdoc.read(doc)[0])
+            meta = self.index.get_many([rid]).get(rid, {})
+            self.index.set_text(rid, "document", meta.get("title", ""), textdoc.read(doc)[0])
             change.kinds.add("document")
+            change.ids.add(rid)
             return
         records = rec.container(doc, rec.RECORDS)
         if "*" in ids:
             ids = set(doc.keys(records))
             change.ids = ids
+        change.before = dict.fromkeys(ids)
+        change.before.update(self.index.get_many(ids))
         items = [(rid, self._record_data(doc, records, rid)) for rid in ids]
+        change.after = dict(items)
         change.kinds.update(d["kind"] for _, d in items if d)
-        extra = {}
-        for rid, data in items:
-            if data and data["kind"] == "document" and text_doc_id(rid) in self.store.doc_ids():
-                extra[rid] = textdoc.read(self.doc(text_doc_id(rid)))[0]
-        self.index.update(doc_id, heads, items, extra_text=extra)
+        self.index.update(doc_id, heads, items, extra_text=self._document_texts(items))
+
+    def _document_texts(self, items: list[tuple[str, dict[str, Any] | None]]) -> dict[str, str]:
+        """Body text of the co-edited documents among ``items`` (for the search index)."""
+        known = set(self.store.doc_ids()) | set(self.docs)
+        return {
+            rid: textdoc.read(self.doc(text_doc_id(rid)))[0]
+            for rid, data in items
+            if data and data["kind"] == "document" and text_doc_id(rid) in known
+        }
 
     def reindex_doc(self, doc_id: str) -> None:
         """Rebuild the index entries of one document from scratch."""
@@ -770,13 +781,8 @@ class Workspace:
                 return
             plain = rec.read_value(doc, doc.get(ROOT, rec.RECORDS)) or {}
             items = [(rid, present(rid, raw)) for rid, raw in plain.items()]
-            extra = {
-                rid: textdoc.read(self.doc(text_doc_id(rid)))[0]
-                for rid, d in items
-                if d["kind"] == "document" and text_doc_id(rid) in self.store.doc_ids()
-            }
             self.index.update(doc_id, self.heads_hex(doc_id), items, replace_doc=True,
-                              extra_text=extra)
+                              extra_text=self._document_texts(items))
 
     def check_index(self) -> None:
         """Rebuild what the index is missing or has stale (heads differ from the documents')."""
