@@ -218,8 +218,9 @@ class Session:
         if heads is None:
             return []
         if doc_id not in self.peer_docs:
+            # The peer's heads stay unknown until it answers with a sync message after merging:
+            # only then do we count the document as held by both.
             self.peer_docs.add(doc_id)
-            self.peer_heads[doc_id] = heads
             return [Saved(doc_id, self.port.saved(doc_id))]
         return self._generate(doc_id)
 

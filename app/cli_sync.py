@@ -1,0 +1,202 @@
+"""``bullpen serve``, ``bullpen sync`` and ``bullpen peer``: the sync node from the command line.
+
+libp2p and trio are imported inside the handlers only, so other commands stay quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/0"
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Our own messages at INFO (one line each) on stderr; libp2p and friends only when they
+    have something serious to say, since they log every failed dial of an offline peer."""
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+    )
+    logging.getLogger("bullpen").setLevel(logging.DEBUG if verbose else logging.INFO)
+    if not os.environ.get("LIBP2P_DEBUG"):
+        for noisy in ("libp2p", "multiaddr", "zeroconf", "async_service", "trio-websocket"):
+            logging.getLogger(noisy).setLevel(logging.CRITICAL)
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from .cli import open_ws
+
+    return open_ws(args)
+
+
+def _fail(message: str) -> int:
+    print(f"bullpen: {message}", file=sys.stderr)
+    return 1
+
+
+def _leaf(exc: BaseException, types: tuple[type[BaseException], ...]) -> BaseException | None:
+    """The first exception of ``types`` in ``exc`` (trio wraps task errors in groups)."""
+    if isinstance(exc, types):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _leaf(inner, types)
+            if found is not None:
+                return found
+    return None
+
+
+def _loopback_only(addrs: list[str]) -> bool:
+    return all(a.startswith(("/ip4/127.", "/ip6/::1/")) for a in addrs)
+
+
+# ----- serve / sync ------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import trio
+
+    from bullpen.sync.node import Node
+
+    configure_logging(args.verbose)
+    ws = _open(args)
+    listen = args.listen or [DEFAULT_LISTEN]
+    node = Node(ws, listen=listen, mdns=not args.no_mdns and not _loopback_only(listen))
+    stop_compaction = ws.start_background_compaction()
+
+    async def main() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+                addrs = await nursery.start(node.run)
+                for addr in addrs:
+                    print(f"listening on {addr}", flush=True)
+                async for _ in signals:
+                    break
+                nursery.cancel_scope.cancel()
+
+    try:
+        trio.run(main)
+    except OSError as exc:
+        return _fail(f"cannot listen on {' '.join(listen)}: {exc}")
+    finally:
+        stop_compaction.set()
+        ws.close()
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    import trio
+
+    from bullpen.sync.node import DialError, Node
+    from bullpen.sync.peers import PeerAddrError, split_p2p_addr
+
+    configure_logging(args.verbose)
+    try:
+        peer_id, addr = split_p2p_addr(args.peer)
+    except PeerAddrError as exc:
+        return _fail(str(exc))
+    ws = _open(args)
+    node = Node(ws, listen=[], advertise=False, redial=False, publish=False)
+    result: dict[str, Any] = {}
+
+    async def main() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(node.run)
+                link = await node.dial(addr)
+                if args.once:
+                    await node.wait_in_sync(peer_id, timeout=args.timeout)
+                    result.update(bytes_in=link.bytes_in, bytes_out=link.bytes_out)
+                else:
+                    async for _ in signals:
+                        break
+                nursery.cancel_scope.cancel()
+
+    try:
+        trio.run(main)
+    except BaseException as exc:
+        found = _leaf(exc, (DialError, trio.TooSlowError))
+        if found is None:
+            raise
+        if isinstance(found, DialError):
+            return _fail(str(found))
+        return _fail(f"sync with {args.peer} did not complete within {args.timeout:g} s")
+    finally:
+        ws.close()
+    if args.json:
+        print(json.dumps({"peer_id": peer_id, "in_sync": True, **result}))
+    elif args.once:
+        print(f"in sync with {peer_id}")
+    return 0
+
+
+# ----- peer add / list / remove ------------------------------------------------------------
+
+
+def cmd_peer(args: argparse.Namespace) -> int:
+    from bullpen.sync import peers
+
+    ws = _open(args)
+    try:
+        if args.action == "add":
+            try:
+                peer_id = peers.add_peer(ws, args.addr, args.name or "")
+            except peers.PeerAddrError as exc:
+                return _fail(str(exc))
+            print(peer_id)
+        elif args.action == "remove":
+            removed = peers.remove_peer(ws, args.peer)
+            if removed is None:
+                return _fail(f"no single known peer matches {args.peer!r}")
+            print(removed)
+        else:
+            rows = peers.peer_status(ws)
+            if args.json:
+                print(json.dumps(rows, indent=2))
+            else:
+                for r in rows:
+                    seen = r["last_seen"] or "never"
+                    state = "connected" if r["connected"] else f"last seen {seen}"
+                    addr = r["addrs"][0] if r["addrs"] else "(no address)"
+                    print(f"{r['short_id']}  {r['name'] or '-'}  {state}  {addr}")
+                if not rows:
+                    print("(no peers)")
+    finally:
+        ws.close()
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("serve", help="run the sync node in the foreground")
+    p.add_argument("--listen", action="append", metavar="MULTIADDR",
+                   help=f"address to listen on (repeatable; default {DEFAULT_LISTEN})")
+    p.add_argument("--no-mdns", action="store_true", help="no LAN discovery")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("sync", help="sync with one peer")
+    p.add_argument("--peer", required=True, metavar="MULTIADDR",
+                   help="/ip4/HOST/tcp/PORT/p2p/PEERID")
+    p.add_argument("--once", action="store_true",
+                   help="exit when both hold the same state (else keep syncing until Ctrl-C)")
+    p.add_argument("--timeout", type=float, default=600.0, help="give up after SECONDS")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("peer", help="known peers: add, list, remove")
+    actions = p.add_subparsers(dest="action", required=True)
+    a = actions.add_parser("add", help="remember a peer by its address")
+    a.add_argument("addr", metavar="MULTIADDR")
+    a.add_argument("--name")
+    a = actions.add_parser("list")
+    a.add_argument("--json", action="store_true", help="print JSON")
+    a = actions.add_parser("remove")
+    a.add_argument("peer", help="peer id or short id")
+    p.set_defaults(func=cmd_peer)
