@@ -579,7 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="open the desktop app on a live demo workspace")
     p.set_defaults(func=cmd_demo)
 
-    for module in ("cli_sync", "cli_features"):
+    for module in ("cli_sync", "cli_features", "cli_members"):
         try:
             extension = __import__(f"bullpen.app.{module}", fromlist=["register"])
         except ImportError:

@@ -7,13 +7,16 @@ a test checks it against libp2p's own ``ID.from_pubkey``.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import base58
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
 
 from .keys import open_sealed, seal, subkey
 
@@ -26,6 +29,7 @@ def peer_id_from_public(public: bytes) -> str:
     return base58.b58encode(b"\x00" + bytes([len(encoded)]) + encoded).decode()
 
 
+@functools.lru_cache(maxsize=4096)
 def public_from_peer_id(peer_id: str) -> bytes:
     """Inverse of :func:`peer_id_from_public`; ValueError for anything else."""
     try:
@@ -68,12 +72,22 @@ class Identity:
         return Identity(os.urandom(32))
 
 
-def verify(public: bytes, signature: bytes, data: bytes) -> bool:
-    from cryptography.exceptions import InvalidSignature
+@functools.lru_cache(maxsize=4096)
+def _verify_key(public: bytes) -> VerifyKey:
+    """Decoding a key (point decompression) costs as much as a verification: keep them."""
+    return VerifyKey(public)
 
+
+def verify(public: bytes, signature: bytes, data: bytes) -> bool:
+    """Check an Ed25519 signature with libsodium (PyNaCl), which verifies in about half the
+    time of the OpenSSL build inside ``cryptography`` (40 vs 83 µs here): every peer checks
+    the whole membership log on open. Signing stays with ``cryptography``; both implement
+    RFC 8032, and a test cross-checks them."""
+    if len(public) != 32 or len(signature) != 64:
+        return False
     try:
-        Ed25519PublicKey.from_public_bytes(public).verify(signature, data)
-    except (InvalidSignature, ValueError):
+        _verify_key(public).verify(data, signature)
+    except (BadSignatureError, ValueError, TypeError):
         return False
     return True
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,11 @@ from .identity import Identity, public_from_peer_id, verify
 ROLES = ("manager", "rep", "guest")
 ACTIONS = ("found", "add", "remove", "role")
 MAX_ENTRY_BYTES = 4096
+PARALLEL_FROM = 64
+# Every Ed25519 peer id in base58 is 52 characters starting with 12D3KooW (a cheap shape check;
+# the author's id, whose key verifies the signature, is decoded in full).
+PEER_ID = re.compile(r"^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$")
+_VERIFIED: dict[tuple[str, str, str], dict[str, Any]] = {}
 
 
 class MembershipError(ValueError):
@@ -104,15 +111,32 @@ def parse_entry(eid: str, text: str, workspace_id: str | None) -> dict[str, Any]
         raise MembershipError("parents must be entry ids")
     if entry_id(payload) != eid:
         raise MembershipError("entry id does not match its content")
+    if not PEER_ID.match(payload["subject"]):
+        raise MembershipError(f"{payload['subject'][:60]!r} is not an Ed25519 peer id")
     try:
-        public = public_from_peer_id(payload["by"])
-        public_from_peer_id(payload["subject"])
+        public = public_from_peer_id(payload["by"])  # cached: authors are few
     except ValueError as exc:
         raise MembershipError(str(exc)) from None
     if not verify(public, sig, canonical(payload)):
         raise MembershipError("bad signature")
     if workspace_id is not None and payload["ws"] != workspace_id and payload["action"] != "found":
         raise MembershipError("entry belongs to another workspace")
+    return payload
+
+
+def _checked(eid: str, text: str, workspace_id: str) -> dict[str, Any] | str:
+    """The verified payload, or the reason it failed (entries are immutable: verified ones
+    are remembered, so replaying a grown log re-checks only the new entries)."""
+    cached = _VERIFIED.get((eid, text, workspace_id))
+    if cached is not None:
+        return cached
+    try:
+        payload = parse_entry(eid, text, workspace_id)
+    except MembershipError as exc:
+        return str(exc)
+    if len(_VERIFIED) > 50_000:
+        _VERIFIED.clear()
+    _VERIFIED[(eid, text, workspace_id)] = payload
     return payload
 
 
@@ -147,11 +171,25 @@ def replay(stored: dict[str, str], workspace_id: str) -> MembershipState:
     """Verify every entry and derive the member list, identically on every peer."""
     entries: dict[str, dict[str, Any]] = {}
     rejected: dict[str, str] = {}
-    for eid, text in stored.items():
-        try:
-            entries[eid] = parse_entry(eid, text, workspace_id)
-        except MembershipError as exc:
-            rejected[eid] = str(exc)
+    items = list(stored.items())
+
+    def check(chunk: list[tuple[str, str]]) -> list[dict[str, Any] | str]:
+        return [_checked(eid, text, workspace_id) for eid, text in chunk]
+
+    unverified = sum((eid, text, workspace_id) not in _VERIFIED for eid, text in items)
+    if unverified > PARALLEL_FROM:
+        # Signature checks release the GIL: two threads halve a long log's verification.
+        half = len(items) // 2
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            first, second = pool.map(check, [items[:half], items[half:]])
+        outcomes = first + second
+    else:
+        outcomes = check(items)
+    for (eid, _), outcome in zip(items, outcomes, strict=True):
+        if isinstance(outcome, str):
+            rejected[eid] = outcome
+        else:
+            entries[eid] = outcome
     founders = [e for e, p in entries.items()
                 if p["action"] == "found" and workspace_id_for(p) == workspace_id]
     if len(founders) != 1:
@@ -228,7 +266,7 @@ def _apply(state: MembershipState, eid: str, p: dict[str, Any], founder_id: str)
     if action == "remove":
         if author != "manager" and by != subject:
             return "only managers remove others"
-        if subject == state.founder and by != subject and _managers(state) <= 1:
+        if state.members[subject].role == "manager" and _managers(state) <= 1:
             return "cannot remove the last manager"
         del state.members[subject]
         state.removed[subject] = eid

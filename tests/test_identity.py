@@ -18,3 +18,22 @@ def test_signatures():
     assert verify(identity.public, sig, b"hello")
     assert not verify(identity.public, sig, b"hellO")
     assert not verify(Identity.generate().public, sig, b"hello")
+
+
+def test_libsodium_verify_agrees_with_cryptography():
+    from cryptography.exceptions import InvalidSignature
+
+    identity = Identity.generate()
+    public_key = identity.private_key.public_key()
+    for message in (b"", b"x", b"membership entry" * 50):
+        sig = identity.sign(message)
+        public_key.verify(sig, message)  # cryptography accepts it
+        assert verify(identity.public, sig, message)
+        bad = sig[:10] + bytes([sig[10] ^ 1]) + sig[11:]
+        assert not verify(identity.public, bad, message)
+        try:
+            public_key.verify(bad, message)
+            raise AssertionError("cryptography accepted a bad signature")
+        except InvalidSignature:
+            pass
+    assert not verify(identity.public[:31], sig, b"x")

@@ -1,0 +1,89 @@
+"""``bullpen member`` and ``bullpen invite``: who is in the workspace, and letting people in."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .cli import add_json, emit, open_ws, table
+from .identity import short_id
+from .invites import create_invite, parse_duration
+
+
+def _online(ws: Any) -> dict[str, bool]:
+    try:
+        from bullpen.sync.peers import peer_status
+    except ImportError:
+        return {}
+    return {p["peer_id"]: bool(p.get("connected")) for p in peer_status(ws)}
+
+
+def member_rows(ws: Any) -> list[dict[str, Any]]:
+    online = _online(ws)
+    names = ws.member_names()
+    rows = []
+    for m in ws.members():
+        rows.append({
+            **m,
+            "short_id": short_id(m["peer_id"]),
+            "added_by_name": names.get(m["added_by"], short_id(m["added_by"])),
+            "manager_name": names.get(m["manager"] or "", ""),
+            "online": m["peer_id"] == ws.peer_id or online.get(m["peer_id"], False),
+            "you": m["peer_id"] == ws.peer_id,
+        })
+    return rows
+
+
+def cmd_member(args: argparse.Namespace) -> int:
+    ws = open_ws(args)
+    if args.action == "remove":
+        peer = ws.find_member(args.peer)
+        ws.remove_member(peer)
+        print(f"removed {short_id(peer)}: every peer disconnects them and sends nothing newer")
+    elif args.action == "role":
+        ws.set_role(args.peer, args.role)
+        print(f"{args.peer} is now {args.role}")
+    else:
+        emit(args, member_rows(ws), lambda rows: table(rows, [
+            ("short_id", "ID"), ("name", "NAME"), ("role", "ROLE"), ("manager_name", "TEAM OF"),
+            ("added_by_name", "ADDED BY"), ("added_at", "ADDED"), ("online", "ONLINE")]))
+    ws.close()
+    return 0
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    ws = open_ws(args)
+    addrs = list(args.addr or [])
+    if not addrs:
+        try:
+            from bullpen.sync.peers import node_info
+
+            addrs = list((node_info(ws) or {}).get("listen", []))
+        except ImportError:
+            addrs = []
+    code = create_invite(ws, args.role, parse_duration(args.expires), addrs)
+    ws.close()
+    data = {"code": code, "role": args.role, "expires_in": args.expires, "addrs": addrs}
+    note = "" if addrs else ("\n(no address in the code: start `bullpen serve` first, or give "
+                             "--addr, so the newcomer can reach you)")
+    emit(args, data, code + note)
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("member", help="workspace members (list, remove, change role)")
+    actions = p.add_subparsers(dest="action", required=True)
+    add_json(actions.add_parser("list"))
+    a = actions.add_parser("remove", help="remove a member (managers)")
+    a.add_argument("peer", help="peer id, its short form, or the member's name")
+    a = actions.add_parser("role", help="change a member's role (managers)")
+    a.add_argument("peer")
+    a.add_argument("role", choices=["manager", "rep", "guest"])
+    p.set_defaults(func=cmd_member)
+
+    p = sub.add_parser("invite", help="print a one-time invite code")
+    p.add_argument("--role", required=True, choices=["manager", "rep", "guest"])
+    p.add_argument("--expires", default="24h", help="how long it stays valid (e.g. 30m, 24h, 7d)")
+    p.add_argument("--addr", action="append", help="an address to put in the code (repeatable)")
+    add_json(p)
+    p.set_defaults(func=cmd_invite)
