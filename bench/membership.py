@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bullpen.app.identity import Identity
 from bullpen.app import membership
+from bullpen.app.identity import Identity
 from bullpen.app.membership import replay
 from bullpen.app.workspace import Workspace
 
