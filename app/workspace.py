@@ -32,9 +32,11 @@ from bullpen.crdt.schema import (
     DEFAULT_STAGES,
     INDEX_DOC,
     KINDS,
+    SPACE_KINDS,
     Stage,
     ValidationError,
     kind_spec,
+    space_doc_id,
     text_doc_id,
     validate,
 )
@@ -389,15 +391,43 @@ class Workspace:
             values.setdefault("category", stage.category)
         return values
 
-    def add(self, kind: str, fields: dict[str, Any], *, record_id: str | None = None) -> str:
-        """Validate and create a record; returns its id."""
+    def add(
+        self,
+        kind: str,
+        fields: dict[str, Any],
+        *,
+        record_id: str | None = None,
+        space: str | None = None,
+    ) -> str:
+        """Validate and create a record (in a shared space when given); returns its id."""
         if kind == "document":
             raise ValidationError("use new_document for documents")
         values = self._defaults(kind, validate(kind, fields, choices=self._choices()))
-        self._check_links(kind, values)
         rid = record_id or new_id()
-        self._write_record(kind_spec(kind).collection, kind, rid, values, new=True)
+        if kind == "space":
+            doc_id = space_doc_id(rid)
+            self._ensure_doc(doc_id)
+        else:
+            doc_id = self._target_doc(kind, values, space)
+        self._write_record(doc_id, kind, rid, values, new=True)
         return rid
+
+    def _target_doc(self, kind: str, values: dict[str, Any], space: str | None) -> str:
+        """Which document a new record goes to: a post goes where its topic is; a record made
+        in a shared space goes to that space's document; others to their kind's collection."""
+        self._check_links(kind, values)
+        if kind == "space":
+            raise ValidationError("create shared spaces one at a time with add")
+        if kind == "post":
+            return self.resolve(values["topic_id"])[1]
+        if space is None:
+            return kind_spec(kind).collection
+        if kind not in SPACE_KINDS:
+            raise ValidationError(f"a shared space holds {', '.join(SPACE_KINDS)}, not {kind}")
+        found = self.get(space)
+        if found["kind"] != "space":
+            raise ValidationError(f"{space} is not a shared space")
+        return space_doc_id(found["id"])
 
     def add_many(
         self,
@@ -405,29 +435,29 @@ class Workspace:
         items: list[dict[str, Any]],
         updates: Iterable[tuple[str, dict[str, Any]]] = (),
     ) -> list[str]:
-        """Create many records (and update others) of one kind in a single transaction.
+        """Create many records (and update others) of one kind, one transaction per document.
 
         Everything is validated first, so a bad item leaves the workspace untouched; used by
         imports and the demo, where one fsync per record would dominate."""
         choices = self._choices()
         creates = [self._defaults(kind, validate(kind, f, choices=choices)) for f in items]
-        changes = [
-            (self.resolve(rid)[0],
-             self._stage_defaults(kind, validate(kind, f, partial=True, choices=choices)))
-            for rid, f in updates
-        ]
-        for values in creates:
-            self._check_links(kind, values)
         ids = [new_id() for _ in creates]
+        writes: dict[str, list[tuple[str, dict[str, Any], bool]]] = defaultdict(list)
+        for rid, values in zip(ids, creates, strict=True):
+            writes[self._target_doc(kind, values, None)].append((rid, values, True))
+        for rid, fields in updates:
+            full, doc_id = self.resolve(rid)
+            values = validate(kind, fields, partial=True, choices=choices)
+            writes[doc_id].append((full, self._stage_defaults(kind, values), False))
 
-        def put(tx: Any) -> set[str]:
-            for rid, values in zip(ids, creates, strict=True):
-                self._put_record(tx, kind, rid, values, True)
-            for rid, values in changes:
-                self._put_record(tx, kind, rid, values, False)
-            return set(ids) | {rid for rid, _ in changes}
+        for doc_id, batch in writes.items():
 
-        self._write(kind_spec(kind).collection, put)
+            def put(tx: Any, batch: list[tuple[str, dict[str, Any], bool]] = batch) -> set[str]:
+                for rid, values, new in batch:
+                    self._put_record(tx, kind, rid, values, new)
+                return {rid for rid, _, _ in batch}
+
+            self._write(doc_id, put)
         return ids
 
     def _write_record(
@@ -584,12 +614,13 @@ class Workspace:
 
     # ----- co-edited documents -------------------------------------------------------------
 
-    def new_document(self, title: str, text: str = "") -> str:
+    def new_document(self, title: str, text: str = "", *, space: str | None = None) -> str:
         values = validate("document", {"title": title})
+        catalogue = self._target_doc("document", values, space)
         rid = new_id()
         doc_id = text_doc_id(rid)
         self._ensure_doc(doc_id, [textdoc.BODY])
-        self._write_record(INDEX_DOC, "document", rid, values, new=True)
+        self._write_record(catalogue, "document", rid, values, new=True)
         if text:
             self.edit_document(rid, text=text)
         return rid

@@ -176,11 +176,11 @@ RESOURCE = KindSpec(
 )
 
 # A co-edited document's body lives in an automerge document of its own ("doc:<id>"), so a long
-# proposal never rides along with pipeline changes; its catalogue entry (title) lives in the small
-# workspace index document, so listing documents needs no document bodies.
+# proposal never rides along with pipeline changes; its catalogue entry (title) lives in the
+# small "catalogue" document (or in a shared space), so listing documents needs no bodies.
 DOCUMENT = KindSpec(
     "document",
-    "index",
+    "catalogue",
     (
         FieldSpec("title", S, required=True, searchable=True),
         FieldSpec("reactions", "map"),
@@ -188,18 +188,43 @@ DOCUMENT = KindSpec(
     "title",
 )
 
+# A space is a room shared with customer guests (a deal room): its own collection document
+# ("space:<id>") holding the topics, posts, resources and document entries shared there, so a
+# guest's peer receives exactly those documents and nothing of the pipeline or other spaces.
+SPACE = KindSpec(
+    "space",
+    "space:*",  # a space's own record lives in its document, so its guests receive it
+    (
+        FieldSpec("title", S, required=True, searchable=True),
+        FieldSpec("guests", "list"),  # peer ids of the guests who see this space
+    ),
+    "title",
+)
+
 KINDS: dict[str, KindSpec] = {
     k.name: k
-    for k in (OPPORTUNITY, CONTACT, EVENT, TOPIC, POST, ANNOUNCEMENT, RESOURCE, DOCUMENT)
+    for k in (OPPORTUNITY, CONTACT, EVENT, TOPIC, POST, ANNOUNCEMENT, RESOURCE, DOCUMENT,
+              SPACE)
 }
 
+# The small workspace document every member (guests too) holds: settings, membership, invites.
 INDEX_DOC = "index"
-# Documents that hold records; each co-edited document adds one more, "doc:<id>".
-COLLECTIONS: tuple[str, ...] = tuple(sorted({k.collection for k in KINDS.values()}))
+# Documents every workspace starts with; each co-edited document adds a "doc:<id>", each shared
+# space a "space:<id>".
+COLLECTIONS: tuple[str, ...] = tuple(
+    sorted({k.collection for k in KINDS.values() if ":" not in k.collection} | {INDEX_DOC})
+)
+
+
+SPACE_KINDS = ("topic", "post", "resource", "document")  # what a shared space may hold
 
 
 def text_doc_id(document_id: str) -> str:
     return f"doc:{document_id}"
+
+
+def space_doc_id(space_id: str) -> str:
+    return f"space:{space_id}"
 
 
 def kind_spec(kind: str) -> KindSpec:

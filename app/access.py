@@ -1,0 +1,94 @@
+"""Who may sync, which documents each peer receives, and whose changes are accepted.
+
+Decided from the verified membership log (app/membership.py), per peer and per change:
+- a peer that is not a current member is refused before it learns anything;
+- managers and reps receive every document; a guest receives the workspace index (settings and
+  the member list), the shared spaces that name them as guests, and the bodies of documents
+  catalogued in those spaces: nothing of the pipeline, the team's discussions or other spaces;
+- a change is accepted only if its author (the Ed25519 key in its actor id) is a current member
+  allowed to write that document: guests write only in their spaces. Automerge ids of the
+  deterministic first change of each document (genesis) are accepted only for that change.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from typing import Any
+
+from bullpen.crdt.records import genesis
+from bullpen.crdt.schema import INDEX_DOC, space_doc_id, text_doc_id
+
+from .identity import peer_id_from_public
+from .workspace import Workspace
+
+FULL_ACCESS = ("manager", "rep")
+
+
+@functools.lru_cache(maxsize=1024)
+def genesis_hash(doc_id: str, with_body: bool) -> bytes:
+    """Hash of the deterministic first change of ``doc_id`` (same on every peer)."""
+    return genesis(doc_id, ["body"] if with_body else []).get_heads()[0]
+
+
+def author_of(actor: bytes) -> str | None:
+    """The peer id whose key made changes under ``actor`` (None: not a member's actor)."""
+    if len(actor) != 36:
+        return None
+    return peer_id_from_public(actor[:32])
+
+
+class AccessPolicy:
+    """The sync node's policy hook, answered from the workspace's membership."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    def is_allowed(self, peer_id: str) -> bool:
+        return self.ws.role(peer_id) is not None
+
+    def role(self, peer_id: str) -> str | None:
+        return self.ws.role(peer_id)
+
+    def guest_docs(self, peer_id: str) -> set[str]:
+        """The documents a guest may receive and write (besides the index)."""
+        docs: set[str] = set()
+        for space in self.ws.list("space"):
+            if peer_id in (space.get("guests") or []):
+                doc_id = space_doc_id(space["id"])
+                docs.add(doc_id)
+                docs.update(text_doc_id(d["id"]) for d in self._documents_in(doc_id))
+        return docs
+
+    def _documents_in(self, doc_id: str) -> list[dict[str, Any]]:
+        return [d for d in self.ws.list("document") if self.ws.index.doc_of(d["id"]) ==
+                ("document", doc_id)]
+
+    def docs_visible_to(self, peer_id: str, doc_ids: Iterable[str]) -> set[str]:
+        role = self.role(peer_id)
+        wanted = set(doc_ids)
+        if role in FULL_ACCESS:
+            return wanted
+        if role == "guest":
+            return wanted & ({INDEX_DOC} | self.guest_docs(peer_id))
+        return set()
+
+    def change_refused(self, doc_id: str, change: Any) -> str | None:
+        """Why a received change must not be applied (None: it may)."""
+        author = author_of(change.actor_id)
+        if author is None:
+            first = not change.deps and change.seq == 1
+            if first and change.hash in (genesis_hash(doc_id, False), genesis_hash(doc_id, True)):
+                return None
+            return "change by an unknown actor"
+        role = self.role(author)
+        if role is None:
+            return f"change by {author[-6:]}, who is not a member"
+        if role == "guest" and doc_id != INDEX_DOC and doc_id not in self.guest_docs(author):
+            return f"guest {author[-6:]} may not write {doc_id}"
+        if role == "guest" and doc_id == INDEX_DOC:
+            return f"guest {author[-6:]} may not change workspace settings"
+        return None
+
+    def refused_changes(self, doc_id: str, changes: Iterable[Any]) -> list[tuple[Any, str]]:
+        return [(c, reason) for c in changes if (reason := self.change_refused(doc_id, c))]
