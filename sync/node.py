@@ -471,6 +471,7 @@ class Node:
     def _hello_seen(self, link: Link) -> None:
         """Remember a peer that completed a hello, with the addresses it listens on."""
         known = self.peers[link.peer_id]
+        log.info("syncing with peer %s (%s)", link.short, link.session.peer_name or "unnamed")
         known.name = link.session.peer_name or known.name
         known.addrs = link.session.peer_addrs or known.addrs
         known.last_seen = time.time()

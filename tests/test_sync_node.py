@@ -1,0 +1,212 @@
+"""The sync node in-process: two or three real libp2p hosts on 127.0.0.1 in one trio run.
+
+Faster than the multi-process tests, so they cover the node's own behaviour: live propagation,
+relays, blobs, duplicate connections, a hostile client, per-peer state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from libp2p import new_host
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import info_from_p2p_addr
+from multiaddr import Multiaddr
+
+from bullpen.app.workspace import Workspace
+from bullpen.sync import framing, messages
+from bullpen.sync.node import PROTOCOL_ID, DialError, Node
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def replicas(tmp_path: Path):
+    founder = Workspace.create(tmp_path / "ann", "Ann", "Acme")
+    opened = [founder]
+
+    def make(name: str) -> Workspace:
+        ws = Workspace.create_joining(tmp_path / name.lower(), name, founder.workspace_id)
+        founder.add_member(ws.peer_id, "rep", name)
+        opened.append(ws)
+        return ws
+
+    yield founder, make
+    for ws in opened:
+        ws.close()
+
+
+def opp(ws: Workspace, title: str) -> str:
+    return ws.add("opportunity", {"account": "Acme", "title": title, "amount": 10,
+                                  "stage": "proposal", "close_date": "2026-12-15"})
+
+
+def titles(ws: Workspace) -> set[str]:
+    return {o["title"] for o in ws.list("opportunity")}
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 20, what: str = "") -> Any:
+    with trio.fail_after(timeout):
+        while True:
+            value = await trio.to_thread.run_sync(check)
+            if value:
+                return value
+            await trio.sleep(0.02)
+
+
+def run_nodes(*nodes: Node, body: Callable[..., Awaitable[None]]) -> None:
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            addrs = [await nursery.start(n.run) for n in nodes]
+            await body(*addrs)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+def test_live_changes_and_relay_down_a_line(replicas) -> None:
+    a, make = replicas
+    b, c = make("Bob"), make("Cat")
+    opp(a, "first")
+    na, nb, nc = Node(a, publish=False), Node(b, publish=False), Node(c, publish=False)
+
+    async def body(aa, ab, ac) -> None:
+        await nb.dial(aa[0])
+        await nc.dial(ab[0])
+        await eventually(lambda: titles(c) == {"first"})
+        assert a.peer_id not in nc.links  # a line: C only talks to B
+        for i in range(5):
+            start = trio.current_time()
+            await trio.to_thread.run_sync(opp, c, f"from C {i}")
+            await eventually(lambda i=i: f"from C {i}" in titles(a))
+            assert trio.current_time() - start < 2
+        await trio.to_thread.run_sync(opp, a, "from A")
+        await eventually(lambda: "from A" in titles(c))
+        await eventually(lambda: a.digest() == b.digest() == c.digest())
+        states = {s.peer_id: s for s in nb.peer_states()}
+        assert states[a.peer_id].connected and states[c.peer_id].connected
+        assert states[a.peer_id].bytes_in > 0 and states[a.peer_id].bytes_out > 0
+        await eventually(lambda: states[c.peer_id].docs_behind == 0 or
+                         {s.peer_id: s for s in nb.peer_states()}[c.peer_id].docs_behind == 0)
+
+    run_nodes(na, nb, nc, body=body)
+
+
+def test_simultaneous_dials_leave_one_link(replicas) -> None:
+    a, make = replicas
+    b = make("Bob")
+    na, nb = Node(a, publish=False), Node(b, publish=False)
+
+    async def body(aa, ab) -> None:
+        async with trio.open_nursery() as n:
+            n.start_soon(na.dial, ab[0])
+            n.start_soon(nb.dial, aa[0])
+        await eventually(lambda: a.digest() == b.digest())
+        await trio.sleep(0.5)
+        assert set(na.links) == {b.peer_id} and set(nb.links) == {a.peer_id}
+        await trio.to_thread.run_sync(opp, b, "after")
+        await eventually(lambda: "after" in titles(a))
+
+    run_nodes(na, nb, body=body)
+
+
+def test_resource_blob_is_fetched(replicas, tmp_path: Path) -> None:
+    a, make = replicas
+    b = make("Bob")
+    deck = tmp_path / "deck.bin"
+    deck.write_bytes(os.urandom(messages.BLOB_CHUNK * 2 + 123))
+    rid = a.add_resource(deck)
+    sha = hashlib.sha256(deck.read_bytes()).hexdigest()
+    na, nb = Node(a, publish=False), Node(b, publish=False)
+
+    async def body(aa, ab) -> None:
+        await nb.dial(aa[0])
+        await eventually(lambda: b.blobs.has(sha))
+        # a resource added while connected also arrives
+        later = tmp_path / "later.txt"
+        later.write_bytes(b"notes " * 1000)
+        await trio.to_thread.run_sync(a.add_resource, later)
+        later_sha = hashlib.sha256(later.read_bytes()).hexdigest()
+        await eventually(lambda: b.blobs.has(later_sha))
+
+    run_nodes(na, nb, body=body)
+    out = tmp_path / "out.bin"
+    b.export_resource(rid, out)
+    assert out.read_bytes() == deck.read_bytes()
+
+
+def test_unreachable_peer_fails_fast(replicas) -> None:
+    a, _ = replicas
+    na = Node(a, publish=False)
+    ghost = create_new_key_pair(b"\x01" * 32)
+    ghost_id = ID.from_pubkey(ghost.public_key)
+
+    async def body(aa) -> None:
+        start = trio.current_time()
+        with pytest.raises(DialError):
+            await na.dial(f"/ip4/127.0.0.1/tcp/1/p2p/{ghost_id}")
+        assert trio.current_time() - start < 10
+
+    run_nodes(na, body=body)
+
+
+@pytest.mark.parametrize("attack", ["garbage", "oversize", "random_frame", "bad_sync",
+                                    "bad_saved", "unrequested_blob", "other_workspace"])
+def test_hostile_peer_is_dropped_and_changes_nothing(replicas, attack: str) -> None:
+    a, make = replicas
+    b = make("Bob")
+    opp(a, "keep")
+    na, nb = Node(a, publish=False), Node(b, publish=False)
+    evil_host = new_host(key_pair=create_new_key_pair(os.urandom(32)))
+
+    def payload() -> bytes:
+        hello = messages.Hello(a.workspace_id, {})
+        wire = b"".join(framing.encode(messages.encode(hello)))
+        if attack == "garbage":
+            return os.urandom(5000)
+        if attack == "oversize":
+            return struct.pack(">IB", framing.MAX_FRAME + 1, 0) + os.urandom(100)
+        if attack == "random_frame":
+            return b"".join(framing.encode(os.urandom(4000)))
+        if attack == "bad_sync":
+            return wire + b"".join(framing.encode(messages.encode(
+                messages.Sync("pipeline", b"\x42\x00\x00\x00\x01\x20" + os.urandom(32)))))
+        if attack == "bad_saved":
+            return wire + b"".join(framing.encode(messages.encode(
+                messages.Saved("pipeline", messages.compress_saved(os.urandom(500))))))
+        if attack == "unrequested_blob":
+            return wire + b"".join(framing.encode(messages.encode(
+                messages.BlobData("ab" * 32, 0, 3, b"abc"))))
+        other = messages.Hello("another-workspace", {"pipeline": []})
+        return b"".join(framing.encode(messages.encode(other)))
+
+    async def body(aa, ab) -> None:
+        await nb.dial(aa[0])
+        await eventually(lambda: a.digest() == b.digest())
+        before = a.digest()
+        async with evil_host.run([Multiaddr("/ip4/127.0.0.1/tcp/0")]):
+            info = info_from_p2p_addr(Multiaddr(aa[0]))
+            await evil_host.connect(info)
+            stream = await evil_host.new_stream(info.peer_id, [PROTOCOL_ID])
+            await stream.write(payload())
+            with trio.fail_after(10):  # the node hangs up on us
+                try:
+                    while await stream.read(65536):
+                        pass
+                except Exception:
+                    pass
+        assert a.digest() == before
+        assert str(evil_host.get_id()) not in na.links
+        await trio.to_thread.run_sync(opp, b, "still syncing")
+        await eventually(lambda: "still syncing" in titles(a))
+        assert a.digest() == b.digest()
+
+    run_nodes(na, nb, body=body)
