@@ -11,12 +11,17 @@ the same snapshots after sync.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from automerge.core import ObjType, ScalarType
+
+from bullpen.crdt import changes as am_changes
+from bullpen.crdt import records as rec
 from bullpen.crdt.schema import ValidationError, kind_spec
 
 from . import forecast as fc
@@ -30,6 +35,7 @@ RATES = "rates"  # "CUR" -> value of one CUR in the base currency
 SNAPSHOTS = "forecast_snapshots"  # "PERIOD|ISO-WEEK" -> JSON snapshot
 SNAPSHOT_BY = "owner"  # snapshots keep the finest grouping; the total rides along
 KUDOS_KINDS = ("post", "resource", "document")
+SETTINGS_MAPS = (QUOTAS, RATES, SNAPSHOTS)
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -107,13 +113,49 @@ def _settings_map(ws: Workspace, name: str) -> dict[str, Any]:
     return dict(ws.setting(name, PIPELINE_DOC) or {})
 
 
+def _maps_change() -> bytes:
+    """The one change that creates the sales settings maps, identical bytes on every peer.
+
+    ``set_setting_entry`` creates a missing map; two managers doing that offline would each
+    create their own "quotas" map and after sync one would hide the other's quotas. Built like
+    a document genesis (fixed actor, on top of the deterministic genesis, no clock), this change
+    is the same change everywhere, so every replica's maps are one object.
+    """
+    doc = rec.genesis(PIPELINE_DOC)
+    actor = hashlib.sha256(f"bullpen-settings:{PIPELINE_DOC}:{','.join(SETTINGS_MAPS)}".encode())
+    doc.set_actor(actor.digest()[:16])
+    before = doc.get_heads()
+    with doc.transaction() as tx:
+        settings = rec.container(tx, rec.SETTINGS)
+        for name in SETTINGS_MAPS:
+            tx.put_object(settings, name, ObjType.Map)
+        # An empty "touched" entry tells the workspace this change wrote no record.
+        tx.put(rec.container(tx, rec.TOUCHED), actor.digest()[:16].hex(), ScalarType.Str, "0:")
+    [change] = doc.get_changes(before)
+    return change.bytes
+
+
+def ensure_settings_maps(ws: Workspace) -> None:
+    """Make the quotas/rates/snapshots maps exist (see :func:`_maps_change`) before a write."""
+    doc = ws.doc(PIPELINE_DOC)
+    settings = rec.container(doc, rec.SETTINGS)
+    if any(doc.get(settings, name) is not None for name in SETTINGS_MAPS):
+        return  # already there (or made before this existed: keep those)
+    ws.apply_remote(PIPELINE_DOC, lambda d: am_changes.apply_changes(d, [_maps_change()]))
+
+
+def _set_entry(ws: Workspace, name: str, key: str, value: Any) -> None:
+    ensure_settings_maps(ws)
+    ws.set_setting_entry(PIPELINE_DOC, name, key, value)
+
+
 def set_quota(ws: Workspace, owner: str, period: str, amount: Any) -> str:
     """Store one owner's quota for a period (base currency); returns the settings key."""
     owner = " ".join(owner.split())
     if not owner or "|" in owner:
         raise ValidationError(f"quota owner {owner!r}: give a name without '|'")
     key = f"{owner}|{period_of(period).label}"
-    ws.set_setting_entry(PIPELINE_DOC, QUOTAS, key, _amount(amount, "quota"))
+    _set_entry(ws, QUOTAS, key, _amount(amount, "quota"))
     return key
 
 
@@ -132,9 +174,7 @@ def set_rate(ws: Workspace, currency: str, rate: Any) -> str:
     code = _currency(currency)
     if code == ws.currency:
         raise ValidationError(f"{code} is the base currency; its rate is always 1")
-    ws.set_setting_entry(
-        PIPELINE_DOC, RATES, code, _amount(rate, f"rate for {code}", positive=True)
-    )
+    _set_entry(ws, RATES, code, _amount(rate, f"rate for {code}", positive=True))
     return code
 
 
@@ -250,7 +290,7 @@ def take_snapshot(ws: Workspace, period: str | None = None, *, now: str | None =
 def _store_snapshot(ws: Workspace, result: fc.Forecast, now: str | None) -> str:
     snap = fc.snapshot(result, now or now_iso())
     key = f"{result.period}|{snap['week']}"
-    ws.set_setting_entry(PIPELINE_DOC, SNAPSHOTS, key, json.dumps(snap, separators=(",", ":")))
+    _set_entry(ws, SNAPSHOTS, key, json.dumps(snap, separators=(",", ":")))
     return key
 
 
