@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bullpen.crdt.schema import ValidationError
+from bullpen.crdt.schema import ValidationError, kind_spec
 
 from .notifications import Notification, Subscriptions, notifications_for
 from .sales import author_names, with_names
@@ -26,6 +26,7 @@ from .workspace import ChangeSet, Workspace, WorkspaceError, now_iso
 
 SUBSCRIPTIONS = "subscriptions"  # store meta key: this profile's Subscriptions as JSON
 SINCE = "notifications_since"  # store meta key: changes older than this are history, not news
+WATCHED_KINDS = ("opportunity", "post", "announcement")  # what the rules notify about
 _LOG = logging.getLogger(__name__)
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS notifications (id INTEGER PRIMARY KEY AUTOINCREMENT, "
@@ -107,7 +108,20 @@ class NotificationInbox:
             if store.get_meta(SINCE) is None:
                 store.set_meta(SINCE, now_iso())
         self.since = store.get_meta(SINCE) or ""
-        self._unsubscribe = ws.subscribe(self._on_change) if listen else None
+        self._unsubscribe = None
+        if listen:
+            self._load_watched(ws)
+            self._unsubscribe = ws.subscribe(self._on_change)
+
+    @staticmethod
+    def _load_watched(ws: Workspace) -> None:
+        """Load the documents the rules look at: ``refresh`` only reports documents this
+        process holds, and another process's writes must not slip by unnoticed."""
+        present = set(ws.doc_ids())
+        for kind in WATCHED_KINDS:
+            doc_id = kind_spec(kind).collection
+            if doc_id in present:
+                ws.doc(doc_id)
 
     def close(self) -> None:
         if self._unsubscribe is not None:
@@ -142,6 +156,7 @@ class NotificationInbox:
                 continue
             if (after.get("updated_at") or "") < self.since:
                 continue
+            before = self._true_before(rid, before, after)
             if before is not None and before.get("deleted"):
                 before = None
             if after.get("deleted"):
@@ -159,6 +174,32 @@ class NotificationInbox:
                 "author": names.get(author, author),
                 "remote": True,
             }
+
+    def _true_before(
+        self, rid: str, before: dict[str, Any] | None, after: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The record before the change, also when another process wrote it.
+
+        ChangeSets from ``refresh`` read "before" from the shared index, which the writing
+        process has already updated, so it equals "after"; then the record's last history
+        entry (from the automerge change graph) says what the change replaced.
+        """
+        if before is None or before.get("updated_at") != after.get("updated_at"):
+            return before
+        if after.get("created_at") == after.get("updated_at"):
+            return None  # this change created the record
+        entries = [e for e in self.ws.history(rid) if e.at == after.get("updated_at")]
+        if not entries:
+            return before
+        restored = dict(after)
+        for name, (old, _) in entries[-1].fields.items():
+            key = name[1:] if name.startswith("_") else name
+            if old is None:
+                restored.pop(key, None)
+            else:
+                restored[key] = old
+        restored["deleted"] = bool(restored.get("deleted"))
+        return restored
 
     def _context(
         self, events: list[dict[str, Any]], names: Mapping[str, str]
