@@ -35,7 +35,7 @@ def forecast_lines(data: dict[str, Any]) -> list[dict[str, Any]]:
             lines.append({
                 "group": row["key"], "currency": currency, **(figures or {"count": 0}),
                 "quota": quota if i == 0 else None,  # the quota once per group
-                "attainment": f"{attainment:.0%}" if attainment is not None else None,
+                "attainment": f"{attainment:.1%}" if attainment is not None else None,
             })  # fmt: skip
     return lines
 
