@@ -451,6 +451,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return cmd_gui(args)
 
 
+def cmd_demo_peer(args: argparse.Namespace) -> int:
+    from bullpen.app.cli_sync import configure_logging
+
+    from .demo_runner import run_demo_peer
+
+    configure_logging()
+    return run_demo_peer(args.home, args.interval)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bullpen", description="Bullpen: a peer-to-peer, offline-first virtual sales office."
@@ -578,6 +587,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_gui)
     p = sub.add_parser("demo", help="open the desktop app on a live demo workspace")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("demo-peer", help="(internal) a simulated teammate for `bullpen demo`")
+    p.add_argument("--interval", type=float, default=4.0, help="seconds between changes")
+    p.set_defaults(func=cmd_demo_peer)
 
     for module in ("cli_sync", "cli_features", "cli_members"):
         try:
