@@ -186,7 +186,7 @@ def rates(ws: Workspace) -> dict[str, float]:
 
 
 def _opportunities(ws: Workspace) -> list[dict[str, Any]]:
-    return ws.list("opportunity", order="close_date")
+    return ws.list("opportunity")  # drilldown sorts what it returns
 
 
 def forecast(
