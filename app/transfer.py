@@ -63,22 +63,27 @@ class ImportReport:
             "ignored_columns": self.ignored_columns,
         }
 
-    def summary(self) -> str:
-        """Human report: bad rows by number first, then what was (or would be) done."""
-        lines = [f"row {n}: {reason}" for n, reason in self.errors]
-        made, changed = ("would create", "would update") if self.dry_run else ("created", "updated")
-        counts = (
-            f"{made} {len(self.created)}, {changed} {len(self.updated)}, unchanged {self.unchanged}"
-        )
+    def error_lines(self) -> list[str]:
+        return [f"row {n}: {reason}" for n, reason in self.errors]
+
+    def outcome(self) -> str:
+        """One line: what was (or would be) done, or why nothing was."""
         if self.refused:
             good = len(self.created) + len(self.updated)
-            lines.append(
-                f"{self.path}: {len(self.errors)} bad rows, nothing imported (fix "
-                f"them, or use --skip-bad to import the {good} good rows)"
+            return (
+                f"{self.path}: {len(self.errors)} bad rows, nothing imported (fix them, or "
+                f"use --skip-bad to import the {good} good rows)"
             )
-        else:
-            skipped = f", skipped {len(self.errors)} bad rows" if self.errors else ""
-            lines.append(f"{self.path}: {counts}{skipped}")
+        made, changed = ("would create", "would update") if self.dry_run else ("created", "updated")
+        skipped = f", skipped {len(self.errors)} bad rows" if self.errors else ""
+        return (
+            f"{self.path}: {made} {len(self.created)}, {changed} {len(self.updated)}, "
+            f"unchanged {self.unchanged}{skipped}"
+        )
+
+    def summary(self) -> str:
+        """Human report: bad rows by number first, then the outcome and skipped columns."""
+        lines = [*self.error_lines(), self.outcome()]
         if self.ignored_columns:
             lines.append(f"ignored columns: {', '.join(self.ignored_columns)}")
         return "\n".join(lines)
