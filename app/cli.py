@@ -147,7 +147,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def history_rows(ws: Workspace, record_id: str) -> list[dict[str, Any]]:
-    names = ws.member_names()
+    from .sales import author_names
+
+    names = author_names(ws)  # members who left keep their names
     rows = []
     for entry in ws.history(record_id):
         row = entry.to_json()
@@ -326,7 +328,9 @@ def cmd_topic(args: argparse.Namespace) -> int:
         posts = [p for p in ws.list("post", topic_id=topic["id"], order="updated_at")]
         posts.sort(key=lambda p: p["created_at"])
         topic["posts"] = posts
-        names = ws.member_names()
+        from .sales import author_names
+
+        names = author_names(ws)
         emit(args, topic, lambda t: "\n".join(
             [f"{t['title']} [{t.get('category')}]"]
             + [f"  {p['id']} {names.get(p['created_by'], '?')}"

@@ -18,7 +18,7 @@ from bullpen.crdt.schema import KINDS
 
 from .db import DatabaseError, connect
 
-INDEX_VERSION = "2"
+INDEX_VERSION = "3"
 FILTER_COLUMNS = ("stage", "owner", "close_date", "topic_id", "category")
 
 
@@ -87,6 +87,7 @@ class Index:
         self.db.execute("CREATE INDEX records_kind ON records (kind, deleted, updated_at)")
         self.db.execute("CREATE INDEX records_stage ON records (kind, stage)")
         self.db.execute("CREATE INDEX records_owner ON records (kind, owner)")
+        self.db.execute("CREATE INDEX records_close ON records (kind, close_date)")
         self.db.execute("CREATE INDEX records_doc ON records (doc)")
         self.db.execute(
             "CREATE VIRTUAL TABLE search USING fts5(id UNINDEXED, kind UNINDEXED, title, body, "
@@ -211,12 +212,22 @@ class Index:
         include_deleted: bool = False,
         order: str = "updated_at DESC",
         limit: int | None = None,
+        close_from: str | None = None,
+        close_to: str | None = None,
         **filters: Any,
     ) -> list[dict[str, Any]]:
+        """Records of ``kind`` matching equality ``filters`` and an inclusive close-date range
+        (a quarter's forecast decodes only that quarter's deals)."""
         sql = ["SELECT data FROM records WHERE kind = ?"]
         args: list[Any] = [kind]
         if not include_deleted:
             sql.append("AND deleted = 0")
+        if close_from is not None:
+            sql.append("AND close_date >= ?")
+            args.append(close_from)
+        if close_to is not None:
+            sql.append("AND close_date <= ?")
+            args.append(close_to)
         for column, value in filters.items():
             if value is None:
                 continue

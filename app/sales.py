@@ -185,8 +185,9 @@ def rates(ws: Workspace) -> dict[str, float]:
 # ----- forecast -----------------------------------------------------------------------------------
 
 
-def _opportunities(ws: Workspace) -> list[dict[str, Any]]:
-    return ws.list("opportunity")  # drilldown sorts what it returns
+def _opportunities(ws: Workspace, span: Period) -> list[dict[str, Any]]:
+    """Only the period's deals are decoded (the index filters on close date)."""
+    return ws.list("opportunity", close_from=span.start_iso, close_to=span.end_iso)
 
 
 def forecast(
@@ -205,7 +206,7 @@ def forecast(
     if by not in fc.GROUPINGS:
         raise ValidationError(f"--by {by!r}: use one of {', '.join(fc.GROUPINGS)}")
     span = period_of(period, _day(now))
-    opps = _opportunities(ws)
+    opps = _opportunities(ws, span)
     result = _rollup(ws, opps, span, by)
     if auto_snapshot and fc.snapshot_due(last_snapshot_at(ws, span.label), now or now_iso()):
         owner_view = result if by == SNAPSHOT_BY else _rollup(ws, opps, span, SNAPSHOT_BY)
@@ -245,7 +246,7 @@ def drill(
     if column not in fc.COLUMNS:
         raise ValidationError(f"--column {column!r}: use one of {', '.join(fc.COLUMNS)}")
     span = period_of(period)
-    opps = _opportunities(ws)
+    opps = _opportunities(ws, span)
     team_map = teams(ws)
     if by is None:
         owners = {o.get("owner") for o in opps if span.contains(o.get("close_date"))}
@@ -284,7 +285,7 @@ def take_snapshot(ws: Workspace, period: str | None = None, *, now: str | None =
     """Store this week's snapshot of a period's forecast now (replacing this week's earlier
     one); returns its key."""
     span = period_of(period, _day(now))
-    return _store_snapshot(ws, _rollup(ws, _opportunities(ws), span, SNAPSHOT_BY), now)
+    return _store_snapshot(ws, _rollup(ws, _opportunities(ws, span), span, SNAPSHOT_BY), now)
 
 
 def _store_snapshot(ws: Workspace, result: fc.Forecast, now: str | None) -> str:

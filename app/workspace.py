@@ -306,7 +306,7 @@ class Workspace:
             if last - len(new) + 1 == first:
                 self._cursor = last  # no other process wrote in between
             change = ChangeSet(doc_id, set(ids), remote=False)
-            self._reindex(doc_id, change.ids, change)
+            self._reindex(doc_id, change.ids, change, before)
             self._announce(change)
             return change
 
@@ -717,7 +717,7 @@ class Workspace:
             self.docs.pop(doc_id, None)
             raise
         change.ids = self._changed_ids(doc, new)
-        self._reindex(doc_id, change.ids, change)
+        self._reindex(doc_id, change.ids, change, before)
         self._announce(change)
         return change
 
@@ -747,7 +747,7 @@ class Workspace:
                 new = doc.get_changes(before)
                 if new:
                     change = ChangeSet(doc_id, self._changed_ids(doc, new))
-                    self._reindex(doc_id, change.ids, change)
+                    self._reindex(doc_id, change.ids, change, before)
                     out.append(change)
             for change in out:
                 self._announce(change)
@@ -769,11 +769,17 @@ class Workspace:
     def _is_genesis(change: Any) -> bool:
         return len(change.actor_id) == 16 and not change.deps
 
-    def _record_data(self, doc: Document, records: bytes, rid: str) -> dict[str, Any] | None:
-        raw = rec.read_record(doc, records, rid)
+    def _record_data(
+        self, doc: Document, records: bytes, rid: str, heads: list[bytes] | None = None
+    ) -> dict[str, Any] | None:
+        raw = rec.read_record(doc, records, rid, heads)
         return present(rid, raw) if raw is not None else None
 
-    def _reindex(self, doc_id: str, ids: set[str], change: ChangeSet) -> None:
+    def _reindex(
+        self, doc_id: str, ids: set[str], change: ChangeSet, before: list[bytes] | None = None
+    ) -> None:
+        """Update the index for ``ids`` and fill the ChangeSet's values before (read from the
+        document at the ``before`` heads, so it is right whichever process wrote) and after."""
         doc = self.docs[doc_id]
         heads = self.heads_hex(doc_id)
         if doc_id.startswith("doc:"):
@@ -787,8 +793,9 @@ class Workspace:
         if "*" in ids:
             ids = set(doc.keys(records))
             change.ids = ids
-        change.before = dict.fromkeys(ids)
-        change.before.update(self.index.get_many(ids))
+        change.before = {
+            rid: (self._record_data(doc, records, rid, before) if before else None) for rid in ids
+        }
         items = [(rid, self._record_data(doc, records, rid)) for rid in ids]
         change.after = dict(items)
         change.kinds.update(d["kind"] for _, d in items if d)
