@@ -202,6 +202,7 @@ def decode(raw: bytes) -> Message:
 # ----- automerge payloads --------------------------------------------------------------------
 
 MAX_SAVED = 1 << 30  # a saved document never inflates beyond 1 GiB
+_MAGIC = b"\x85\x6f\x4a\x83"
 
 
 def compress_saved(data: bytes) -> bytes:
@@ -241,16 +242,29 @@ def _hashes(data: bytes, pos: int) -> tuple[list[bytes], int]:
     return [data[i : i + 32] for i in range(pos, end, 32)], end
 
 
-def check_chunk(chunk: bytes) -> None:
-    """Verify an automerge chunk (a change, or a whole document in a v2 message)."""
-    if len(chunk) > 8 and chunk[8] == 0:  # document chunk: checksum over type+length+data
-        if hashlib.sha256(chunk[8:]).digest()[:4] != chunk[4:8] or chunk[:4] != b"\x85oJ\x83":
-            raise ProtocolError("damaged document chunk in sync message")
-        return
-    try:
-        check_change(chunk)
-    except BadChange as exc:
-        raise ProtocolError(f"invalid change in sync message: {exc}") from None
+def check_chunks(data: bytes) -> None:
+    """Verify one entry of a sync message's change list: one or more concatenated automerge
+    chunks (v2 messages bundle several changes, or a whole document, into one entry)."""
+    pos = 0
+    if not data:
+        raise ProtocolError("empty change in sync message")
+    while pos < len(data):
+        if len(data) - pos < 10 or data[pos : pos + 4] != _MAGIC:
+            raise ProtocolError("invalid change in sync message: not an automerge chunk")
+        length, body = _uleb(data, pos + 9)
+        end = body + length
+        if end > len(data):
+            raise ProtocolError("invalid change in sync message: truncated chunk")
+        chunk = data[pos:end]
+        if chunk[8] == 0:  # document chunk: checksum over type + length + data
+            if hashlib.sha256(chunk[8:]).digest()[:4] != chunk[4:8]:
+                raise ProtocolError("damaged document chunk in sync message")
+        else:
+            try:
+                check_change(chunk)
+            except BadChange as exc:
+                raise ProtocolError(f"invalid change in sync message: {exc}") from None
+        pos = end
 
 
 @dataclass(frozen=True)
@@ -276,6 +290,6 @@ def inspect_sync(data: bytes) -> SyncInfo:
         size, pos = _uleb(data, pos)
         if pos + size > len(data):
             raise ProtocolError("truncated change in sync message")
-        check_chunk(data[pos : pos + size])
+        check_chunks(data[pos : pos + size])
         pos += size
     return SyncInfo(heads, count)

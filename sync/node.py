@@ -150,9 +150,13 @@ class Link:
             scope.cancel()
 
     async def _send_error(self, reason: str) -> None:
+        """Best effort: tell the peer why we hang up (it may already be gone)."""
         with trio.move_on_after(1):
-            for frame in framing.encode(encode(Error(reason))):
-                await self.stream.write(frame)
+            try:
+                for frame in framing.encode(encode(Error(reason))):
+                    await self.stream.write(frame)
+            except Exception as exc:
+                log.debug("could not tell %s why: %s", self.short, exc)
 
     async def _hang_up(self) -> None:
         with trio.move_on_after(2):
@@ -527,8 +531,13 @@ class Node:
                 link = self.links.get(peer_id)
                 if link is not None:
                     await link.closed.wait()
-                    backoff = 1.0
-                    await trio.sleep(random.uniform(0.1, 0.5))
+                    if link.reason.startswith("protocol violation"):
+                        # don't hammer a peer that sends us garbage: keep backing off
+                        await trio.sleep(backoff * random.uniform(0.8, 1.2))
+                        backoff = min(backoff * 2, MAX_BACKOFF)
+                    else:
+                        backoff = 1.0
+                        await trio.sleep(random.uniform(0.1, 0.5))
                     continue
                 addrs = self.peers[peer_id].addrs
                 if addrs:

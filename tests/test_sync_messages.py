@@ -106,3 +106,26 @@ def test_saved_compression_roundtrip_and_bomb() -> None:
         m.decompress_saved(b"garbage")
     with pytest.raises(ProtocolError):
         m.decompress_saved(m.compress_saved(payload)[:-4])
+
+
+def test_inspect_sync_accepts_bundled_changes_of_v2_messages() -> None:
+    """Concurrent edits make automerge bundle several change chunks into one list entry."""
+    base = Document()
+    with base.transaction() as tx:
+        tx.put(ROOT, "k", ScalarType.Str, "v")
+    left, right = base.fork(), base.fork()
+    for doc, name in ((left, "left"), (right, "right")):
+        for i in range(3):
+            with doc.transaction() as tx:
+                tx.put(ROOT, f"{name}{i}", ScalarType.Str, "x" * 50)
+    s_left, s_right = SyncState(), SyncState()
+    seen_changes = 0
+    for _ in range(10):
+        for src, dst, s_src, s_dst in ((left, right, s_left, s_right),
+                                       (right, left, s_right, s_left)):
+            msg = src.generate_sync_message(s_src)
+            if msg is not None:
+                seen_changes += m.inspect_sync(msg.encode()).changes
+                dst.receive_sync_message(s_dst, msg)
+    assert left.get_heads() == right.get_heads()
+    assert seen_changes >= 2
