@@ -41,11 +41,19 @@ def author_of(actor: bytes) -> str | None:
 class AccessPolicy:
     """The sync node's policy hook, answered from the workspace's membership."""
 
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: Workspace, trusted: Iterable[str] = ()) -> None:
+        """``trusted``: the inviter a newcomer joins through, whose signed peer id the invite
+        names; trusted only until this profile holds the workspace's membership log."""
         self.ws = ws
+        self.trusted = set(trusted)
+
+    def _bootstrapping(self, peer_id: str | None = None) -> bool:
+        if peer_id is not None and peer_id not in self.trusted:
+            return False
+        return bool(self.trusted) and not self.ws.membership_log()
 
     def is_allowed(self, peer_id: str) -> bool:
-        return self.ws.role(peer_id) is not None
+        return self.ws.role(peer_id) is not None or self._bootstrapping(peer_id)
 
     def role(self, peer_id: str) -> str | None:
         return self.ws.role(peer_id)
@@ -71,10 +79,12 @@ class AccessPolicy:
             return wanted
         if role == "guest":
             return wanted & ({INDEX_DOC} | self.guest_docs(peer_id))
-        return set()
+        return wanted if self._bootstrapping(peer_id) else set()
 
     def change_refused(self, doc_id: str, change: Any) -> str | None:
         """Why a received change must not be applied (None: it may)."""
+        if self._bootstrapping():
+            return None  # a newcomer's first sync, from the inviter the signed code names
         author = author_of(change.actor_id)
         if author is None:
             first = not change.deps and change.seq == 1
