@@ -73,12 +73,14 @@ class Serve:
     """A running ``bullpen serve`` process; ``addr`` is its printed full multiaddr."""
 
     def __init__(self, home: Path, *args: str, listen: str = LOOPBACK,
-                 prefix: Sequence[str] = (), start_timeout: float = 60) -> None:
+                 prefix: Sequence[str] = (), start_timeout: float = 60,
+                 mdns: bool = False) -> None:
         self.home = home
         self.log_path = home.parent / f"{home.name}-serve-{time.monotonic_ns()}.log"
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(
-            [*prefix, *command(home, "serve", "--listen", listen, "--no-mdns", "-v", *args)],
+            [*prefix, *command(home, "serve", "--listen", listen, "-v",
+                               *(() if mdns else ("--no-mdns",)), *args)],
             stdout=subprocess.PIPE, stderr=self._log, env=env(), text=True,
         )
         self.addr = self._read_addr(start_timeout)

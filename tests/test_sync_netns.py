@@ -115,3 +115,19 @@ def test_partition_2_2_then_heal_converges(tmp_path: Path, lab: Lab) -> None:
     finally:
         for s in serves:
             s.kill()
+
+
+def test_mdns_discovery_inside_namespaces(tmp_path: Path, lab: Lab) -> None:
+    """Two peers on one private segment find each other by mDNS, with no `peer add`."""
+    homes = make_profiles(tmp_path, ["Ann", "Bob"])
+    add_opp(homes[0], "found by mdns")
+    serves = []
+    try:
+        for i, home in enumerate(homes):
+            serves.append(Serve(home, listen=f"/ip4/{lab.addr(i)}/tcp/4001",
+                                prefix=lab.prefix(i), mdns=True))
+        wait_for(lambda: "found by mdns" in titles(homes[1]), 60, "discovery and sync")
+    finally:
+        for s in serves:
+            s.kill()
+        print(*(s.log() for s in serves))
