@@ -100,5 +100,16 @@ class AccessPolicy:
             return f"guest {author[-6:]} may not change workspace settings"
         return None
 
+    def blob_visible(self, peer_id: str, sha256: str) -> bool:
+        """Members get any shared file; a guest only those of resources in their spaces."""
+        role = self.role(peer_id)
+        if role in FULL_ACCESS:
+            return True
+        if role != "guest":
+            return False
+        spaces = self.guest_docs(peer_id)
+        return any(r.get("sha256") == sha256 and self.ws.index.doc_of(r["id"]) ==
+                   ("resource", doc_id) for r in self.ws.list("resource") for doc_id in spaces)
+
     def refused_changes(self, doc_id: str, changes: Iterable[Any]) -> list[tuple[Any, str]]:
         return [(c, reason) for c in changes if (reason := self.change_refused(doc_id, c))]

@@ -613,11 +613,16 @@ def user_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [
         ValidationError, WorkspaceError, StoreError, BlobMissing, BlobDamaged, ProfileLocked
     ]
-    try:
-        from .interop_errors import InteropError
+    from .interop_errors import InteropError
+    from .invites import InviteError
 
-        errors.append(InteropError)
-    except ImportError:
+    errors += [InteropError, InviteError]
+    try:
+        from bullpen.sync.join import JoinRefused
+        from bullpen.sync.node import DialError
+
+        errors += [JoinRefused, DialError]
+    except ImportError:  # libp2p missing: the sync commands say so themselves
         pass
     return tuple(errors)
 

@@ -70,7 +70,29 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_join(args: argparse.Namespace) -> int:
+    from .cli import ask_new_passphrase
+    from .cli_sync import configure_logging
+    from .joining import join_workspace
+
+    configure_logging()
+    result = join_workspace(args.home, args.code, args.name, listen=args.listen,
+                            ask=ask_new_passphrase, timeout=args.timeout)
+    emit(args, result, lambda r: f"joined {r['title']!r} as {r.get('role') or 'member'}; "
+                                 f"run `bullpen serve` or the app to keep in sync")
+    return 0
+
+
 def register(sub: Any) -> None:
+    p = sub.add_parser("join", help="join a workspace with an invite code")
+    p.add_argument("code", help="the BP1-... code from a teammate")
+    p.add_argument("--name", required=True, help="your name as teammates will see it")
+    p.add_argument("--listen", action="append", metavar="MULTIADDR",
+                   help="address for this node (default /ip4/127.0.0.1/tcp/0)")
+    p.add_argument("--timeout", type=float, default=600.0, help="give up after SECONDS")
+    add_json(p)
+    p.set_defaults(func=cmd_join)
+
     p = sub.add_parser("member", help="workspace members (list, remove, change role)")
     actions = p.add_subparsers(dest="action", required=True)
     add_json(actions.add_parser("list"))

@@ -13,6 +13,9 @@ import signal
 import sys
 from typing import Any
 
+from .access import AccessPolicy
+from .joining import first_of
+
 DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/0"
 
 
@@ -40,18 +43,6 @@ def _fail(message: str) -> int:
     return 1
 
 
-def _leaf(exc: BaseException, types: tuple[type[BaseException], ...]) -> BaseException | None:
-    """The first exception of ``types`` in ``exc`` (trio wraps task errors in groups)."""
-    if isinstance(exc, types):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = _leaf(inner, types)
-            if found is not None:
-                return found
-    return None
-
-
 def _loopback_only(addrs: list[str]) -> bool:
     return all(a.startswith(("/ip4/127.", "/ip6/::1/")) for a in addrs)
 
@@ -67,7 +58,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(args.verbose)
     ws = _open(args)
     listen = args.listen or [DEFAULT_LISTEN]
-    node = Node(ws, listen=listen, mdns=not args.no_mdns and not _loopback_only(listen))
+    node = Node(ws, listen=listen, mdns=not args.no_mdns and not _loopback_only(listen),
+                policy=AccessPolicy(ws))
     stop_compaction = ws.start_background_compaction()
 
     async def main() -> None:
@@ -102,7 +94,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     except PeerAddrError as exc:
         return _fail(str(exc))
     ws = _open(args)
-    node = Node(ws, listen=[], advertise=False, redial=False, publish=False)
+    node = Node(ws, listen=[], advertise=False, redial=False, publish=False,
+                policy=AccessPolicy(ws))
     result: dict[str, Any] = {}
 
     async def main() -> None:
@@ -121,7 +114,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     try:
         trio.run(main)
     except BaseException as exc:
-        found = _leaf(exc, (DialError, trio.TooSlowError))
+        found = first_of(exc, (DialError, trio.TooSlowError))
         if found is None:
             raise
         if isinstance(found, DialError):

@@ -21,11 +21,13 @@ from automerge.core import Document, Message, SyncState
 from bullpen.app.workspace import Workspace
 
 from .messages import ProtocolError, compress_saved, decompress_saved, inspect_sync
+from .policy import Policy
 
 
 class WorkspaceDocs:
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: Workspace, policy: Policy | None = None) -> None:
         self.ws = ws
+        self.policy = policy or Policy()
         self._claims: set[str] = set()
         self._claims_lock = threading.Lock()
 
@@ -73,7 +75,16 @@ class WorkspaceDocs:
                 fork.receive_sync_message(state, msg)
             except Exception as exc:
                 raise ProtocolError(f"sync message rejected by automerge: {exc}") from None
+            self._check_authors(doc_id, doc, fork)
             self.ws.apply_remote(doc_id, lambda d: d.merge(fork))
+
+    def _check_authors(self, doc_id: str, doc: Document | None, received: Document) -> None:
+        """Refuse the whole message when any change it adds has an author the policy rejects
+        (a non-member, a removed member, a guest outside their space)."""
+        new = received.get_changes(doc.get_heads() if doc is not None else [])
+        refused = self.policy.refused_changes(doc_id, new)
+        if refused:
+            raise ProtocolError(f"refused change to {doc_id}: {refused[0][1]}")
 
     def saved(self, doc_id: str) -> bytes:
         with self.ws.lock:
@@ -86,6 +97,14 @@ class WorkspaceDocs:
             loaded = Document.load(raw)
         except Exception as exc:
             raise ProtocolError(f"saved document does not load: {exc}") from None
+        with self.ws.lock:
+            doc = self._existing(doc_id)
+            if doc is None:
+                self._check_authors(doc_id, None, loaded)
+            else:
+                merged = doc.fork()
+                merged.merge(loaded)
+                self._check_authors(doc_id, doc, merged)
         self.ws.apply_remote(doc_id, lambda d: d.merge(loaded))
         return loaded.get_heads()
 

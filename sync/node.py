@@ -49,6 +49,7 @@ from bullpen.app.workspace import ChangeSet, Workspace
 from . import framing, peers
 from .docs import WorkspaceDocs
 from .framing import FrameError
+from .join import JOIN_PROTOCOL, serve_join
 from .messages import Error, Message, ProtocolError, decode, encode
 from .peers import PeerState
 from .policy import Policy
@@ -248,8 +249,8 @@ class Node:
         publish: bool = True,
     ) -> None:
         self.ws = ws
-        self.docs = WorkspaceDocs(ws)
         self.policy = policy or Policy()
+        self.docs = WorkspaceDocs(ws, self.policy)
         self.listen = list(listen)
         self.mdns = mdns
         self.advertise = advertise
@@ -318,6 +319,7 @@ class Node:
             with trio.CancelScope() as self._cancel:
                 async with host.run(listen_addrs=[Multiaddr(a) for a in self.listen]):
                     host.set_stream_handler(PROTOCOL_ID, self._handle_stream)
+                    host.set_stream_handler(JOIN_PROTOCOL, self._handle_join)
                     self.listen_addrs = [str(a) for a in host.get_addrs()]
                     async with trio.open_nursery() as nursery:
                         self._nursery = nursery
@@ -434,6 +436,26 @@ class Node:
                 await link.run()
         except Exception as exc:  # handler exceptions vanish silently in libp2p: log them
             log.warning("sync stream from %s failed: %s", short_id(peer_id), exc)
+
+    async def _handle_join(self, stream: Any) -> None:
+        await serve_join(self.ws, stream)
+
+    @property
+    def host(self) -> Any:
+        """The libp2p host (for protocols beside sync, such as joining)."""
+        return self._host
+
+    async def connect(self, addr: str) -> None:
+        """Open a connection to ``addr`` without starting a sync session (a newcomer must be
+        admitted on ``/bullpen/join/1`` before the peer will sync with it)."""
+        try:
+            info = info_from_p2p_addr(Multiaddr(addr))
+            with trio.fail_after(DIAL_TIMEOUT):
+                await self._host.connect(info)
+        except trio.TooSlowError:
+            raise DialError(f"{addr} did not answer in time") from None
+        except Exception as exc:
+            raise DialError(f"cannot reach {addr}: {_one_line(exc)}") from None
 
     def _register(self, stream: Any, peer_id: str, initiator: str) -> Link | None:
         """Track a new link; of two links to one peer keep one, the same choice on both sides:

@@ -2,13 +2,14 @@
 
 Every session asks this object before it accepts a peer and before it sends or accepts any
 document, so guest access or member removal (a later issue) changes only this module.
-For now, the workspace id check in the hello is the whole admission rule: every peer of the
-same workspace is allowed and sees every document.
+This base class admits every peer of the same workspace to everything (the sans-I/O tests use
+it); ``bullpen.app.access.AccessPolicy`` answers from the verified membership log.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 
 class Policy:
@@ -19,3 +20,11 @@ class Policy:
     def docs_visible_to(self, peer_id: str, doc_ids: Iterable[str]) -> set[str]:
         """The subset of ``doc_ids`` that ``peer_id`` may receive and write."""
         return set(doc_ids)
+
+    def refused_changes(self, doc_id: str, changes: Iterable[Any]) -> list[tuple[Any, str]]:
+        """Received automerge changes that must not be applied, each with the reason."""
+        return []
+
+    def blob_visible(self, peer_id: str, sha256: str) -> bool:
+        """May ``peer_id`` receive the shared file with this content hash?"""
+        return True

@@ -254,6 +254,8 @@ class Session:
         return self._generate(msg.doc_id)
 
     def _blob_want(self, sha: str) -> list[Message]:
+        if not self.policy.blob_visible(self.peer_id, sha):
+            return [BlobMissing(sha)]  # the same answer as for a file we lack: nothing leaks
         data = self.port.read_blob(sha)
         if data is None:
             return [BlobMissing(sha)]
