@@ -57,6 +57,8 @@ from .session import PeerClosed, Refused, Session, State
 
 log = logging.getLogger("bullpen.sync")
 
+MEMBERSHIP_DOC = "index"  # the document holding the membership log
+
 PROTOCOL_ID = TProtocol("/bullpen/sync/1")
 READ_SIZE = 1 << 16
 DIAL_TIMEOUT = 10.0
@@ -423,8 +425,18 @@ class Node:
 
     def _on_change(self, change: ChangeSet) -> None:
         blobs = "resource" in change.kinds
+        if change.doc_id == MEMBERSHIP_DOC:
+            self._nursery_start(self._drop_disallowed)
         for link in self.links.values():
             link.poke([change.doc_id], blobs)
+
+    async def _drop_disallowed(self) -> None:
+        """After a membership change, hang up on peers that are no longer members."""
+        for link in list(self.links.values()):
+            allowed = await trio.to_thread.run_sync(self.policy.is_allowed, link.peer_id)
+            if not allowed:
+                log.info("disconnecting %s: no longer a member", link.short)
+                link.drop("no longer a member of this workspace")
 
     # ----- links ---------------------------------------------------------------------------
 

@@ -119,3 +119,22 @@ def test_removed_member_is_cut_off_both_ways(founder, tmp_path):
         assert out.returncode != 0
     assert "Eli's edit after removal" not in titles(founder)
     assert "Dana's new deal" not in titles(eli)
+
+
+def test_connected_member_is_disconnected_on_removal(founder, tmp_path):
+    eli = tmp_path / "eli"
+    with Serve(founder):
+        join(eli, invite(founder), "Eli")
+    with Serve(founder) as dana_node:
+        cli(eli, "peer", "add", dana_node.addr)
+        eli_node = Serve(eli)
+        wait_for(lambda: any(p["connected"] for p in status(founder)["peers"]), 30,
+                 "Eli to connect")
+        cli(founder, "member", "remove", "Eli")
+        wait_for(lambda: not any(p["connected"] for p in status(founder)["peers"]), 30,
+                 "Dana's node to hang up on Eli")
+        add_opp(founder, "After Eli left")
+        time.sleep(2)
+        assert "After Eli left" not in titles(eli)
+        assert "no longer a member" in dana_node.log()
+        eli_node.stop()
