@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from .access import AccessPolicy
+from .inbox import NotificationInbox
 from .joining import first_of
 
 DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/0"
@@ -61,6 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     node = Node(ws, listen=listen, mdns=not args.no_mdns and not _loopback_only(listen),
                 policy=AccessPolicy(ws))
     stop_compaction = ws.start_background_compaction()
+    inbox = NotificationInbox(ws)  # received changes become the user's notifications
 
     async def main() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -78,6 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail(f"cannot listen on {' '.join(listen)}: {exc}")
     finally:
         stop_compaction.set()
+        inbox.close()
         ws.close()
     return 0
 

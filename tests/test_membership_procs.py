@@ -127,14 +127,13 @@ def test_connected_member_is_disconnected_on_removal(founder, tmp_path):
         join(eli, invite(founder), "Eli")
     with Serve(founder) as dana_node:
         cli(eli, "peer", "add", dana_node.addr)
-        eli_node = Serve(eli)
-        wait_for(lambda: any(p["connected"] for p in status(founder)["peers"]), 30,
-                 "Eli to connect")
-        cli(founder, "member", "remove", "Eli")
-        wait_for(lambda: not any(p["connected"] for p in status(founder)["peers"]), 30,
-                 "Dana's node to hang up on Eli")
-        add_opp(founder, "After Eli left")
-        time.sleep(2)
-        assert "After Eli left" not in titles(eli)
-        assert "no longer a member" in dana_node.log()
-        eli_node.stop()
+        with Serve(eli):
+            wait_for(lambda: any(p["connected"] for p in status(founder)["peers"]), 30,
+                     "Eli to connect")
+            cli(founder, "member", "remove", "Eli")
+            wait_for(lambda: not any(p["connected"] for p in status(founder)["peers"]), 30,
+                     "Dana's node to hang up on Eli")
+            add_opp(founder, "After Eli left")
+            time.sleep(2)
+            assert "After Eli left" not in titles(eli)
+            assert "no longer a member" in dana_node.log()
