@@ -38,7 +38,8 @@ WORK = PACKAGING / "build"
 STAGE = WORK / "src"
 DIST = ROOT / "dist"
 BUNDLE = DIST / "bullpen"
-PYINSTALLER = "pyinstaller==6.22.3"  # pinned: hooks and bootloader behaviour change between releases
+# pinned: hooks and bootloader behaviour change between releases
+PYINSTALLER = "pyinstaller==6.22.3"
 TARGET_MB = 250
 
 
