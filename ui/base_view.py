@@ -1,0 +1,176 @@
+"""The base every screen builds on: loading off the GUI thread and live updates by id.
+
+A screen says which record kinds it shows (``kinds``); the base loads them once with a worker
+and then feeds it only the records each ChangeSet batch changed (:meth:`apply_changes`), so a
+remote edit never reloads a screen, never moves the selection and never touches a field the
+user is typing in. :class:`RecordTableScreen` adds the filterable, sortable table that the
+pipeline, contacts and resources share.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from bullpen.app.workspace import ChangeSet
+
+from .context import AppContext, merged_after
+from .records_model import ID_ROLE, Column, RecordFilterProxy, RecordModel
+
+
+class BaseView(QWidget):
+    """One screen of the main window."""
+
+    title = ""
+    kinds: tuple[str, ...] = ()
+    list_kind: str | None = None  # the kind :meth:`load` lists (default: the first of kinds)
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.loaded_once = False
+        ctx.hub.batch.connect(self._on_batch)
+
+    @property
+    def ws(self) -> Any:
+        return self.ctx.ws
+
+    # --- loading ---
+
+    def load(self) -> None:
+        """Read this screen's records off the GUI thread, then :meth:`loaded` them."""
+        kind = self.list_kind or (self.kinds[0] if self.kinds else None)
+        if kind is None:
+            self.loaded([])
+            return
+        self.ctx.run(self.ws.list, kind, done=self._loaded, what=f"Loading {self.title}")
+
+    def _loaded(self, records: list[dict[str, Any]]) -> None:
+        self.loaded_once = True
+        self.loaded(records)
+
+    def loaded(self, records: list[dict[str, Any]]) -> None:
+        """Show a full list (first load, or after an import)."""
+
+    def ensure_loaded(self) -> None:
+        if not self.loaded_once:
+            self.load()
+
+    # --- live changes ---
+
+    def _on_batch(self, changes: list[ChangeSet]) -> None:
+        if not self.loaded_once:
+            return  # not shown yet: it loads fresh when first shown
+        updates = merged_after(changes, set(self.kinds)) if self.kinds else {}
+        if updates or self.wants_raw_changes:
+            self.apply_changes(updates, changes)
+
+    wants_raw_changes = False  # screens that follow non-record documents (text bodies)
+
+    def apply_changes(self, updates: dict[str, dict[str, Any] | None],
+                      changes: list[ChangeSet]) -> None:
+        """Records of this screen's kinds changed (None: deleted)."""
+
+    def show_record(self, record_id: str) -> None:
+        """Bring one record into view (search results, drill-downs)."""
+
+
+class RecordTableScreen(BaseView):
+    """A filter box over a sortable table of records, updated by id."""
+
+    columns: list[Column] = []
+    placeholder = "Filter…"
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self.model = RecordModel(self.columns, self)
+        self.proxy = RecordFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.table = QTableView(self)
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(26)
+        self.table.horizontalHeader().setHighlightSections(False)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        for i, column in enumerate(self.columns):
+            if column.width:
+                header.resizeSection(i, column.width)
+            else:
+                header.setSectionResizeMode(i, QHeaderView.ResizeMode.Interactive)
+        self.filter_box = QLineEdit(self)
+        self.filter_box.setPlaceholderText(self.placeholder)
+        self.filter_box.setClearButtonEnabled(True)
+        self.filter_box.textChanged.connect(self.proxy.set_text)
+        self.count_label = QLabel(self)
+        self.count_label.setObjectName("muted")
+        self.toolbar = QHBoxLayout()
+        self.toolbar.addWidget(self.filter_box, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 12)
+        layout.addLayout(self.toolbar)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.count_label)
+        for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
+                       self.proxy.layoutChanged):
+            signal.connect(self._update_count)
+        QShortcut(QKeySequence("Ctrl+F"), self, self.filter_box.setFocus,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+
+    def _update_count(self, *_: Any) -> None:
+        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        noun = self.title.lower() or "records"
+        self.count_label.setText(
+            f"{total:,} {noun}" if shown == total else f"{shown:,} of {total:,} {noun}")
+
+    _pending_show: str | None = None
+
+    def loaded(self, records: list[dict[str, Any]]) -> None:
+        self.model.set_records(records)
+        if self._pending_show:
+            self.show_record(self._pending_show)
+
+    def apply_changes(self, updates: dict[str, dict[str, Any] | None],
+                      changes: list[ChangeSet]) -> None:
+        self.model.apply(updates)
+        if self._pending_show and self._pending_show in updates:
+            self.show_record(self._pending_show)
+
+    def selected_id(self) -> str | None:
+        index = self.table.currentIndex()
+        return index.data(ID_ROLE) if index.isValid() else None
+
+    def show_record(self, record_id: str) -> None:
+        """Select a record; one not loaded yet (just created, or before the first load) is
+        selected when it arrives."""
+        row = self.model.row_of(record_id)
+        if row is None:
+            self._pending_show = record_id
+            self.ensure_loaded()
+            return
+        self._pending_show = None
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():  # filtered out: clear the filter so the record shows
+            self.filter_box.clear()
+            index = self.proxy.mapFromSource(self.model.index(row, 0))
+        self.table.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        self.table.setFocus()
