@@ -92,6 +92,7 @@ class RecordTableScreen(BaseView):
 
     columns: list[Column] = []
     placeholder = "Filter…"
+    noun = ""  # what the count line calls the rows (default: the title)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
@@ -135,7 +136,7 @@ class RecordTableScreen(BaseView):
 
     def _update_count(self, *_: Any) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        noun = self.title.lower() or "records"
+        noun = self.noun or self.title.lower() or "records"
         self.count_label.setText(
             f"{total:,} {noun}" if shown == total else f"{shown:,} of {total:,} {noun}")
 

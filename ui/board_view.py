@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from bullpen.crdt.schema import Stage
 
-from .records_model import RecordFilterProxy, RecordModel, money, short_date
+from .records_model import RecordFilterProxy, RecordModel, compact_money, short_date
 
 CARDS_PER_COLUMN = 60
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -44,7 +44,8 @@ class StageList(QListWidget):
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
         self.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setWordWrap(True)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setSpacing(3)
         self.setObjectName("stageList")
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -119,7 +120,7 @@ class BoardView(QScrollArea):
             cards.itemClicked.connect(lambda item: self.selected.emit(item.data(ID_ROLE)))
             column.addWidget(header)
             column.addWidget(cards, 1)
-            box.setMinimumWidth(190)
+            box.setMinimumWidth(165)
             self._row.addWidget(box, 1)
             self.lists[stage.id] = cards
             self.headers[stage.id] = header
@@ -139,17 +140,19 @@ class BoardView(QScrollArea):
                              key=lambda r: -float(r.get("amount") or 0))
             total = sum(float(r.get("amount") or 0) for r in records)
             self.headers[stage_id].setText(
-                f"{labels.get(stage_id, stage_id)}  ·  {len(records)}  ·  {money(total)}")
+                f"{labels.get(stage_id, stage_id)}\n{len(records)} deals · {compact_money(total)}")
             current = cards.currentItem().data(ID_ROLE) if cards.currentItem() else None
             cards.setUpdatesEnabled(False)
             cards.clear()
             for record in records[:CARDS_PER_COLUMN]:
-                text = (f"{record.get('title', '')}\n{record.get('account', '')}  ·  "
-                        f"{money(record.get('amount'))}  ·  {short_date(record.get('close_date'))}")
+                text = (f"{record.get('title', '')}\n{compact_money(record.get('amount'))}"
+                        f"  ·  {short_date(record.get('close_date'))}  ·  "
+                        f"{(record.get('owner') or '').split(' ')[0]}")
                 item = QListWidgetItem(text)
                 item.setData(ID_ROLE, record["id"])
-                item.setToolTip(f"{record.get('owner', '')}: {record.get('next_step') or ''}")
-                item.setSizeHint(QSize(0, 44))
+                item.setToolTip(f"{record.get('title', '')}\n{record.get('account', '')}\n"
+                                f"{record.get('owner', '')}: {record.get('next_step') or ''}")
+                item.setSizeHint(QSize(0, 46))
                 cards.addItem(item)
                 if record["id"] == current:
                     cards.setCurrentItem(item)

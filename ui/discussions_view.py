@@ -37,7 +37,7 @@ from .base_view import BaseView
 from .context import AppContext
 from .records_model import when
 
-REACTIONS = (("+1", "👍 +1"), ("helpful", "★ Helpful"))
+REACTIONS = (("+1", "+1"), ("helpful", "★ Helpful"))
 ID_ROLE = Qt.ItemDataRole.UserRole
 
 

@@ -130,6 +130,8 @@ class DocumentEditor(QWidget):
         self.info = QLabel(self)
         self.info.setObjectName("muted")
         self.edit = QTextEdit(self)
+        self.edit.setObjectName("editor")
+        self.edit.document().setDocumentMargin(14)
         self.edit.setAcceptRichText(False)  # pasted HTML would carry styles we don't sync
         self.edit.setEnabled(False)
         self.edit.document().contentsChange.connect(self._contents_change)

@@ -117,7 +117,7 @@ class MessagesView(BaseView):
                          reverse=True)
         ordered.sort(key=lambda r: not r.get("pinned"))  # stable: pinned first, newest first
         for record in ordered:
-            pin = "📌 " if record.get("pinned") else ""
+            pin = "★ Pinned · " if record.get("pinned") else ""
             title = record.get("title") or record.get("text", "")[:60]
             item = QListWidgetItem(f"{pin}{title}\n{self.ctx.name_of(record.get('created_by'))}"
                                    f" · {when(record.get('created_at'))}")

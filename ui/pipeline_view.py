@@ -76,6 +76,7 @@ class DateDelegate(QStyledItemDelegate):
 
 class PipelineView(RecordTableScreen):
     title = "Pipeline"
+    noun = "deals"
     kinds = ("opportunity",)
     placeholder = "Filter deals by any word (account, title, owner, next step)…  Ctrl+F"
 
@@ -127,18 +128,17 @@ class PipelineView(RecordTableScreen):
         self.board.moved.connect(lambda rid, stage: self._edit(rid, "stage", stage))
         self.board.selected.connect(self._show_history)
         self.board.activated.connect(self._open_in_table)
+        split = QSplitter(self)
+        self.layout().replaceWidget(self.table, split)  # before the table moves into the stack
         self.views = QStackedWidget(self)
         self.views.addWidget(self.table)
         self.views.addWidget(self.board)
         self.history = HistoryPanel(ctx, self)
-        split = QSplitter(self)
         split.addWidget(self.views)
         split.addWidget(self.history)
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
-        split.setSizes([900, 280])
-        layout = self.layout()
-        layout.replaceWidget(self.table, split)
+        split.setSizes([860, 250])
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         QShortcut(QKeySequence("Ctrl+N"), self, self.quick_add,
                   context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -190,7 +190,9 @@ class PipelineView(RecordTableScreen):
         self.proxy.set_predicate(keep)
 
     def _switch(self, which: int) -> None:
+        """The board needs the width: the history panel shows with the table only."""
         self.views.setCurrentIndex(which)
+        self.history.setVisible(which == 0)
 
     # --- loading and changes ---
 

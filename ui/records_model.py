@@ -37,6 +37,17 @@ def money(value: Any) -> str:
     return ""
 
 
+def compact_money(value: Any) -> str:
+    """250k, 1.2m: for cards and headers where a full figure does not fit."""
+    if not isinstance(value, int | float):
+        return ""
+    if abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:.1f}m".replace(".0m", "m")
+    if abs(value) >= 1_000:
+        return f"{value / 1_000:.0f}k"
+    return f"{value:.0f}"
+
+
 def short_date(value: Any) -> str:
     return str(value)[:10] if value else ""
 

@@ -21,6 +21,7 @@ from .records_model import Column, human_size, when
 
 class ResourcesView(RecordTableScreen):
     title = "Resources"
+    noun = "files"
     kinds = ("resource",)
     placeholder = "Filter files…   (drop files here to share them)"
 

@@ -38,6 +38,13 @@ QHeaderView::section {{
     background: #eef0f3; border: none; border-right: 1px solid #dde1e7; padding: 4px 6px;
     font-weight: 600;
 }}
+QListWidget::item {{ padding: 6px 4px; border-bottom: 1px solid #eef0f3; }}
+QListWidget#dayList::item {{
+    background: #eef4ff; border: 1px solid #cfdcf5; border-radius: 4px; margin: 2px;
+}}
+QListWidget#dayList::item:selected {{ border: 1px solid {ACCENT}; }}
+QTreeWidget::item {{ padding: 4px 0; }}
+QTextEdit#editor {{ padding: 8px; }}
 QFrame#stageColumn {{ background: #eceff3; border-radius: 6px; }}
 QListWidget#stageList {{ background: transparent; border: none; }}
 QListWidget#stageList::item {{
