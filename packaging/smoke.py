@@ -164,6 +164,14 @@ def check_cli(r: Runner) -> str:
     return f"workspace {created['workspace_id'][:8]}, opportunity {opp_id}"
 
 
+def founder_home(r: Runner) -> Path:
+    """The profile check_cli makes (made here when a check runs alone, as in the tests)."""
+    home = r.work / "dana"
+    if not (home / "store.db").exists():
+        check_cli(r)
+    return home
+
+
 def check_qt_offscreen(r: Runner) -> str:
     proc = r.run(None, env={"BULLPEN_BUNDLE_SELFTEST": "qt"})
     report = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -234,7 +242,7 @@ def bundle_has_ui(bundle: Path) -> bool:
 def check_gui(r: Runner, xvfb: Xvfb, display: Display) -> str:
     if not bundle_has_ui(r.exe.parent):
         raise Skip("bullpen.ui.app is not in the bundle yet (the desktop app has not landed)")
-    home = r.work / "dana"
+    home = founder_home(r)
     name, elapsed = _window_of(r, xvfb, display, [home], {})
     assert "Bullpen" in name, f"the first window is {name!r}, not the app's main window"
     return f"desktop window {name!r} after {elapsed:.2f} s"
@@ -284,7 +292,7 @@ def check_sync(r: Runner) -> str:
             raise Skip(f"the bundle has no `{name}` command yet (the sync node has not landed)")
     if not r.has_command("join"):
         raise Skip("the bundle has no `join` command yet, so a second member cannot be made")
-    founder, rep = r.work / "dana", r.work / "sam"
+    founder, rep = founder_home(r), r.work / "sam"
     serve = Serve(r, founder)
     try:
         code = r.json(founder, "invite", "--role", "rep", "--addr", serve.addr)["code"]
