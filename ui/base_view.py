@@ -55,17 +55,26 @@ class BaseView(QWidget):
         if kind is None:
             self.loaded([])
             return
-        self.ctx.run(self.ws.list, kind, done=self._loaded, what=f"Loading {self.title}")
+        self.ctx.run(self.ws.list, kind, done=self._loaded, failed=self._load_failed,
+                     what=f"Loading {self.title}")
+
+    def _load_failed(self, _exc: BaseException) -> None:
+        self._loading = False  # the next visit tries again
 
     def _loaded(self, records: list[dict[str, Any]]) -> None:
         self.loaded_once = True
+        self._loading = False
         self.loaded(records)
 
     def loaded(self, records: list[dict[str, Any]]) -> None:
         """Show a full list (first load, or after an import)."""
 
+    _loading = False
+
     def ensure_loaded(self) -> None:
-        if not self.loaded_once:
+        """Load once; a second request while the first is on its way is the same load."""
+        if not self.loaded_once and not self._loading:
+            self._loading = True
             self.load()
 
     # --- live changes ---

@@ -277,12 +277,20 @@ class RecordFilterProxy(QSortFilterProxyModel):
         self._predicate: Callable[[dict[str, Any]], bool] | None = None
 
     def set_text(self, text: str) -> None:
-        self._words = text.lower().split()
-        self.invalidateFilter()
+        self._change_filter(lambda: setattr(self, "_words", text.lower().split()))
 
     def set_predicate(self, predicate: Callable[[dict[str, Any]], bool] | None) -> None:
-        self._predicate = predicate
-        self.invalidateFilter()
+        self._change_filter(lambda: setattr(self, "_predicate", predicate))
+
+    def _change_filter(self, change: Callable[[], None]) -> None:
+        """Qt 6.9+ wants filter changes bracketed; older Qt only has invalidateFilter."""
+        if hasattr(self, "beginFilterChange"):
+            self.beginFilterChange()
+            change()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            change()
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         model = self.sourceModel()

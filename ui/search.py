@@ -73,15 +73,21 @@ class SearchPopup(QDialog):
         query = self.box.text().strip()
         self._query = query
         if not query:
+            self._waiting = False
             self.results.clear()
             self.status.setText("")
             return
+        self._waiting = True
         self.ctx.run(self.ctx.ws.search, query, 50,
                      done=lambda rows, q=query: self._show(q, rows), what="Searching")
+
+    _waiting = False
+    _choose_when_ready = False
 
     def _show(self, query: str, rows: list[dict[str, Any]]) -> None:
         if query != self._query:
             return  # an older query answered late
+        self._waiting = False
         self.results.clear()
         for row in rows:
             label = KIND_LABELS.get(row["kind"], row["kind"])
@@ -92,11 +98,18 @@ class SearchPopup(QDialog):
         if rows:
             self.results.setCurrentRow(0)
         self.status.setText(f"{len(rows)} results" if rows else "Nothing found")
+        if self._choose_when_ready:
+            self._choose_when_ready = False
+            if rows:
+                self._choose(self.results.item(0))
 
     def _choose_current(self) -> None:
-        if self._timer.isActive():  # Enter right after typing: search first, then choose
-            self._timer.stop()
-            self._run()
+        if self._timer.isActive() or self._waiting:
+            # Enter right after typing: choose the first result of what is in the box now.
+            self._choose_when_ready = True
+            if self._timer.isActive():
+                self._timer.stop()
+                self._run()
             return
         item = self.results.currentItem()
         if item is not None:

@@ -36,7 +36,12 @@ class _Relay(QObject):
 
     @Slot(object, object)
     def _call(self, callback: Callable[[Any], None], value: Any) -> None:
-        callback(value)
+        try:
+            callback(value)
+        except RuntimeError as exc:
+            # The screen that asked was closed while the work ran: nobody to tell.
+            if "already deleted" not in str(exc):
+                raise
 
 
 _relay: _Relay | None = None
