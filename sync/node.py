@@ -119,7 +119,8 @@ class Link:
     async def run(self) -> None:
         try:
             with self._scope:
-                self.outbox += await self._step(self.session.start)
+                hello = await self._step(self.session.start)
+                self.outbox.extend(hello)
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._guard, self._reader, nursery.cancel_scope)
                     nursery.start_soon(self._guard, self._sender, nursery.cancel_scope)
@@ -199,7 +200,13 @@ class Link:
                 return
             self.bytes_in += len(data)
             for raw in decoder.feed(data):
-                self.outbox += await self._step(self.session.receive, decode(raw))
+                msg = decode(raw)
+                log.debug("from %s: %s (%d bytes)", self.short, _describe(msg), len(raw))
+                # Await first, then extend: ``self.outbox += await ...`` would read the list
+                # before the await and write it back after, resurrecting a batch the sender
+                # took meanwhile (so it would be sent twice).
+                replies = await self._step(self.session.receive, msg)
+                self.outbox.extend(replies)
                 self.wake.set()
 
     def _local_step(self, docs: set[str], blobs: bool) -> list[Message]:
@@ -224,6 +231,7 @@ class Link:
         self.sending = True
         try:
             for msg in batch:
+                log.debug("to %s: %s", self.short, _describe(msg))
                 for frame in framing.encode(encode(msg)):
                     await self.stream.write(frame)
                     self.bytes_out += len(frame)
@@ -608,6 +616,12 @@ def _peer_info(peer_id: str, addrs: list[str]) -> PeerInfo:
         except Exception:
             continue
     return PeerInfo(ID.from_base58(peer_id), maddrs)
+
+
+def _describe(msg: Message) -> str:
+    doc = getattr(msg, "doc_id", None)
+    size = len(getattr(msg, "data", b""))
+    return f"{type(msg).__name__}" + (f" {doc}" if doc else "") + (f" +{size}" if size else "")
 
 
 def _one_line(exc: BaseException) -> str:
