@@ -18,12 +18,12 @@ def test_splice_between() -> None:
     assert splice_between("abc", "xbc", 3) == (0, 1, "x")  # a wrong hint is corrected
 
 
-def _open(qtbot, session, title: str):
-    window = session.window
+def _open(qtbot, app_session, title: str):
+    window = app_session.window
     window.go(2)
     documents = window.screen("Documents")
     settle(qtbot)
-    doc = next(d for d in session.ws.list("document") if d["title"] == title)
+    doc = next(d for d in app_session.ws.list("document") if d["title"] == title)
     documents.show_record(doc["id"])
     wait(qtbot, lambda: documents.editor.title.text() == title)
     settle(qtbot)
