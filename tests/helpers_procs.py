@@ -54,15 +54,20 @@ def add_opp(home: Path, title: str, *extra: str, prefix: Sequence[str] = ()) -> 
 
 
 def make_profiles(root: Path, names: Sequence[str], title: str = "Acme Sales") -> list[Path]:
-    """The first name founds the workspace; the others are added as members and hold no
-    documents yet (they receive everything by sync)."""
+    """The first name founds the workspace; the others are added as members and receive the
+    workspace index (as ``bullpen join`` gives them), so each knows who its teammates are;
+    everything else they receive by sync."""
     homes = [root / n.lower() for n in names]
     phrase = env()["BULLPEN_PASSPHRASE"]
     founder = Workspace.create(homes[0], names[0], title, passphrase=phrase)
     try:
+        joiners = []
         for home, name in zip(homes[1:], names[1:], strict=True):
             joiner = Workspace.create_joining(home, name, founder.workspace_id, passphrase=phrase)
             founder.add_member(joiner.peer_id, "rep", name)
+            joiners.append(joiner)
+        for joiner in joiners:
+            joiner.merge_saved("index", founder.doc("index").save())
             joiner.close()
     finally:
         founder.close()
