@@ -114,7 +114,7 @@ class RecordModel(QAbstractTableModel):
         self.columns = columns
         self._rows: list[dict[str, Any]] = []
         self._row_of: dict[str, int] = {}
-        self._haystack: list[str] = []
+        self._haystack: list[str] | None = None  # built on the first filter, not at load
         self.sort_column = -1
         self.sort_order = Qt.SortOrder.AscendingOrder
         self.on_edit: Callable[[str, str, Any], None] | None = None  # (id, field, value)
@@ -180,6 +180,8 @@ class RecordModel(QAbstractTableModel):
         return list(self._rows)
 
     def haystack(self, row: int) -> str:
+        if self._haystack is None:
+            self._haystack = [self._hay(r) for r in self._rows]
         return self._haystack[row]
 
     def _hay(self, record: dict[str, Any]) -> str:
@@ -196,7 +198,7 @@ class RecordModel(QAbstractTableModel):
 
     def _reindex(self) -> None:
         self._row_of = {r["id"]: i for i, r in enumerate(self._rows)}
-        self._haystack = [self._hay(r) for r in self._rows]
+        self._haystack = None
 
     def apply(self, updates: dict[str, dict[str, Any] | None]) -> None:
         """Records changed by id (None: removed); other rows, the selection and edits in
@@ -210,7 +212,8 @@ class RecordModel(QAbstractTableModel):
         for row in removed:
             self.beginRemoveRows(QModelIndex(), row, row)
             del self._rows[row]
-            del self._haystack[row]
+            if self._haystack is not None:
+                del self._haystack[row]
             self.endRemoveRows()
         if removed:
             self._row_of = {r["id"]: i for i, r in enumerate(self._rows)}
@@ -227,7 +230,8 @@ class RecordModel(QAbstractTableModel):
             if sort_key and old.get(sort_key) != record.get(sort_key):
                 resort = True
             self._rows[row] = record
-            self._haystack[row] = self._hay(record)
+            if self._haystack is not None:
+                self._haystack[row] = self._hay(record)
             self.dataChanged.emit(self.index(row, 0), self.index(row, last_col))
         if fresh:
             start = len(self._rows)
@@ -235,7 +239,8 @@ class RecordModel(QAbstractTableModel):
             for record in fresh:
                 self._row_of[record["id"]] = len(self._rows)
                 self._rows.append(record)
-                self._haystack.append(self._hay(record))
+                if self._haystack is not None:
+                    self._haystack.append(self._hay(record))
             self.endInsertRows()
             resort = resort or sort_key is not None
         if resort:
