@@ -6,10 +6,11 @@ adaptations that only make sense when frozen, and they must not live in the app 
 * Processes the app starts for itself (the demo's simulated teammates) run
   ``sys.executable -m bullpen.app.cli ...``. In a bundle ``sys.executable`` *is* bullpen, which
   has no ``-m``; those two words are dropped so the same command line works frozen or not.
-* ``BULLPEN_BUNDLE_SELFTEST=qt`` opens a small Qt window with a QtCharts chart and exits: it
-  proves the bundled Qt plugins (platforms, imageformats, QtCharts) load on this machine even
-  before the real desktop app (bullpen.ui.app) exists. Used by packaging/smoke.py and
-  bench/startup.py only; it is not a user feature.
+* ``BULLPEN_BUNDLE_SELFTEST=qt`` opens a small Qt window with a QtCharts chart and exits once
+  it is exposed: it proves the bundled Qt plugins (platforms, imageformats, QtCharts) load on
+  this machine independently of the desktop app. ``qt-hold`` keeps the window open (20 s at
+  most) for an outside observer (bench/startup.py). Used by packaging/smoke.py and the bench
+  only; it is not a user feature.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import time
 T0 = time.perf_counter()
 
 
-def qt_selftest() -> int:
+def qt_selftest(hold: bool = False) -> int:
     """Show a window holding a chart, report how long until it was exposed, quit."""
     import json
 
@@ -40,7 +41,8 @@ def qt_selftest() -> int:
         def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt name)
             if event.type() == QEvent.Type.Expose and "first_window_s" not in report:
                 report["first_window_s"] = round(time.perf_counter() - T0, 3)
-                QTimer.singleShot(0, app.quit)
+                if not hold:
+                    QTimer.singleShot(0, app.quit)
             return False
 
     series = QLineSeries()
@@ -67,8 +69,9 @@ def qt_selftest() -> int:
 def main() -> int:
     if getattr(sys, "frozen", False) and sys.argv[1:3] == ["-m", "bullpen.app.cli"]:
         del sys.argv[1:3]
-    if os.environ.get("BULLPEN_BUNDLE_SELFTEST") == "qt":
-        return qt_selftest()
+    mode = os.environ.get("BULLPEN_BUNDLE_SELFTEST")
+    if mode in ("qt", "qt-hold"):
+        return qt_selftest(hold=mode == "qt-hold")
     from bullpen.app.cli import main as cli_main
 
     return cli_main()

@@ -7,7 +7,8 @@ Checks, in order: ``--version``; ``init``, ``opp add``, ``opp list --json``, ``s
 the bundled Qt (platform plugins offscreen and xcb under a private Xvfb, image formats,
 QtCharts) through the bundle's self-test window; the real desktop window when
 ``bullpen.ui.app`` is in the bundle; two bundled nodes syncing on loopback (``serve``,
-``invite``/``join`` when those commands exist, ``sync --peer ADDR --once`` both ways). Parts
+``invite``/``join`` when those commands exist, ``sync --peer ADDR --once`` both ways); the
+profile surviving an in-place upgrade, and the committed version-1 profile opening. Parts
 whose feature is not in the bundle yet are skipped with a message saying so; anything else
 that goes wrong fails the run (exit 1).
 
@@ -162,6 +163,44 @@ def check_cli(r: Runner) -> str:
     found = r.json(home, "search", "initech")
     assert any(hit["id"] == opp_id for hit in found), found
     return f"workspace {created['workspace_id'][:8]}, opportunity {opp_id}"
+
+
+def link_or_copy(src: str, dest: str) -> None:
+    """Hard links make the 200 MB "install" instant; a copy where they cannot be made."""
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
+
+
+def check_upgrade(r: Runner) -> str:
+    """Data lives outside the app folder (platformdirs), so replacing the folder with a new
+    version keeps the profile; and a profile written by store version 1 (the committed test
+    fixture) opens in this bundle."""
+    app_dir = r.work / "Applications" / "bullpen"
+
+    def install() -> Runner:
+        if app_dir.exists():
+            shutil.rmtree(app_dir)
+        shutil.copytree(r.exe.parent, app_dir, symlinks=True, copy_function=link_or_copy)
+        return Runner(app_dir / r.exe.name, r.work, r.prefix)
+
+    old = install()
+    made = old.json(None, "init", "--name", "Pat", "--workspace", "Default Home")
+    profile = Path(made["home"])
+    assert profile.is_relative_to(r.work / "user"), profile  # ~/.local/share/Bullpen here
+    new = install()  # "upgrade": the folder replaced by a fresh copy
+    assert new.json(None, "status")["workspace_id"] == made["workspace_id"]
+
+    fixture = ROOT / "tests" / "fixtures" / "profile_v1"
+    expected = json.loads((fixture / "expected.json").read_text(encoding="utf-8"))
+    home = r.work / "profile_v1"
+    shutil.copytree(fixture / "home", home)
+    env = {"BULLPEN_PASSPHRASE": expected["passphrase"]}
+    rows = json.loads(r.run(home, "opp", "list", "--json", env=env).stdout)
+    assert sorted(o["id"] for o in rows) == sorted(o["id"] for o in expected["opportunities"])
+    return f"profile kept across an app-folder replace ({profile.relative_to(r.work)}); " \
+           f"v1 fixture opens with {len(rows)} opportunities"
 
 
 def founder_home(r: Runner) -> Path:
@@ -322,6 +361,7 @@ CHECKS: list[tuple[str, Callable[[Runner], str]]] = [
     ("qt xcb (Xvfb)", check_qt_xcb),
     ("desktop window", check_gui),
     ("sync on loopback", check_sync),
+    ("upgrade in place", check_upgrade),
 ]
 
 

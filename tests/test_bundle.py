@@ -82,7 +82,7 @@ def runner(built: Path, smoke: ModuleType, tmp_path: Path):
 
 
 CHECK_NAMES = ["version", "cli", "qt offscreen", "qt xcb (Xvfb)", "desktop window",
-               "sync on loopback"]
+               "sync on loopback", "upgrade in place"]
 
 
 @bundle
