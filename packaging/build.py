@@ -125,6 +125,19 @@ def strip_debug_info(path: Path) -> int:
     return saved
 
 
+# X11 helper libraries Qt's xcb plugin needs that desktop installs often lack (libxcb-cursor0
+# above all, required since Qt 6.5). PyInstaller bundles them only if the build machine has
+# them, so a build without them would run here and fail on a rep's laptop.
+XCB_HELPERS = ("libxcb-cursor.so.0", "libxcb-icccm.so.4", "libxcb-keysyms.so.1",
+               "libxcb-image.so.0", "libxcb-render-util.so.0", "libxkbcommon-x11.so.0")
+
+
+def missing_xcb_helpers(path: Path) -> list[str]:
+    if not sys.platform.startswith("linux"):
+        return []
+    return [name for name in XCB_HELPERS if not (path / "_internal" / name).exists()]
+
+
 def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
@@ -168,6 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     check = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=60)
     if check.returncode != 0:
         log(f"the bundle does not start: {check.stderr.strip()}")
+        return 1
+    missing = missing_xcb_helpers(BUNDLE)
+    if missing:
+        log(f"not bundled (absent on this build machine): {', '.join(missing)}; run "
+            f"`bash scripts/install.sh` (installs Qt's system libraries) and build again")
         return 1
     size_mb = folder_bytes(BUNDLE) / 1e6
     log(f"{exe.relative_to(ROOT)}: {check.stdout.strip()}")
