@@ -62,7 +62,7 @@ class Network(QObject):
         self.guest = TrioGuest(self)
         self.guest.finished.connect(self._finished)
         self.state: dict[str, Any] = {"online": False, "listening": [], "peers": [],
-                                      "error": "" if factory else "no network in this build"}
+                                      "error": "" if factory else "network not started"}
 
     @property
     def online(self) -> bool:

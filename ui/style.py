@@ -7,7 +7,9 @@ QMainWindow, QDialog {{ background: #f6f7f9; }}
 QListWidget#sidebar {{
     background: #1f2633; color: #d8dee9; border: none; font-size: 14px; padding-top: 8px;
 }}
-QListWidget#sidebar::item {{ padding: 9px 16px; border-left: 3px solid transparent; }}
+QListWidget#sidebar::item {{
+    padding: 9px 16px; border: none; border-left: 3px solid transparent;
+}}
 QListWidget#sidebar::item:selected {{
     background: #2c3546; color: white; border-left: 3px solid {ACCENT};
 }}
