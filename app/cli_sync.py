@@ -13,9 +13,9 @@ import signal
 import sys
 from typing import Any
 
-from .access import AccessPolicy
 from .inbox import NotificationInbox
 from .joining import first_of
+from .node import make_node
 
 DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/0"
 
@@ -54,13 +54,10 @@ def _loopback_only(addrs: list[str]) -> bool:
 def cmd_serve(args: argparse.Namespace) -> int:
     import trio
 
-    from bullpen.sync.node import Node
-
     configure_logging(args.verbose)
     ws = _open(args)
     listen = args.listen or [DEFAULT_LISTEN]
-    node = Node(ws, listen=listen, mdns=not args.no_mdns and not _loopback_only(listen),
-                policy=AccessPolicy(ws))
+    node = make_node(ws, listen=listen, mdns=not args.no_mdns and not _loopback_only(listen))
     stop_compaction = ws.start_background_compaction()
     inbox = NotificationInbox(ws)  # received changes become the user's notifications
 
@@ -88,7 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     import trio
 
-    from bullpen.sync.node import DialError, Node
+    from bullpen.sync.node import DialError
     from bullpen.sync.peers import PeerAddrError, split_p2p_addr
 
     configure_logging(args.verbose)
@@ -97,8 +94,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     except PeerAddrError as exc:
         return _fail(str(exc))
     ws = _open(args)
-    node = Node(ws, listen=[], advertise=False, redial=False, publish=False,
-                policy=AccessPolicy(ws))
+    node = make_node(ws, listen=[], advertise=False, redial=False, publish=False)
     result: dict[str, Any] = {}
 
     async def main() -> None:

@@ -127,14 +127,12 @@ def run_demo_peer(home: Path, interval: float) -> int:
 
     import trio
 
-    from bullpen.sync.node import Node
-
-    from .access import AccessPolicy
     from .demo import simulate_step
+    from .node import make_node
 
     ws = Workspace.open(home)
     rng = random.Random(home.name)
-    node = Node(ws, listen=["/ip4/127.0.0.1/tcp/0"], mdns=False, policy=AccessPolicy(ws))
+    node = make_node(ws, listen=["/ip4/127.0.0.1/tcp/0"])
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:

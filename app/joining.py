@@ -45,9 +45,10 @@ def join_workspace(
     from libp2p.peer.id import ID
 
     from bullpen.sync.join import JoinRefused, request_join
-    from bullpen.sync.node import DialError, Node
+    from bullpen.sync.node import DialError
 
     from .access import AccessPolicy
+    from .node import make_node
 
     invite = parse_invite(code)
     if not invite.addrs:
@@ -58,7 +59,7 @@ def join_workspace(
     admitted = False
     result: dict[str, Any] = {}
     policy = AccessPolicy(ws, trusted={invite.inviter})
-    node = Node(ws, listen=listen or ["/ip4/127.0.0.1/tcp/0"], policy=policy, mdns=False)
+    node = make_node(ws, listen=listen or ["/ip4/127.0.0.1/tcp/0"], policy=policy)
 
     async def main() -> None:
         nonlocal admitted

@@ -3,7 +3,7 @@
 The main window only knows :class:`Network`'s signals (online state, peers); which node runs is
 decided by a *factory* ``factory(ws) -> node`` where a node has ``async run(task_status=...)``
 (reporting its listen addresses), ``peer_states()`` and ``stop()``, the interface of
-``bullpen.sync.node.Node``. Tests pass no factory and the app shows "offline".
+the app layer's ``make_node``. Tests pass no factory and the app shows "offline".
 
 The ChangeSets the node produces reach the screens through the workspace listeners (the
 ChangeHub), like every other change, so nothing here forwards data.
@@ -27,23 +27,19 @@ log = logging.getLogger("bullpen.ui")
 
 def default_node_factory(*, listen: list[str] | None = None,
                          mdns: bool = True) -> NodeFactory | None:
-    """The libp2p node, if this installation has it.
-
-    The only place the UI names the sync package: the app layer has no node-starting function
-    yet; when it gains one, this becomes a call to it.
-    """
+    """The libp2p node (members only, as ``bullpen serve``), if this installation has it."""
     try:
-        from bullpen.app.access import AccessPolicy
+        import libp2p  # noqa: F401
+
         from bullpen.app.cli_sync import configure_logging
-        from bullpen.sync.node import Node
+        from bullpen.app.node import make_node
     except ImportError:
         return None
     configure_logging()
     addrs = listen or ["/ip4/0.0.0.0/tcp/0"]
 
     def make(ws: Any) -> Any:
-        # Members only, per-change author checks: the same policy as `bullpen serve`.
-        return Node(ws, listen=addrs, mdns=mdns, policy=AccessPolicy(ws))
+        return make_node(ws, listen=addrs, mdns=mdns)
 
     return make
 
