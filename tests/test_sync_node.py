@@ -210,3 +210,42 @@ def test_hostile_peer_is_dropped_and_changes_nothing(replicas, attack: str) -> N
         assert a.digest() == b.digest()
 
     run_nodes(na, nb, body=body)
+
+
+def test_commands_from_another_thread(replicas) -> None:
+    """The GUI thread drives the node only through submit() and stop()."""
+    import threading
+    import time
+
+    a, make = replicas
+    b = make("Bob")
+    opp(a, "via submit")
+    na, nb = Node(a, publish=False), Node(b, publish=False)
+    started = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            box["addrs"] = await nursery.start(na.run)
+            await nursery.start(nb.run)
+            started.set()  # the nursery then waits for both nodes to stop
+
+    def runner() -> None:
+        try:
+            trio.run(main)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=runner, daemon=True)
+    thread.start()
+    assert started.wait(30)
+    nb.submit(nb.dial, box["addrs"][0])  # called from this (non-trio) thread
+    end = time.monotonic() + 20
+    while "via submit" not in titles(b):
+        assert time.monotonic() < end, "submitted dial did not sync"
+        time.sleep(0.05)
+    assert any(s.connected for s in nb.peer_states())
+    nb.stop()
+    na.stop()
+    thread.join(20)
+    assert not thread.is_alive()
