@@ -211,6 +211,33 @@ def founder_home(r: Runner) -> Path:
     return home
 
 
+def check_interop(r: Runner) -> str:
+    """XLSX/CSV (openpyxl), vCard (vobject), iCalendar with a time zone (icalendar, zoneinfo):
+    modules PyInstaller only finds if their imports are followed, and data (tzdata)."""
+    home = founder_home(r)
+    r.run(home, "contact", "add", "--name", "Ann Lee", "--company", "Initech",
+          "--emails", "ann@initech.example")
+    r.run(home, "event", "add", "--title", "Initech QBR", "--start", "2026-12-01T10:00",
+          "--end", "2026-12-01T11:00", "--timezone", "Europe/Berlin")
+    out = r.work / "exports"
+    out.mkdir(exist_ok=True)
+    files = {"opportunities": out / "pipeline.xlsx", "contacts": out / "team.vcf",
+             "calendar": out / "team.ics"}
+    for what, path in files.items():
+        r.run(home, "export", what, "-o", str(path))
+    r.run(home, "export", "opportunities", "-o", str(out / "pipeline.csv"))
+    other = r.work / "importer"
+    r.run(other, "init", "--name", "Ivy", "--workspace", "Imports")
+    for what, path in files.items():
+        r.run(other, "import", what, str(path))
+    counts = {kind: len(r.json(other, kind, "list")) for kind in ("opp", "contact", "event")}
+    assert counts == {"opp": 1, "contact": 1, "event": 1}, counts
+    event = r.json(other, "event", "list")[0]
+    assert event["timezone"] == "Europe/Berlin", event  # the zone survived the round trip
+    assert event["start"] == "2026-12-01T10:00:00+01:00", event
+    return "xlsx, csv, vcf, ics exported and imported into a new profile"
+
+
 def check_qt_offscreen(r: Runner) -> str:
     proc = r.run(None, env={"BULLPEN_BUNDLE_SELFTEST": "qt"})
     report = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -357,6 +384,7 @@ def check_sync(r: Runner) -> str:
 CHECKS: list[tuple[str, Callable[[Runner], str]]] = [
     ("version", check_version),
     ("cli", check_cli),
+    ("import/export", check_interop),
     ("qt offscreen", check_qt_offscreen),
     ("qt xcb (Xvfb)", check_qt_xcb),
     ("desktop window", check_gui),

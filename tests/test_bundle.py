@@ -81,7 +81,7 @@ def runner(built: Path, smoke: ModuleType, tmp_path: Path):
     return smoke.Runner(built, tmp_path, prefix)
 
 
-CHECK_NAMES = ["version", "cli", "qt offscreen", "qt xcb (Xvfb)", "desktop window",
+CHECK_NAMES = ["version", "cli", "import/export", "qt offscreen", "qt xcb (Xvfb)", "desktop window",
                "sync on loopback", "upgrade in place"]
 
 
