@@ -711,11 +711,14 @@ class Workspace:
         change = ChangeSet(doc_id, remote=remote)
         if not new:
             return change
+        first = self._cursor + 1
         try:
-            self.store.append((doc_id, c.bytes) for c in new)
+            last = self.store.append((doc_id, c.bytes) for c in new)
         except Exception:
             self.docs.pop(doc_id, None)
             raise
+        if last - len(new) + 1 == first:
+            self._cursor = last  # our own rows: the next refresh need not read them back
         change.ids = self._changed_ids(doc, new)
         self._reindex(doc_id, change.ids, change, before)
         self._announce(change)
