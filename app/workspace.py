@@ -296,19 +296,22 @@ class Workspace:
                 ids = fn(tx)
                 rec.mark_touched(tx, self.actor_hex, ids)
             new = doc.get_changes(before)
-            try:
-                first = self._cursor + 1
-                last = self.store.append((doc_id, c.bytes) for c in new)
-            except Exception:
-                # Not durable, so not done: forget the in-memory change as well.
-                self.docs.pop(doc_id, None)
-                raise
-            if last - len(new) + 1 == first:
-                self._cursor = last  # no other process wrote in between
+            self._append(doc_id, new)
             change = ChangeSet(doc_id, set(ids), remote=False)
             self._reindex(doc_id, change.ids, change, before)
             self._announce(change)
             return change
+
+    def _append(self, doc_id: str, new: list[Any]) -> None:
+        """Persist new changes durably, or forget them in memory too (not durable, not done)."""
+        first = self._cursor + 1
+        try:
+            last = self.store.append((doc_id, c.bytes) for c in new)
+        except Exception:
+            self.docs.pop(doc_id, None)
+            raise
+        if last - len(new) + 1 == first:
+            self._cursor = last  # our own rows: the next refresh need not read them back
 
     def _put_record(
         self, tx: Any, kind: str, record_id: str, fields: dict[str, Any], new: bool
@@ -711,14 +714,7 @@ class Workspace:
         change = ChangeSet(doc_id, remote=remote)
         if not new:
             return change
-        first = self._cursor + 1
-        try:
-            last = self.store.append((doc_id, c.bytes) for c in new)
-        except Exception:
-            self.docs.pop(doc_id, None)
-            raise
-        if last - len(new) + 1 == first:
-            self._cursor = last  # our own rows: the next refresh need not read them back
+        self._append(doc_id, new)
         change.ids = self._changed_ids(doc, new)
         self._reindex(doc_id, change.ids, change, before)
         self._announce(change)
