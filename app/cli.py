@@ -340,24 +340,22 @@ def cmd_topic(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_post(args: argparse.Namespace) -> int:
+def add_one(args: argparse.Namespace, kind: str, fields: dict[str, Any]) -> int:
+    """Create one record from the given fields (those left out are None) and print its id."""
     ws = open_ws(args)
-    fields = {"topic_id": args.topic_id, "text": args.text}
-    if args.reply_to:
-        fields["reply_to"] = args.reply_to
-    print(ws.add("post", fields))
+    print(ws.add(kind, {k: v for k, v in fields.items() if v is not None}))
     ws.close()
     return 0
+
+
+def cmd_post(args: argparse.Namespace) -> int:
+    return add_one(args, "post",
+                   {"topic_id": args.topic_id, "text": args.text, "reply_to": args.reply_to})
 
 
 def cmd_announce(args: argparse.Namespace) -> int:
-    ws = open_ws(args)
-    fields: dict[str, Any] = {"text": args.text, "pinned": args.pinned}
-    if args.title:
-        fields["title"] = args.title
-    print(ws.add("announcement", fields))
-    ws.close()
-    return 0
+    return add_one(args, "announcement",
+                   {"text": args.text, "pinned": args.pinned, "title": args.title})
 
 
 def cmd_announcements(args: argparse.Namespace) -> int:

@@ -129,21 +129,11 @@ class Workspace:
         ask: PassphraseSource | None = None,
     ) -> Workspace:
         """A new identity and a new workspace whose first member (a manager) is this user."""
-        if not name.strip() or not title.strip():
-            raise ValidationError("name and workspace title must not be empty")
-        home.mkdir(parents=True, exist_ok=True)
-        if (home / STORE_FILE).exists():
-            raise WorkspaceError(f"{home} already holds a workspace (use another --home)")
-        key = create_key(home, passphrase, ask)
+        if not title.strip():
+            raise ValidationError("the workspace title must not be empty")
         identity = Identity.generate()
-        save_identity(home, identity, key)
-        ws = cls(home, key, identity)
-        store = ws.store
-        ws.workspace_id, founder_id, founder_text = founding_entry(identity, name, now_iso())
-        with store.transaction():
-            store.set_meta("name", name)
-            store.set_meta("workspace_id", ws.workspace_id)
-        ws.name = name
+        workspace_id, founder_id, founder_text = founding_entry(identity, name, now_iso())
+        ws = cls._new_profile(home, name, workspace_id, identity, passphrase, ask)
         for doc_id in COLLECTIONS:
             ws._ensure_doc(doc_id)
         stages = [s.__dict__ for s in DEFAULT_STAGES]
@@ -174,13 +164,25 @@ class Workspace:
     ) -> Workspace:
         """A new identity with no documents yet: the profile of someone joining an existing
         workspace, who receives its documents from a member by sync."""
+        return cls._new_profile(home, name, workspace_id, Identity.generate(), passphrase, ask)
+
+    @classmethod
+    def _new_profile(
+        cls,
+        home: Path,
+        name: str,
+        workspace_id: str,
+        identity: Identity,
+        passphrase: str | None,
+        ask: PassphraseSource | None,
+    ) -> Workspace:
+        """A profile folder with its key, identity and store, for workspace ``workspace_id``."""
         if not name.strip():
             raise ValidationError("name must not be empty")
         home.mkdir(parents=True, exist_ok=True)
         if (home / STORE_FILE).exists():
             raise WorkspaceError(f"{home} already holds a workspace (use another --home)")
         key = create_key(home, passphrase, ask)
-        identity = Identity.generate()
         save_identity(home, identity, key)
         ws = cls(home, key, identity)
         with ws.store.transaction():

@@ -39,7 +39,7 @@ def changes_message(changes: Iterable[bytes]) -> bytes:
     ) + body
 
 
-_MAGIC = b"\x85\x6f\x4a\x83"
+MAGIC = b"\x85\x6f\x4a\x83"  # every automerge chunk starts with these bytes
 MAX_CHANGE_BYTES = 64 << 20  # one change never inflates beyond this
 
 
@@ -47,7 +47,7 @@ class BadChange(ValueError):
     """A change chunk that is truncated, damaged or not a change at all."""
 
 
-def _uleb_decode(data: bytes, pos: int) -> tuple[int, int]:
+def uleb_decode(data: bytes, pos: int) -> tuple[int, int]:
     value, shift = 0, 0
     while True:
         if pos >= len(data) or shift > 63:
@@ -65,11 +65,11 @@ def check_change(chunk: bytes) -> None:
 
     Needed because the core silently drops an unparseable chunk at the end of a batch; a
     damaged stored row or a hostile peer's bytes must be named, not skipped."""
-    if len(chunk) < 10 or chunk[:4] != _MAGIC:
+    if len(chunk) < 10 or chunk[:4] != MAGIC:
         raise BadChange("not an automerge change")
     if chunk[8] not in (1, 2):  # 1 = change, 2 = compressed change
         raise BadChange(f"chunk type {chunk[8]} is not a change")
-    length, pos = _uleb_decode(chunk, 9)
+    length, pos = uleb_decode(chunk, 9)
     if pos + length != len(chunk):
         raise BadChange("truncated or oversized change")
     covered = chunk[8:]

@@ -87,11 +87,15 @@ async def serve_join(ws: Workspace, stream: Any) -> None:
     except Exception as exc:  # handler exceptions vanish silently in libp2p: log them
         log.warning("join stream from %s failed: %s", short_id(peer_id), exc)
     finally:
-        with trio.move_on_after(2):
-            try:
-                await stream.close()
-            except Exception:
-                log.debug("closing a join stream failed", exc_info=True)
+        await _close(stream)
+
+
+async def _close(stream: Any) -> None:
+    with trio.move_on_after(2):
+        try:
+            await stream.close()
+        except Exception:
+            log.debug("closing a join stream failed", exc_info=True)
 
 
 async def request_join(host: Any, peer_id: Any, invite: Invite, name: str) -> str:
@@ -108,11 +112,7 @@ async def request_join(host: Any, peer_id: Any, invite: Invite, name: str) -> st
     except trio.TooSlowError:
         raise JoinRefused("the member did not answer in time") from None
     finally:
-        with trio.move_on_after(2):
-            try:
-                await stream.close()
-            except Exception:
-                log.debug("closing a join stream failed", exc_info=True)
+        await _close(stream)
     if not isinstance(answer, dict) or not answer.get("ok"):
         error = answer.get("error") if isinstance(answer, dict) else None
         raise JoinRefused(str(error or "the member refused the invite"))

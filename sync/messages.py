@@ -21,7 +21,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from bullpen.crdt.changes import BadChange, check_change
+from bullpen.crdt.changes import MAGIC, BadChange, check_change, uleb_decode
 
 from .framing import MAX_MESSAGE
 
@@ -202,7 +202,6 @@ def decode(raw: bytes) -> Message:
 # ----- automerge payloads --------------------------------------------------------------------
 
 MAX_SAVED = 1 << 30  # a saved document never inflates beyond 1 GiB
-_MAGIC = b"\x85\x6f\x4a\x83"
 
 
 def compress_saved(data: bytes) -> bytes:
@@ -222,16 +221,10 @@ def decompress_saved(data: bytes) -> bytes:
 
 
 def _uleb(data: bytes, pos: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise ProtocolError("truncated sync message")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
+    try:
+        return uleb_decode(data, pos)
+    except BadChange:
+        raise ProtocolError("truncated sync message") from None
 
 
 def _hashes(data: bytes, pos: int) -> tuple[list[bytes], int]:
@@ -249,7 +242,7 @@ def check_chunks(data: bytes) -> None:
     if not data:
         raise ProtocolError("empty change in sync message")
     while pos < len(data):
-        if len(data) - pos < 10 or data[pos : pos + 4] != _MAGIC:
+        if len(data) - pos < 10 or data[pos : pos + 4] != MAGIC:
             raise ProtocolError("invalid change in sync message: not an automerge chunk")
         length, body = _uleb(data, pos + 9)
         end = body + length
