@@ -445,7 +445,13 @@ def cmd_gui(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"bullpen: the desktop app is not available ({exc})", file=sys.stderr)
         return 1
-    return run(args.home, demo=getattr(args, "demo", False))
+    code = run(args.home, demo=getattr(args, "demo", False))
+    # Everything is closed and durable by now. PySide6 can crash while the interpreter tears
+    # down Qt objects at exit (seen as an abort in garbage collection), which would turn a
+    # clean quit into a crash report: leave without that teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -131,6 +131,7 @@ def run_demo_peer(home: Path, interval: float) -> int:
     from .node import make_node
 
     ws = Workspace.open(home)
+    parent = os.getppid()
     rng = random.Random(home.name)
     node = make_node(ws, listen=["/ip4/127.0.0.1/tcp/0"])
 
@@ -138,9 +139,10 @@ def run_demo_peer(home: Path, interval: float) -> int:
         async with trio.open_nursery() as nursery:
             for addr in await nursery.start(node.run):
                 print(f"listening on {addr}", flush=True)
-            while True:
+            while os.getppid() == parent:  # the demo app is gone: so is its teammate
                 await trio.sleep(interval * rng.uniform(0.5, 1.5))
                 await trio.to_thread.run_sync(simulate_step, ws, rng)
+            nursery.cancel_scope.cancel()
 
     try:
         trio.run(main)

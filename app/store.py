@@ -51,6 +51,9 @@ class Store:
             # when the process is killed.
             self.db = connect(path, key, synchronous="FULL")
             self._create()
+            from .migrations import migrate  # late import: migrations.py imports this module
+
+            migrate(self, SCHEMA_VERSION)
         except DatabaseError as exc:
             raise _damaged(path, exc) from exc
 

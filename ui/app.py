@@ -182,6 +182,18 @@ def _open_demo() -> tuple[Workspace, NodeFactory | None, Any]:
     return Workspace.open(office.home, passphrase=office.passphrase), factory, office
 
 
+def _quit_on_signals(app: QApplication) -> None:
+    """SIGTERM/SIGINT close the app like its window would (so the demo's teammates stop too).
+    Python handles signals only between bytecodes, so a timer wakes the interpreter."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: app.quit())
+    waker = QTimer(app)
+    waker.timeout.connect(lambda: None)
+    waker.start(250)
+
+
 def run(home: Path, *, demo: bool = False) -> int:
     """Open the app on ``home`` (first start: create, join or demo); returns the exit code."""
     app = application()
@@ -196,6 +208,10 @@ def run(home: Path, *, demo: bool = False) -> int:
     ws, factory, office = opened
     session = Session(ws, network_factory=factory)
     session.start()
+    _quit_on_signals(app)
+    quit_after = os.environ.get("BULLPEN_QUIT_AFTER")  # seconds: smoke runs of the real app
+    if quit_after:
+        QTimer.singleShot(int(float(quit_after) * 1000), app.quit)
     try:
         return app.exec()
     finally:
