@@ -114,11 +114,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     ws = open_ws(args)
     data = ws.status()
     data["peers"] = _peer_status(ws)
+    data["listening"] = listening_addrs(ws)
     ws.close()
 
     def human(d: dict[str, Any]) -> str:
         lines = [f"{d['title']} ({d['workspace_id']})", f"you: {d['name']} {d['peer_id']}",
                  f"digest: {d['digest']}"]
+        lines += [f"listening on {addr}" for addr in d["listening"]]
         for p in d["peers"]:
             seen = p.get("last_seen") or "never"
             state = "connected" if p.get("connected") else f"last seen {seen}"
@@ -135,6 +137,15 @@ def _peer_status(ws: Workspace) -> list[dict[str, Any]]:
     except ImportError:
         return []
     return peer_status(ws)
+
+
+def listening_addrs(ws: Workspace) -> list[str]:
+    """Addresses of the node running on this profile (serve or the app), if any."""
+    try:
+        from bullpen.sync.peers import node_info
+    except ImportError:
+        return []
+    return list((node_info(ws) or {}).get("listen", []))
 
 
 def cmd_search(args: argparse.Namespace) -> int:

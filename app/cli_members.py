@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .cli import add_json, emit, open_ws, table
+from .cli import add_json, emit, listening_addrs, open_ws, table
 from .identity import short_id
 from .invites import create_invite, parse_duration
 
@@ -53,14 +53,7 @@ def cmd_member(args: argparse.Namespace) -> int:
 
 def cmd_invite(args: argparse.Namespace) -> int:
     ws = open_ws(args)
-    addrs = list(args.addr or [])
-    if not addrs:
-        try:
-            from bullpen.sync.peers import node_info
-
-            addrs = list((node_info(ws) or {}).get("listen", []))
-        except ImportError:
-            addrs = []
+    addrs = list(args.addr or []) or listening_addrs(ws)
     code = create_invite(ws, args.role, parse_duration(args.expires), addrs)
     ws.close()
     data = {"code": code, "role": args.role, "expires_in": args.expires, "addrs": addrs}

@@ -292,7 +292,7 @@ class Workspace:
         """Run ``fn`` in one transaction on ``doc_id``; durable before returning."""
         with self.lock:
             self.refresh()
-            doc = self.doc(doc_id)
+            doc = self._writable(doc_id)
             before = doc.get_heads()
             with doc.transaction() as tx:
                 ids = fn(tx)
@@ -303,6 +303,16 @@ class Workspace:
             self._reindex(doc_id, change.ids, change, before)
             self._announce(change)
             return change
+
+    def _writable(self, doc_id: str) -> Document:
+        """The document to write to. A team member whose copy of a collection has not
+        arrived yet (just joined) starts it from its deterministic genesis, which merges with
+        the team's copy; a guest never holds the team's collections."""
+        if doc_id in self.docs or doc_id not in COLLECTIONS or doc_id in self.store.doc_ids():
+            return self.doc(doc_id)
+        if self.role() == "guest":
+            raise WorkspaceError(f"{doc_id} is not shared with you")
+        return self._ensure_doc(doc_id)
 
     def _append(self, doc_id: str, new: list[Any]) -> None:
         """Persist new changes durably, or forget them in memory too (not durable, not done)."""

@@ -23,6 +23,8 @@ def founder(tmp_path):
 
 
 def invite(home, role="rep", expires="1h"):
+    """An invite made once the node running on ``home`` has published its addresses."""
+    wait_for(lambda: status(home)["listening"], 30, "the node to publish its addresses")
     return cli_json(home, "invite", "--role", role, "--expires", expires)["code"]
 
 
@@ -32,7 +34,6 @@ def join(home, code, name, check=True):
 
 def test_invite_join_single_use_expiry_and_tampering(founder, tmp_path):
     with Serve(founder) as node:
-        wait_for(lambda: cli_json(founder, "status")["peers"] is not None, 5, "status")
         code = invite(founder)
         assert node.addr.rsplit("/p2p/")[0] in str(cli_json(founder, "invite", "--role", "rep"))
         eli = tmp_path / "eli"
