@@ -84,3 +84,77 @@ def test_remote_edit_merges_without_moving_the_cursor(qtbot, session, home) -> N
     qtbot.waitUntil(lambda: editor.queue.outstanding == 0)
     assert "Main Weaknesses" in session.ws.document(doc_id)["text"]
     assert session.ws.document(doc_id)["text"].startswith("DRAFT: ")
+
+
+def test_text_patches_keep_far_apart_edits_separate() -> None:
+    from bullpen.ui.textsync import shift_position, text_patches
+
+    old = "".join(f"line {i}\n" for i in range(100))
+    new = "TOP " + old.replace("line 50\n", "line fifty\n") + "END"
+    patches = text_patches(old, new)
+    assert patches == [(0, 0, "TOP "), (old.index("50\n"), 2, "fifty"), (len(old), 0, "END")]
+    out, delta = old, 0
+    for pos, deleted, inserted in patches:
+        out = out[:pos + delta] + inserted + out[pos + delta + deleted:]
+        delta += len(inserted) - deleted
+    assert out == new
+    assert shift_position(10, patches) == 14  # after the inserted "TOP "
+
+
+def test_keystroke_reads_only_the_edit_and_echo_draws_nothing(
+        qtbot, session, monkeypatch) -> None:  # noqa: F811
+    from bullpen.ui import documents_view
+
+    editor, doc_id = _open(qtbot, session, "Globex battlecard")
+    size = len(editor.edit.toPlainText())
+    reads: list[int] = []
+    real = documents_view.editor_text
+
+    def counting(doc, start=0, end=None):
+        text = real(doc, start, end)
+        reads.append(len(text) if end is not None else size)
+        return text
+
+    monkeypatch.setattr(documents_view, "editor_text", counting)
+    redraws: list[tuple[int, int]] = []
+    monkeypatch.setattr(editor, "_format_range", lambda s, e: redraws.append((s, e)))
+    monkeypatch.setattr(editor, "_render", lambda *a: redraws.append((-1, -1)))
+    editor.edit.moveCursor(QTextCursor.MoveOperation.End)
+    qtbot.keyClicks(editor.edit, "Call Tuesday")
+    qtbot.waitUntil(lambda: editor.queue.outstanding == 0)
+    qtbot.wait(documents_view.REMOTE_DELAY_MS * 3)  # the echo of our own writes arrives
+    settle(qtbot)
+    assert reads and max(reads) <= 1, reads  # one character per key, never the document
+    assert redraws == []  # our own echo re-renders nothing
+    assert session.ws.document(doc_id)["text"].endswith("Call Tuesday")
+
+
+def test_remote_edits_patch_pieces_keeping_cursor_and_styles(
+        qtbot, session, home) -> None:  # noqa: F811
+    editor, doc_id = _open(qtbot, session, "Globex battlecard")
+    text = editor.edit.toPlainText()
+    middle = text.index("Weaknesses")
+    cursor = editor.edit.textCursor()
+    cursor.setPosition(middle)
+    cursor.setPosition(middle + 10, QTextCursor.MoveMode.KeepAnchor)
+    editor.edit.setTextCursor(cursor)
+    qtbot.keyClick(editor.edit, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: editor.queue.outstanding == 0)
+    cursor.setPosition(middle + 3)
+    editor.edit.setTextCursor(cursor)
+    other = Workspace.open(home)
+    try:
+        length = len(other.document(doc_id)["text"])
+        other.edit_document(doc_id, splice=(length, 0, "\nTail note"))
+        other.edit_document(doc_id, splice=(0, 0, "DRAFT: "))
+    finally:
+        other.close()
+    wait(qtbot, lambda: editor.edit.toPlainText().startswith("DRAFT: ")
+         and editor.edit.toPlainText().endswith("Tail note"))
+    assert editor.edit.textCursor().position() == middle + 3 + len("DRAFT: ")
+    probe = QTextCursor(editor.edit.document())
+    probe.setPosition(middle + len("DRAFT: ") + 5)
+    assert probe.charFormat().fontWeight() >= 600  # the bold word in between stayed bold
+    probe.setPosition(3)
+    assert probe.charFormat().fontWeight() < 600  # the inserted text is plain
+    assert editor._text == session.ws.document(doc_id)["text"]

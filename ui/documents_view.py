@@ -1,14 +1,17 @@
 """Documents: co-edited rich text, keystroke by keystroke, merging teammates' edits live.
 
-Local edits: ``QTextDocument.contentsChange`` says where the text changed; the exact splice
-(position, deleted, inserted) is the difference between the text we last sent and the text now,
-found around that position. Splices and style marks go to ``ws.edit_document`` through one
-serial worker, so they reach the CRDT in typing order and the GUI thread never waits on a write.
+Local edits: ``QTextDocument.contentsChange`` says where the text changed; the editor keeps a
+mirror of the CRDT text, so the splice (position, deleted, inserted) comes from reading only the
+changed characters back (``textsync.editor_text``), never the whole document: a keystroke costs
+the size of the edit. Splices and style marks go to ``ws.edit_document`` through one serial
+worker, so they reach the CRDT in typing order and the GUI thread never waits on a write.
 
-Remote edits (sync, or another process on this profile): when the document's ChangeSet arrives
-and our own writes have drained, the CRDT text is read in a worker and only the differing middle
-is spliced into the editor through a separate cursor, so the user's cursor and selection move
-with the text instead of jumping, and formats are re-applied only if the marks changed.
+Remote edits (sync, or another process on this profile): only when the document's ChangeSet
+arrives and our own writes have drained, the CRDT text is read and diffed against the mirror in a
+worker (``textsync.text_patches``); the GUI patches just those pieces through a separate cursor,
+so the user's cursor and selection move with the text instead of jumping, and re-applies marks
+only over the patched and changed ranges. Our own echo diffs to nothing and draws nothing.
+Tables are stored as tab-separated lines under a ``table`` mark and shown as QTextTables.
 """
 
 from __future__ import annotations
@@ -44,44 +47,21 @@ from bullpen.app.workspace import ChangeSet
 from .base_view import BaseView
 from .context import AppContext
 from .records_model import when
+from .textsync import (
+    Splice,
+    editor_text,
+    merge_ranges,
+    render_table,
+    shift_position,
+    span_key,
+    splice_between,
+    text_patches,
+)
 from .worker import SerialQueue
 
 HEADING_SIZES = {1: 20.0, 2: 16.0, 3: 13.5}
 INLINE = ("bold", "italic", "underline", "strike")
 REMOTE_DELAY_MS = 120  # coalesce a burst of remote keystrokes (and our own echoes) into a read
-
-
-def splice_between(old: str, new: str, hint: int = 0) -> tuple[int, int, str] | None:
-    """The one splice turning ``old`` into ``new`` (None if equal), searching from ``hint``.
-
-    Slice comparisons run in C, so a 50k-character document costs microseconds, not a Python
-    loop per character."""
-    if old == new:
-        return None
-    limit = min(len(old), len(new))
-    prefix = min(max(hint, 0), limit)
-    if old[:prefix] != new[:prefix]:
-        low, high = 0, prefix  # binary search for the longest common prefix
-        while low < high:
-            mid = (low + high + 1) // 2
-            if old[:mid] == new[:mid]:
-                low = mid
-            else:
-                high = mid - 1
-        prefix = low
-    else:
-        while prefix < limit and old[prefix] == new[prefix]:
-            prefix += 1
-    room = limit - prefix
-    low, high = 0, room  # longest common suffix within what the prefix left
-    while low < high:
-        mid = (low + high + 1) // 2
-        if old[len(old) - mid:] == new[len(new) - mid:]:
-            low = mid
-        else:
-            high = mid - 1
-    suffix = low
-    return prefix, len(old) - prefix - suffix, new[prefix:len(new) - suffix]
 
 
 def inline_format(name: str, value: Any) -> QTextCharFormat:
@@ -188,35 +168,54 @@ class DocumentEditor(QWidget):
     def _opened(self, record_id: str, data: dict[str, Any]) -> None:
         if record_id != self.record_id:
             return
+        self._show_meta(data)
+        self._render(data["text"], data["spans"])
+        self.edit.setEnabled(True)
+        self.edit.document().clearUndoRedoStacks()
+
+    def _show_meta(self, data: dict[str, Any]) -> None:
         self.title.setText(data.get("title") or "(untitled)")
         self.info.setText(f"Created by {self.ctx.name_of(data.get('created_by'))}, "
                           f"last change {when(data.get('updated_at'))}")
+
+    def _render(self, text: str, spans: list[dict[str, Any]]) -> None:
+        """Show a whole text (opening, or the rare fallback when a patch went wrong)."""
         self._applying = True
         try:
-            self.edit.setPlainText(data["text"])
-            self._text = self.edit.toPlainText()
-            self._spans = data["spans"]
-            self._format_all(data["spans"])
+            self.edit.setPlainText(text)
+            self._text = text
+            self._spans = spans
+            self._format_range(0, len(text))
+            if editor_text(self.edit.document()) != text:  # Qt normalised something
+                self._text = editor_text(self.edit.document())
         finally:
             self._applying = False
-        self.edit.setEnabled(True)
-        self.edit.document().clearUndoRedoStacks()
 
     # --- local edits ---
 
     def _contents_change(self, position: int, removed: int, added: int) -> None:
+        """A local edit: the splice from what Qt says changed, read from the editor for just
+        those characters (the rest of the text is the mirror), so a key costs O(edit)."""
         if self._applying or self.record_id is None:
             return
-        new = self.edit.toPlainText()
-        splice = splice_between(self._text, new, position)
+        doc = self.edit.document()
+        old = self._text
+        if len(old) - removed + added == doc.characterCount() - 1:
+            segment = editor_text(doc, position, position + added)
+            part = splice_between(old[position:position + removed], segment)
+            splice = None if part is None else (position + part[0], part[1], part[2])
+            self._text = old[:position] + segment + old[position + removed:]
+        else:  # Qt counted the closing paragraph mark: compare the whole text (rare)
+            self._text = editor_text(doc)
+            splice = splice_between(old, self._text, position)
         if splice is None:
             return  # a format change only
-        self._text = new
         self._local_edits += 1
         rid = self.record_id
         ws = self.ctx.ws
         self.queue.submit(lambda: ws.edit_document(rid, splice=splice),
                           on_done=self._written, on_error=self._write_failed)
+        self._spans = [self._shifted(s, [splice]) for s in self._spans]
         pos, _deleted, inserted = splice
         if inserted:
             self._sync_typed_styles(pos, len(inserted))
@@ -319,36 +318,67 @@ class DocumentEditor(QWidget):
         self._submit_style(start, end, "list", kind)
 
     def insert_table(self) -> None:
+        """A 2x2 table; its cell separators go out as a splice (``textsync`` maps them to
+        tabs and line breaks), then the table mark over them."""
         cursor = self.edit.textCursor()
         start = cursor.position()
-        cursor.insertTable(2, 2)  # the new cells' separators arrive as a splice
+        cursor.insertTable(2, 2)
         self._submit_style(start, start + 5, "table", "2x2")
 
     # --- formats from marks ---
 
-    def _format_all(self, spans: list[dict[str, Any]]) -> None:
+    def _format_range(self, start: int, end: int) -> None:
+        """Show the marks of ``self._spans`` over ``[start, end)`` (whole blocks for block
+        marks); everything else in the range goes back to plain. Tables are built first, as
+        they replace their characters."""
         doc = self.edit.document()
         size = doc.characterCount() - 1
+        start, end = max(0, min(start, size)), max(0, min(end, size))
+        for span in self._spans:
+            if span["name"] == "table" and span["value"] and span["start"] <= end \
+                    and span["end"] >= start:
+                s, e = span["start"], min(span["end"], size)
+                render_table(doc, s, e, self._text[s:e])
+        last = doc.findBlock(end)  # whole blocks: a heading's look spans its paragraph
+        start = doc.findBlock(start).position()
+        end = min(size, last.position() + max(last.length() - 1, 0)) if last.isValid() else size
+        spans = [s for s in self._spans if s["start"] <= end and s["end"] >= start]
         cursor = QTextCursor(doc)
-        cursor.select(QTextCursor.SelectionType.Document)
+        cursor.setPosition(start)
+        cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
         cursor.setCharFormat(QTextCharFormat())
+        block = doc.findBlock(start)
+        while block.isValid() and block.position() <= end:
+            at = block.position()
+            level = next((int(s["value"]) for s in spans if s["name"] == "heading"
+                          and s["value"] and s["start"] <= at < max(s["end"], s["start"] + 1)),
+                         None)
+            if level or block.blockFormat().headingLevel():
+                self._format_heading(block, level)
+            listed = block.textList()
+            if listed is not None and not any(s["name"] == "list" and s["value"]
+                                              and s["start"] <= at <= s["end"] for s in spans):
+                listed.remove(block)
+                fmt = QTextBlockFormat(block.blockFormat())
+                fmt.setIndent(0)
+                QTextCursor(block).setBlockFormat(fmt)
+            block = block.next()
         for span in spans:
-            start, end = min(span["start"], size), min(span["end"], size)
+            s, e = min(span["start"], size), min(span["end"], size)
             name, value = span["name"], span["value"]
             if name in INLINE or name == "link":
-                cursor.setPosition(start)
-                cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+                cursor.setPosition(max(s, start))
+                cursor.setPosition(min(e, end), QTextCursor.MoveMode.KeepAnchor)
                 cursor.mergeCharFormat(inline_format(name, value))
-            elif name == "heading":
-                block = doc.findBlock(start)
-                while block.isValid() and block.position() <= max(end - 1, start):
-                    self._format_heading(block, int(value) if value else None)
-                    block = block.next()
-            elif name == "list":
-                cursor.setPosition(start)
-                cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
-                cursor.createList(QTextListFormat.Style.ListDisc if value == "bullet"
-                                  else QTextListFormat.Style.ListDecimal)
+            elif name == "list" and value:
+                style = (QTextListFormat.Style.ListDisc if value == "bullet"
+                         else QTextListFormat.Style.ListDecimal)
+                first = doc.findBlock(s).textList()
+                if first is not None and first.format().style() == style:
+                    continue  # shown already
+                cursor.setPosition(s)
+                cursor.setPosition(e, QTextCursor.MoveMode.KeepAnchor)
+                cursor.createList(style)
 
     # --- remote edits ---
 
@@ -359,44 +389,60 @@ class DocumentEditor(QWidget):
             self._remote_timer.start()
 
     def _fetch_remote(self) -> None:
+        """Read the CRDT and diff it against the mirror in a worker: the GUI thread only
+        applies the (usually empty, for our own echo) patches."""
         if self.record_id is None or self.queue.outstanding:
             return
         self._remote_wanted = False
-        rid, edits = self.record_id, self._local_edits
-        self.ctx.run(self.ctx.ws.document, rid,
-                     done=lambda data: self._merge_remote(rid, edits, data),
+        rid, edits, mirror, ws = self.record_id, self._local_edits, self._text, self.ctx.ws
+
+        def read() -> tuple[dict[str, Any], list[Splice]]:
+            data = ws.document(rid)
+            return data, text_patches(mirror, data["text"])
+
+        self.ctx.run(read, done=lambda result: self._merge_remote(rid, edits, *result),
                      what="Reading teammates' edits")
 
-    def _merge_remote(self, record_id: str, edits: int, data: dict[str, Any]) -> None:
+    def _merge_remote(self, record_id: str, edits: int, data: dict[str, Any],
+                      patches: list[Splice]) -> None:
         if record_id != self.record_id:
             return
         if edits != self._local_edits or self.queue.outstanding:
             self.remote_changed()  # the user typed meanwhile: read again once writes drain
             return
-        splice = splice_between(self._text, data["text"])
+        self._show_meta(data)
+        old_spans = {span_key(self._shifted(s, patches)) for s in self._spans}
+        new_spans = {span_key(s): s for s in data["spans"]}
+        if not patches and old_spans == set(new_spans):
+            return  # our own echo: nothing to draw
+        doc = self.edit.document()
+        dirty: list[tuple[int, int]] = []
         self._applying = True
         try:
-            if splice is not None:
-                pos, deleted, inserted = splice
-                cursor = QTextCursor(self.edit.document())
-                cursor.setPosition(pos)
-                cursor.setPosition(pos + deleted, QTextCursor.MoveMode.KeepAnchor)
-                cursor.insertText(inserted)
-                self._text = self.edit.toPlainText()
-            if data["spans"] != self._spans:
-                self._spans = data["spans"]
-                self._format_all(data["spans"])
+            delta = 0
+            for pos, deleted, inserted in patches:  # ascending: later ones shift by delta
+                cursor = QTextCursor(doc)
+                cursor.setPosition(pos + delta)
+                cursor.setPosition(pos + delta + deleted, QTextCursor.MoveMode.KeepAnchor)
+                cursor.insertText(inserted, QTextCharFormat())
+                dirty.append((pos + delta, pos + delta + len(inserted)))
+                delta += len(inserted) - deleted
+            self._text = data["text"]
+            self._spans = data["spans"]
+            if doc.characterCount() - 1 != len(self._text):
+                self._render(data["text"], data["spans"])  # the patch went wrong: redraw all
+                return
+            for key in old_spans.symmetric_difference(new_spans):
+                dirty.append((key[0], key[1]))
+            for start, end in merge_ranges(dirty):
+                self._format_range(start, end)
         finally:
             self._applying = False
-        if self._text != data["text"]:  # the editor normalised something: take the CRDT's
-            self._applying = True
-            try:
-                self.edit.setPlainText(data["text"])
-                self._text = self.edit.toPlainText()
-                self._format_all(data["spans"])
-            finally:
-                self._applying = False
-        self.title.setText(data.get("title") or "(untitled)")
+
+    @staticmethod
+    def _shifted(span: dict[str, Any], patches: list[Splice]) -> dict[str, Any]:
+        return {**span, "start": shift_position(span["start"], patches),
+                "end": shift_position(span["end"], patches, end=True)}
 
     def shutdown(self) -> None:
         self.queue.close()
