@@ -158,3 +158,66 @@ def test_remote_edits_patch_pieces_keeping_cursor_and_styles(
     probe.setPosition(3)
     assert probe.charFormat().fontWeight() < 600  # the inserted text is plain
     assert editor._text == session.ws.document(doc_id)["text"]
+
+
+def _tables(editor):
+    from PySide6.QtGui import QTextTable
+
+    frames = editor.edit.document().rootFrame().childFrames()
+    return [f for f in frames if isinstance(f, QTextTable)]
+
+
+def _cells(table) -> list[list[str]]:
+    def text(cell) -> str:
+        cursor = cell.firstCursorPosition()
+        cursor.setPosition(cell.lastCursorPosition().position(),
+                           QTextCursor.MoveMode.KeepAnchor)
+        return cursor.selectedText()
+
+    return [[text(table.cellAt(r, c)) for c in range(table.columns())]
+            for r in range(table.rows())]
+
+
+def test_table_survives_reopen_and_reaches_a_teammate(qtbot, session, home) -> None:  # noqa: F811
+    from bullpen.ui.documents_view import DocumentsView
+
+    editor, doc_id = _open(qtbot, session, "Globex battlecard")
+    cursor = editor.edit.textCursor()
+    cursor.setPosition(editor.edit.toPlainText().index("Weaknesses"))
+    editor.edit.setTextCursor(cursor)
+    editor.insert_table()
+    for n, text in enumerate(("Plan", "Price", "Basic", "$10")):
+        if n:
+            qtbot.keyClick(editor.edit, Qt.Key.Key_Tab)  # to the next cell
+        qtbot.keyClicks(editor.edit, text)
+    qtbot.waitUntil(lambda: editor.queue.outstanding == 0)
+    stored = session.ws.document(doc_id)
+    assert "\nPlan\tPrice\nBasic\t$10\n" in stored["text"]
+    assert any(s["name"] == "table" for s in stored["spans"])
+
+    fresh = DocumentsView(session.ctx)  # the document opened again in a new view
+    qtbot.addWidget(fresh)
+    fresh.ensure_loaded()
+    wait(qtbot, lambda: fresh.loaded_once)
+    fresh.show_record(doc_id)
+    wait(qtbot, lambda: _tables(fresh.editor))
+    assert [_cells(t) for t in _tables(fresh.editor)] == [[["Plan", "Price"], ["Basic", "$10"]]]
+    assert fresh.editor._text == stored["text"]  # positions map one to one
+    fresh.shutdown()
+
+    other = Workspace.open(home)  # a teammate's copy receiving a table
+    try:
+        other.edit_document(doc_id, splice=(0, 0, "\nQ1\tQ2\n"))
+        other.edit_document(doc_id, style=(0, 7, "table", "1x2"))
+    finally:
+        other.close()
+    wait(qtbot, lambda: len(_tables(editor)) == 2)
+    assert _cells(_tables(editor)[0]) == [["Q1", "Q2"]]
+    assert editor._text == session.ws.document(doc_id)["text"]
+    # Tab in the last cell adds a row, which is stored too.
+    cursor = _tables(editor)[1].cellAt(1, 1).lastCursorPosition()
+    editor.edit.setTextCursor(cursor)
+    qtbot.keyClick(editor.edit, Qt.Key.Key_Tab)
+    qtbot.keyClicks(editor.edit, "Pro")
+    qtbot.waitUntil(lambda: editor.queue.outstanding == 0)
+    assert "\nPlan\tPrice\nBasic\t$10\nPro\t\n" in session.ws.document(doc_id)["text"]

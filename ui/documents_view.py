@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QFont,
+    QKeyEvent,
     QKeySequence,
     QTextBlockFormat,
     QTextCharFormat,
@@ -115,6 +116,7 @@ class DocumentEditor(QWidget):
         self.edit.setAcceptRichText(False)  # pasted HTML would carry styles we don't sync
         self.edit.setEnabled(False)
         self.edit.document().contentsChange.connect(self._contents_change)
+        self.edit.installEventFilter(self)  # Tab moves between table cells
         font = self.edit.font()
         font.setPointSizeF(11.5)
         self.edit.setFont(font)
@@ -322,8 +324,29 @@ class DocumentEditor(QWidget):
         tabs and line breaks), then the table mark over them."""
         cursor = self.edit.textCursor()
         start = cursor.position()
-        cursor.insertTable(2, 2)
+        table = cursor.insertTable(2, 2)
         self._submit_style(start, start + 5, "table", "2x2")
+        self.edit.setTextCursor(table.cellAt(0, 0).firstCursorPosition())  # type in it
+        self.edit.setFocus()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Tab / Shift+Tab in a table go to the next / previous cell (Qt would type a tab,
+        which the stored grid uses as its cell separator); Tab in the last cell adds a row."""
+        if watched is self.edit and event.type() == QEvent.Type.KeyPress and isinstance(
+                event, QKeyEvent) and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
+            cursor = self.edit.textCursor()
+            table = cursor.currentTable()
+            if table is not None:
+                cell = table.cellAt(cursor)
+                index = cell.row() * table.columns() + cell.column()
+                index += -1 if event.key() == Qt.Key.Key_Backtab else 1
+                if index >= table.rows() * table.columns():
+                    table.appendRows(1)
+                index = max(index, 0)
+                target = table.cellAt(index // table.columns(), index % table.columns())
+                self.edit.setTextCursor(target.firstCursorPosition())
+                return True
+        return super().eventFilter(watched, event)
 
     # --- formats from marks ---
 

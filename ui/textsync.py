@@ -24,6 +24,7 @@ FRAME_START, FRAME_END = "\ufdd0", "\ufdd1"
 PARAGRAPH, CELL_BREAK = "\u2029", "\u2028"
 _SPECIAL = re.compile(f"[{FRAME_START}{FRAME_END}{PARAGRAPH}]")
 _LINES = re.compile(r"[^\n]*\n|[^\n]+")
+RAW_OVER = 64  # ranges longer than this are read from the raw text, not char by char
 DIFF_LINES_OVER = 200  # a changed middle longer than this is diffed line by line first
 
 Splice = tuple[int, int, str]  # (position, characters deleted, text inserted)
@@ -113,16 +114,18 @@ def _tables(doc: QTextDocument) -> list[QTextTable]:
 def editor_text(doc: QTextDocument, start: int = 0, end: int | None = None) -> str:
     """The editor's characters ``[start, end)`` as the CRDT stores them (see the module doc).
 
-    ``QTextCursor.selectedText`` keeps table markers and paragraph separators as they are,
-    so only those few characters need a look at their table cell; plain runs are copied."""
+    A keystroke's few characters are read one by one (no copy of the document); a long
+    range (opening, pasting) from the raw text. Both keep table markers and paragraph
+    separators as they are (a cursor selection across cells would not), so only those few
+    characters need a look at their table cell."""
     size = doc.characterCount() - 1
     end = size if end is None else min(end, size)
     if end <= start:
         return ""
-    cursor = QTextCursor(doc)
-    cursor.setPosition(start)
-    cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
-    raw = cursor.selectedText()
+    if end - start <= RAW_OVER:
+        raw = "".join(doc.characterAt(i) for i in range(start, end))
+    else:
+        raw = doc.toRawText()[start:end]
     if not _SPECIAL.search(raw):
         return raw
     tables = _tables(doc)
