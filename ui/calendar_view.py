@@ -1,7 +1,9 @@
 """Calendar: the team's week (a column per day) or month (a calendar plus the day's events).
 
 Events are kept by id and redrawn from memory on each change, which is instant for a team's
-calendar. Recurring events show on their first date only (no expansion of RRULEs yet).
+calendar. Only the visible week or month is expanded: a recurring event (RRULE, minus its
+EXDATEs) shows on each of its occurrences there, and an event spanning days (an all-day end
+date is exclusive) on each day it covers (``ui.recurrence``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from bullpen.app.workspace import ChangeSet
 from . import interop
 from .base_view import BaseView
 from .context import AppContext
+from .recurrence import days_of, is_all_day
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -48,11 +51,20 @@ def event_day(event: dict[str, Any]) -> dt.date | None:
         return None
 
 
-def event_line(event: dict[str, Any]) -> str:
+def event_line(event: dict[str, Any], begin: dt.datetime | None = None,
+               day: dt.date | None = None) -> str:
+    """One line for a day's list; ``begin`` is this occurrence's start, ``day`` the day shown
+    (a later day of a multi-day event says it continues)."""
     start = event.get("start") or ""
-    clock = "all day" if event.get("all_day") or len(start) <= 10 else start[11:16]
+    if is_all_day(event):
+        clock = "all day"
+    elif begin is not None and day is not None and begin.date() < day:
+        clock = "cont."
+    else:
+        clock = begin.strftime("%H:%M") if begin is not None else start[11:16]
+    repeat = " ⟳" if event.get("rrule") else ""
     where = f"  · {event['location']}" if event.get("location") else ""
-    return f"{clock}  {event.get('title', '')}{where}"
+    return f"{clock}  {event.get('title', '')}{repeat}{where}"
 
 
 class EventDialog(QDialog):
@@ -191,9 +203,17 @@ class CalendarView(BaseView):
                 self.events[rid] = record
         self._draw()
 
-    def _on(self, day: dt.date) -> list[dict[str, Any]]:
-        found = [e for e in self.events.values() if event_day(e) == day]
-        return sorted(found, key=lambda e: e.get("start") or "")
+    def _by_day(self, first: dt.date, last: dt.date
+                ) -> dict[dt.date, list[tuple[dict[str, Any], dt.datetime]]]:
+        """Each day of ``[first, last]`` -> (event, start of its occurrence), in time order
+        (all-day events first)."""
+        out: dict[dt.date, list[tuple[dict[str, Any], dt.datetime]]] = {}
+        for event in self.events.values():
+            for day, begin in days_of(event, first, last).items():
+                out.setdefault(day, []).append((event, begin))
+        for found in out.values():
+            found.sort(key=lambda pair: (not is_all_day(pair[0]), pair[1]))
+        return out
 
     # --- drawing ---
 
@@ -225,16 +245,18 @@ class CalendarView(BaseView):
         end = self.week_start + dt.timedelta(days=6)
         self.range_label.setText(f"Week of {self.week_start:%d %b %Y} – {end:%d %b}")
         today = dt.date.today()
+        shown = self._by_day(self.week_start, end)
         for i in range(7):
             day = self.week_start + dt.timedelta(days=i)
             label = f"{day:%a %d %b}" + ("  (today)" if day == today else "")
             self.day_labels[i].setText(label)
-            self._fill(self.day_lists[i], self._on(day))
+            self._fill(self.day_lists[i], day, shown.get(day, []))
 
-    def _fill(self, target: QListWidget, events: list[dict[str, Any]]) -> None:
+    def _fill(self, target: QListWidget, day: dt.date,
+              events: list[tuple[dict[str, Any], dt.datetime]]) -> None:
         target.clear()
-        for event in events:
-            item = QListWidgetItem(event_line(event))
+        for event, begin in events:
+            item = QListWidgetItem(event_line(event, begin, day))
             item.setData(ID_ROLE, event["id"])
             item.setToolTip(event.get("description") or event.get("title", ""))
             target.addItem(item)
@@ -249,18 +271,18 @@ class CalendarView(BaseView):
         bold.setFontWeight(QFont.Weight.Bold)
         bold.setForeground(Qt.GlobalColor.darkBlue)
         self._bold_days = []
-        for event in self.events.values():
-            day = event_day(event)
-            if day is not None and day.year == year and day.month == month:
-                qday = QDate(day.year, day.month, day.day)
-                self.calendar.setDateTextFormat(qday, bold)
-                self._bold_days.append(qday)
+        first = dt.date(year, month, 1)
+        last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        for day in self._by_day(first, last):
+            qday = QDate(day.year, day.month, day.day)
+            self.calendar.setDateTextFormat(qday, bold)
+            self._bold_days.append(qday)
         self._draw_day()
 
     def _draw_day(self) -> None:
         day = self.calendar.selectedDate().toPython()
         self.day_heading.setText(f"{day:%A %d %B}")
-        self._fill(self.day_list, self._on(day))
+        self._fill(self.day_list, day, self._by_day(day, day).get(day, []))
 
     def show_record(self, record_id: str) -> None:
         event = self.events.get(record_id)

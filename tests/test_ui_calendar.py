@@ -1,0 +1,81 @@
+"""Calendar: recurring events on every occurrence, all-day events over the days they cover."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from PySide6.QtCore import QDate
+from test_ui_support import home, session, settle, wait  # noqa: F401
+
+from bullpen.ui.recurrence import days_of
+
+
+def _week_titles(calendar) -> dict[dt.date, list[str]]:
+    out = {}
+    for i, cards in enumerate(calendar.day_lists):
+        day = calendar.week_start + dt.timedelta(days=i)
+        out[day] = [cards.item(r).text() for r in range(cards.count())]
+    return out
+
+
+def _open_calendar(qtbot, app_session):
+    window = app_session.window
+    window.go(list(window.screens).index("Calendar"))
+    calendar = window.screen("Calendar")
+    settle(qtbot)
+    return calendar
+
+
+def test_weekly_rule_skips_exdates_and_stops(qtbot, session) -> None:  # noqa: F811
+    calendar = _open_calendar(qtbot, session)
+    session.ws.add("event", {"title": "Pipeline review", "start": "2031-03-03T09:00",
+                             "end": "2031-03-03T10:00", "rrule": "FREQ=WEEKLY;COUNT=4",
+                             "exdates": ["2031-03-17T09:00"]})
+    session.ws.add("event", {"title": "Standup", "start": "2031-03-04T08:30",
+                             "rrule": "FREQ=DAILY;UNTIL=20310306T000000Z"})
+    settle(qtbot)
+    seen = {}
+    for monday in ("2031-03-03", "2031-03-10", "2031-03-17", "2031-03-24", "2031-03-31"):
+        calendar.week_start = dt.date.fromisoformat(monday)
+        calendar._draw()  # what the ◀ ▶ buttons do
+        for day, lines in _week_titles(calendar).items():
+            if any("Pipeline review" in line for line in lines):
+                seen[day] = [line for line in lines if "Pipeline review" in line][0]
+    assert sorted(seen) == [dt.date(2031, 3, 3), dt.date(2031, 3, 10), dt.date(2031, 3, 24)]
+    assert seen[dt.date(2031, 3, 24)].startswith("09:00")
+    calendar.week_start = dt.date(2031, 3, 3)
+    calendar._draw()
+    standups = [day for day, lines in _week_titles(calendar).items()
+                if any("Standup" in line for line in lines)]
+    assert standups == [dt.date(2031, 3, 4), dt.date(2031, 3, 5)]  # UNTIL is in UTC
+
+    calendar.pages.setCurrentIndex(1)  # the month view bolds every occurrence
+    calendar.calendar.setCurrentPage(2031, 3)
+    calendar.calendar.setSelectedDate(QDate(2031, 3, 24))
+    calendar._draw()
+    bold = {d.toPython() for d in calendar._bold_days}
+    assert {dt.date(2031, 3, 10), dt.date(2031, 3, 24)} <= bold
+    assert dt.date(2031, 3, 17) not in bold
+    assert any("Pipeline review" in calendar.day_list.item(r).text()
+               for r in range(calendar.day_list.count()))
+
+
+def test_all_day_end_is_exclusive(qtbot, session) -> None:  # noqa: F811
+    calendar = _open_calendar(qtbot, session)
+    session.ws.add("event", {"title": "Trade show", "start": "2031-05-06", "end": "2031-05-09",
+                             "all_day": True})
+    settle(qtbot)
+    calendar.week_start = dt.date(2031, 5, 5)
+    calendar._draw()
+    days = [day for day, lines in _week_titles(calendar).items()
+            if any("Trade show" in line for line in lines)]
+    assert days == [dt.date(2031, 5, 6), dt.date(2031, 5, 7), dt.date(2031, 5, 8)]
+
+
+def test_days_of_handles_overnight_and_bad_rules() -> None:
+    overnight = {"start": "2031-01-01T22:00+01:00", "end": "2031-01-02T02:00+01:00"}
+    assert sorted(days_of(overnight, dt.date(2031, 1, 1), dt.date(2031, 1, 7))) == [
+        dt.date(2031, 1, 1), dt.date(2031, 1, 2)]
+    broken = {"start": "2031-01-01T10:00", "rrule": "FREQ=SOMETIMES"}
+    assert list(days_of(broken, dt.date(2031, 1, 1), dt.date(2031, 1, 7))) == [
+        dt.date(2031, 1, 1)]

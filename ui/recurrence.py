@@ -1,0 +1,88 @@
+"""Which days an event covers in a window: recurrences expanded, all-day ends exclusive.
+
+Events keep their RRULE and EXDATEs as iCalendar wrote them (``app.interop_ical``), and an
+all-day event's end date is the day *after* its last day (RFC 5545). The calendar asks for one
+visible week or month at a time, so a rule without an end is only expanded over that window.
+Times are compared as the wall-clock times the event was stored in (its own zone), which is
+also what the calendar shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from dateutil.rrule import rrulestr
+
+_UNTIL_UTC = re.compile(r"(UNTIL=\d{8}(T\d{6})?)Z", re.IGNORECASE)
+MAX_DAYS = 366  # one event never paints more than a year of days (a bad end date)
+
+
+def parse_when(text: str | None) -> dt.datetime | None:
+    """An ISO date or date-time as a naive wall-clock datetime (None if unreadable)."""
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text) if len(text) > 10 else \
+            dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
+    except ValueError:
+        return None
+    return value.replace(tzinfo=None)
+
+
+def is_all_day(event: dict[str, Any]) -> bool:
+    return bool(event.get("all_day")) or len(event.get("start") or "") <= 10
+
+
+def _days_spanned(event: dict[str, Any], start: dt.datetime) -> int:
+    """How many calendar days one occurrence covers (at least one)."""
+    end = parse_when(event.get("end"))
+    if end is None or end <= start:
+        return 1
+    if is_all_day(event):
+        days = (end.date() - start.date()).days  # the end date is exclusive
+    else:
+        days = ((end - dt.timedelta(microseconds=1)).date() - start.date()).days + 1
+    return max(1, min(days, MAX_DAYS))
+
+
+def occurrence_starts(event: dict[str, Any], first: dt.date, last: dt.date) -> list[dt.datetime]:
+    """Starts of the event's occurrences that touch ``[first, last]`` (days, inclusive).
+
+    A rule the calendar cannot read shows the first occurrence only, rather than nothing."""
+    start = parse_when(event.get("start"))
+    if start is None:
+        return []
+    span = dt.timedelta(days=_days_spanned(event, start) - 1)
+    low = dt.datetime.combine(first, dt.time()) - span
+    high = dt.datetime.combine(last, dt.time.max)
+    rule_text = (event.get("rrule") or "").strip()
+    if not rule_text:
+        return [start] if low.date() <= start.date() <= high.date() else []
+    try:
+        # Wall-clock times throughout: a UTC UNTIL would clash with a naive start.
+        rule = rrulestr(_UNTIL_UTC.sub(r"\1", rule_text), dtstart=start)
+        found = rule.between(min(low, high), high, inc=True)
+    except (ValueError, TypeError, OverflowError):
+        return [start] if low.date() <= start.date() <= high.date() else []
+    skipped = {parse_when(x) for x in event.get("exdates") or []} - {None}
+    skipped_days = {x.date() for x in skipped if x is not None}
+    all_day = is_all_day(event)
+    return [s for s in found if s not in skipped and not (all_day and s.date() in skipped_days)
+            and s.date() >= low.date()]
+
+
+def days_of(event: dict[str, Any], first: dt.date, last: dt.date) -> dict[dt.date, dt.datetime]:
+    """Each day in ``[first, last]`` the event covers -> the start of the occurrence there."""
+    start = parse_when(event.get("start"))
+    if start is None:
+        return {}
+    length = _days_spanned(event, start)
+    out: dict[dt.date, dt.datetime] = {}
+    for begin in occurrence_starts(event, first, last):
+        for offset in range(length):
+            day = begin.date() + dt.timedelta(days=offset)
+            if first <= day <= last:
+                out.setdefault(day, begin)
+    return out
