@@ -36,6 +36,7 @@ from bullpen.crdt.schema import TOPIC_CATEGORIES
 from .base_view import BaseView
 from .context import AppContext
 from .records_model import when
+from .subscriptions import follow, is_followed
 
 REACTIONS = (("+1", "+1"), ("helpful", "★ Helpful"))
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -113,7 +114,15 @@ class DiscussionsView(BaseView):
         right = QWidget(self)
         rcol = QVBoxLayout(right)
         rcol.setContentsMargins(0, 0, 0, 0)
-        rcol.addWidget(self.heading)
+        self.follow_button = QPushButton("Follow", self)
+        self.follow_button.setCheckable(True)
+        self.follow_button.setEnabled(False)
+        self.follow_button.setToolTip("Be notified of every post in this topic")
+        self.follow_button.clicked.connect(self.toggle_follow)
+        head = QHBoxLayout()
+        head.addWidget(self.heading, 1)
+        head.addWidget(self.follow_button, 0, Qt.AlignmentFlag.AlignTop)
+        rcol.addLayout(head)
         rcol.addWidget(self.thread, 1)
         rcol.addWidget(self.reply)
         rcol.addLayout(actions)
@@ -158,9 +167,27 @@ class DiscussionsView(BaseView):
         self.posts = {}
         self.thread.clear()
         topic = self.topic_id
+        self.follow_button.setEnabled(False)
+        is_followed(self.ctx, topic, lambda on, t=topic: self._show_follow(t, on))
         self.ctx.run(lambda: self.ws.list("post", topic_id=topic),
                      done=lambda posts: self._posts_loaded(topic, posts),
                      what="Loading posts")
+
+    def _show_follow(self, topic_id: str, on: bool) -> None:
+        if topic_id != self.topic_id:
+            return
+        self.follow_button.setChecked(on)
+        self.follow_button.setText("Following ✓" if on else "Follow")
+        self.follow_button.setEnabled(True)
+
+    def toggle_follow(self) -> None:
+        """Follow or unfollow the open topic (the button shows the stored state after)."""
+        if self.topic_id is None:
+            return
+        topic, on = self.topic_id, self.follow_button.isChecked()
+        self.follow_button.setEnabled(False)
+        follow(self.ctx, "topic", topic, on, done=lambda _s: self._show_follow(topic, on),
+               failed=lambda _e: self._show_follow(topic, not on))
 
     def _posts_loaded(self, topic_id: str, posts: list[dict[str, Any]]) -> None:
         if topic_id != self.topic_id:

@@ -28,6 +28,7 @@ from .base_view import BaseView
 from .context import AppContext
 from .search import SearchPopup
 from .style import STYLE
+from .subscriptions import open_settings
 
 
 def screen_classes() -> list[type[BaseView]]:
@@ -154,6 +155,10 @@ class MainWindow(QMainWindow):
             action = QAction(f"{title}\tCtrl+{number}", self)
             action.triggered.connect(lambda _=False, n=number - 1: self.go(n))
             go_menu.addAction(action)
+        settings_menu = self.menuBar().addMenu("&Settings")
+        notifications = QAction("Notifications…", self)
+        notifications.triggered.connect(lambda: open_settings(self.ctx, self))
+        settings_menu.addAction(notifications)
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("About Bullpen", self)
         about.triggered.connect(lambda: QMessageBox.about(

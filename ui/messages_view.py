@@ -35,6 +35,7 @@ from bullpen.app.workspace import ChangeSet, now_iso
 from .base_view import BaseView
 from .context import AppContext
 from .records_model import when
+from .subscriptions import open_settings
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -77,8 +78,11 @@ class MessagesView(BaseView):
         self.all_read.clicked.connect(self.mark_all_read)
         self.unread_label = QLabel(self)
         self.unread_label.setObjectName("muted")
+        self.settings = QPushButton("Notification settings…", self)
+        self.settings.clicked.connect(lambda: open_settings(ctx, self))
         bar = QHBoxLayout()
         bar.addWidget(self.unread_label, 1)
+        bar.addWidget(self.settings)
         bar.addWidget(self.all_read)
         bar.addWidget(self.pin)
         bar.addWidget(new)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from PySide6.QtCore import QDate, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QDate, QModelIndex, QPersistentModelIndex, QPoint, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QDateEdit,
+    QMenu,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -33,6 +34,7 @@ from .context import AppContext
 from .history import HistoryPanel
 from .quick_add import QuickAddDialog
 from .records_model import ID_ROLE, Column, money, short_date, when
+from .subscriptions import follow, is_followed
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -140,6 +142,9 @@ class PipelineView(RecordTableScreen):
         split.setStretchFactor(1, 1)
         split.setSizes([860, 250])
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu_requested)
+        self.menu: QMenu | None = None
         QShortcut(QKeySequence("Ctrl+N"), self, self.quick_add,
                   context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
@@ -243,6 +248,31 @@ class PipelineView(RecordTableScreen):
             self._open_in_table(record_id)
             return
         super().show_record(record_id)
+
+    def _context_menu_requested(self, pos: QPoint) -> None:
+        """Right-click on a deal: whether it is followed is read in a worker, then the menu
+        pops up where the user clicked."""
+        index = self.table.indexAt(pos)
+        if not index.isValid():
+            return
+        record_id = index.data(ID_ROLE)
+        where = self.table.viewport().mapToGlobal(pos)
+        is_followed(self.ctx, record_id,
+                    lambda on: self.context_menu(record_id, on).popup(where))
+
+    def context_menu(self, record_id: str, followed: bool) -> QMenu:
+        """The deal's menu: open its history, follow or stop following it."""
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if followed:
+            menu.addAction("Stop following this deal",
+                           lambda: follow(self.ctx, "opportunity", record_id, False))
+        else:
+            menu.addAction("Follow this deal (notify me of every change)",
+                           lambda: follow(self.ctx, "opportunity", record_id, True))
+        menu.addAction("Show history", lambda: self._show_history(record_id))
+        self.menu = menu
+        return menu
 
     def quick_add(self) -> None:
         accounts = [r.get("account", "") for r in self.model.records()]
