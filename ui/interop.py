@@ -1,6 +1,7 @@
 """File menu import/export, one table for all kinds (via ``app.transfer``).
 
-Imports read and write in a worker with a busy dialog; the outcome (or the bad rows, which
+Opportunities open a preview with their column mapping (``ui.import_preview``); the other
+imports read and write in a worker with a busy dialog; the outcome (or the bad rows, which
 refuse the whole file) is shown in plain words. The screens refresh from the ChangeSets the
 import produces like from any other change.
 """
@@ -51,6 +52,11 @@ def import_file(ctx: AppContext, parent: QWidget, what: str, path: str | None = 
         path, _ = QFileDialog.getOpenFileName(parent, f"Import {fmt.label.lower()}", "",
                                               fmt.filters)
     if not path:
+        return
+    if what == "opportunities":  # spreadsheets get a column mapping preview first
+        from .import_preview import import_opportunities
+
+        import_opportunities(ctx, parent, path)
         return
     dialog = busy(parent, f"Importing {Path(path).name}…")
 
