@@ -451,6 +451,12 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    if (sys.platform.startswith("linux") and not os.environ.get("DISPLAY")
+            and not os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("QT_QPA_PLATFORM")):
+        # Qt would abort with a core dump; say what to do instead.
+        print("bullpen: no display for the desktop app here; use the commands (bullpen --help) "
+              "or run it in a desktop session (or under xvfb-run)", file=sys.stderr)
+        return 1
     try:
         from bullpen.ui.app import run
     except ImportError as exc:

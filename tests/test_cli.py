@@ -191,3 +191,12 @@ def test_stages_are_workspace_configurable(cli: Cli):
     cli.fails("opp", "add", "--account", "A", "--title", "T", "--amount", "1", "--stage",
               "proposal", "--close", "2026-12-01", needle="unknown value 'proposal'")
     cli.fails("stage", "set", "Bad:200:pipeline", needle="probability")
+
+
+def test_desktop_app_without_a_display_explains(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run([sys.executable, "-m", "bullpen.app.cli", "--home", str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 1
+    assert "no display" in proc.stderr and "Traceback" not in proc.stderr
