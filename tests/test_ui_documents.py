@@ -221,3 +221,20 @@ def test_table_survives_reopen_and_reaches_a_teammate(qtbot, session, home) -> N
     qtbot.keyClicks(editor.edit, "Pro")
     qtbot.waitUntil(lambda: editor.queue.outstanding == 0)
     assert "\nPlan\tPrice\nBasic\t$10\nPro\t\n" in session.ws.document(doc_id)["text"]
+
+
+def test_rename_document_with_f2(qtbot, session) -> None:  # noqa: F811
+    from PySide6.QtWidgets import QLineEdit
+
+    editor, doc_id = _open(qtbot, session, "Globex battlecard")
+    documents = session.window.screen("Documents")
+    documents.list.setFocus()
+    qtbot.keyClick(documents.list, Qt.Key.Key_F2)
+    line = documents.list.findChild(QLineEdit)
+    assert line is not None and line.text() == "Globex battlecard"
+    line.setText("Globex battlecard 2031")
+    qtbot.keyClick(line, Qt.Key.Key_Return)
+    settle(qtbot)
+    assert session.ws.get(doc_id)["title"] == "Globex battlecard 2031"
+    wait(qtbot, lambda: documents.list.currentItem().text() == "Globex battlecard 2031")
+    assert editor.title.text() == "Globex battlecard 2031"

@@ -123,3 +123,26 @@ def test_trio_guest_runs_inside_qt(qtbot) -> None:
         qtbot.waitUntil(lambda: len(ticks) == 5)
         guest.stop(wait=0)
     assert not guest.running
+
+
+def test_rename_topic_inline(qtbot, session) -> None:  # noqa: F811
+    from PySide6.QtWidgets import QLineEdit
+
+    window = session.window
+    window.go(list(window.screens).index("Discussions"))
+    discussions = window.screen("Discussions")
+    settle(qtbot)
+    item = discussions.topics.currentItem()
+    topic_id = item.data(Qt.ItemDataRole.UserRole)
+    rect = discussions.topics.visualItemRect(item)
+    viewport = discussions.topics.viewport()
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=rect.center())  # a double-click:
+    qtbot.mouseDClick(viewport, Qt.MouseButton.LeftButton, pos=rect.center())  # two clicks
+    line = discussions.topics.findChild(QLineEdit)
+    assert line is not None and "\n" not in line.text()  # the title alone, not the category
+    line.setText("Renamed topic")
+    qtbot.keyClick(line, Qt.Key.Key_Return)
+    settle(qtbot)
+    assert session.ws.get(topic_id)["title"] == "Renamed topic"
+    wait(qtbot, lambda: discussions.topics.currentItem().text().startswith("Renamed topic\n"))
+    assert discussions.heading.text() == "Renamed topic"

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -19,6 +26,10 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -28,6 +39,57 @@ from bullpen.app.workspace import ChangeSet
 
 from .context import AppContext, merged_after
 from .records_model import ID_ROLE, Column, RecordFilterProxy, RecordModel
+
+LIST_ID_ROLE = Qt.ItemDataRole.UserRole  # the record id of a list item
+TITLE_ROLE = Qt.ItemDataRole.UserRole + 1  # its title alone (the shown text may add a line)
+
+
+class RenameDelegate(QStyledItemDelegate):
+    """Edits a list item's title in place (F2 or double-click) and reports the new title
+    instead of writing it: the list shows it when the workspace announces the change, so a
+    refused title never looks saved."""
+
+    renamed = Signal(str, str)  # (record id, new title)
+
+    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem,
+                     index: QModelIndex | QPersistentModelIndex) -> QWidget:
+        return QLineEdit(parent)
+
+    def setEditorData(self, editor: QWidget, index: QModelIndex | QPersistentModelIndex) -> None:
+        assert isinstance(editor, QLineEdit)
+        editor.setText(str(index.data(TITLE_ROLE) or ""))
+        editor.selectAll()
+
+    def setModelData(self, editor: QWidget, model: QAbstractItemModel,
+                     index: QModelIndex | QPersistentModelIndex) -> None:
+        assert isinstance(editor, QLineEdit)
+        title = editor.text().strip()
+        if title and title != index.data(TITLE_ROLE):
+            self.renamed.emit(index.data(LIST_ID_ROLE), title)
+
+    def updateEditorGeometry(self, editor: QWidget, option: QStyleOptionViewItem,
+                             index: QModelIndex | QPersistentModelIndex) -> None:
+        rect = option.rect  # type: ignore[attr-defined]
+        editor.setGeometry(rect.x(), rect.y(), rect.width(), min(rect.height(), 30))
+
+
+def allow_rename(view: BaseView, widget: QListWidget, noun: str) -> RenameDelegate:
+    """Let the user rename ``widget``'s records (F2, double-click) through ``ws.update``."""
+    widget.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed
+                           | QAbstractItemView.EditTrigger.DoubleClicked)
+    delegate = RenameDelegate(widget)
+    widget.setItemDelegate(delegate)
+    delegate.renamed.connect(lambda rid, title: view.ctx.run(
+        view.ws.update, rid, {"title": title}, what=f"Renaming the {noun}"))
+    return delegate
+
+
+def titled_item(item: QListWidgetItem, record_id: str, title: str, text: str) -> None:
+    """Fill a renameable list item: its id, its title, and the text shown."""
+    item.setData(LIST_ID_ROLE, record_id)
+    item.setData(TITLE_ROLE, title)
+    item.setText(text)
+    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
 
 
 class BaseView(QWidget):

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from bullpen.app.workspace import ChangeSet
 from bullpen.crdt.schema import TOPIC_CATEGORIES
 
-from .base_view import BaseView
+from .base_view import BaseView, allow_rename, titled_item
 from .context import AppContext
 from .records_model import when
 from .subscriptions import follow, is_followed
@@ -77,6 +77,8 @@ class DiscussionsView(BaseView):
         self._pending: str | None = None
         self.topics = QListWidget(self)
         self.topics.currentItemChanged.connect(self._topic_selected)
+        self.topics.setToolTip("F2 or double-click renames a topic")
+        allow_rename(self, self.topics, "topic")
         new = QPushButton("New topic", self)
         new.setObjectName("primary")
         new.clicked.connect(self.new_topic)
@@ -147,8 +149,11 @@ class DiscussionsView(BaseView):
 
     def _topic_item(self, record: dict[str, Any]) -> QListWidgetItem:
         item = self._find(record["id"]) or QListWidgetItem()
-        item.setText(f"{record.get('title', '')}\n{record.get('category') or 'general'}")
-        item.setData(ID_ROLE, record["id"])
+        title = record.get("title", "")
+        titled_item(item, record["id"], title,
+                    f"{title}\n{record.get('category') or 'general'}")
+        if record["id"] == self.topic_id:
+            self.heading.setText(title)
         if self.topics.row(item) < 0:
             self.topics.addItem(item)
         return item

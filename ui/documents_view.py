@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
 
 from bullpen.app.workspace import ChangeSet
 
-from .base_view import BaseView
+from .base_view import BaseView, allow_rename, titled_item
 from .context import AppContext
 from .records_model import when
 from .textsync import (
@@ -480,6 +480,8 @@ class DocumentsView(BaseView):
         super().__init__(ctx, parent)
         self.list = QListWidget(self)
         self.list.currentItemChanged.connect(self._selected)
+        self.list.setToolTip("F2 or double-click renames a document")
+        allow_rename(self, self.list, "document")
         new = QPushButton("New document", self)
         new.setObjectName("primary")
         new.clicked.connect(self.new_document)
@@ -508,8 +510,9 @@ class DocumentsView(BaseView):
             self.list.setCurrentRow(0)
 
     def _add_item(self, record: dict[str, Any]) -> QListWidgetItem:
-        item = QListWidgetItem(record.get("title") or "(untitled)")
-        item.setData(Qt.ItemDataRole.UserRole, record["id"])
+        item = QListWidgetItem()
+        title = record.get("title") or ""
+        titled_item(item, record["id"], title, title or "(untitled)")
         self.list.addItem(item)
         return item
 
@@ -530,7 +533,10 @@ class DocumentsView(BaseView):
             elif item is None:
                 self._add_item(record)
             else:
-                item.setText(record.get("title") or "(untitled)")
+                title = record.get("title") or ""
+                titled_item(item, rid, title, title or "(untitled)")
+                if rid == self.editor.record_id:
+                    self.editor.title.setText(title or "(untitled)")
         if self._pending and self._item(self._pending):
             self.show_record(self._pending)
         open_id = self.editor.record_id
