@@ -1,8 +1,8 @@
 """Screenshots of every screen on a seeded demo workspace: ``python tests/screenshots.py``.
 
 Starts the app under Xvfb (re-executing itself with ``xvfb-run`` when no display is set),
-at 1280x800, and saves one PNG per screen plus the board, quick add and search into
-docs/screenshots/. Not a pytest module (no ``test_`` prefix): it is run by hand or by CI.
+at 1280x800, and saves one PNG per screen plus the board, quick add, search, notification
+settings and the import preview into docs/screenshots/. Not a pytest module (no ``test_`` prefix): it is run by hand or by CI.
 """
 
 from __future__ import annotations
@@ -76,6 +76,24 @@ def main() -> int:
     dialog.show()
     shot("12-quick-add", dialog)
     dialog.close()
+    from bullpen.ui.import_preview import ImportPreviewDialog
+    from bullpen.ui.subscriptions import SubscriptionsDialog
+
+    settings = SubscriptionsDialog(session.ctx, window)
+    settings.show()
+    shot("13-notification-settings", settings)
+    settings.close()
+    crm = root / "crm-export.csv"
+    crm.write_text("Deal Name,Company,Deal Value,Stage,Close Date,Region\n"
+                   "Globex wave two,Globex,\"12,000\",Proposal,2031-02-01,EMEA\n"
+                   "Initech pilot,Initech,8000,Qualification,2031-03-15,US\n"
+                   "Umbrella trial,Umbrella,lots,Proposal,2031-04-01,US\n")
+    preview = ImportPreviewDialog(session.ctx, str(crm), window)
+    preview.show()
+    settle()
+    preview.set_mapping("Deal Value", "amount")
+    shot("14-import-preview", preview)
+    preview.close()
     session.close()
     ws.close()
     shutil.rmtree(root, ignore_errors=True)
