@@ -22,6 +22,9 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -42,6 +45,16 @@ from .records_model import ID_ROLE, Column, RecordFilterProxy, RecordModel
 
 LIST_ID_ROLE = Qt.ItemDataRole.UserRole  # the record id of a list item
 TITLE_ROLE = Qt.ItemDataRole.UserRole + 1  # its title alone (the shown text may add a line)
+
+
+def ok_cancel(dialog: QDialog, form: QFormLayout) -> QDialogButtonBox:
+    """The OK/Cancel row every small form dialog ends with."""
+    buttons = QDialogButtonBox(
+        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, dialog)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    form.addRow(buttons)
+    return buttons
 
 
 class RenameDelegate(QStyledItemDelegate):

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QCalendarWidget,
     QDateTimeEdit,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QFrame,
     QGridLayout,
@@ -36,7 +35,7 @@ from PySide6.QtWidgets import (
 from bullpen.app.workspace import ChangeSet
 
 from . import interop
-from .base_view import BaseView
+from .base_view import BaseView, ok_cancel
 from .context import AppContext
 from .recurrence import days_of, is_all_day
 
@@ -87,11 +86,7 @@ class EventDialog(QDialog):
         form.addRow("Start", self.start)
         form.addRow("End", self.end)
         form.addRow("Location", self.location)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        ok_cancel(self, form)
 
     def fields(self) -> dict[str, Any]:
         fmt = "yyyy-MM-ddTHH:mm"

@@ -14,7 +14,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -33,7 +32,7 @@ from PySide6.QtWidgets import (
 from bullpen.app.workspace import ChangeSet
 from bullpen.crdt.schema import TOPIC_CATEGORIES
 
-from .base_view import BaseView, allow_rename, titled_item
+from .base_view import BaseView, allow_rename, ok_cancel, titled_item
 from .context import AppContext
 from .records_model import when
 from .subscriptions import follow, is_followed
@@ -59,11 +58,7 @@ class NewTopicDialog(QDialog):
         form.addRow("Title", self.title_edit)
         form.addRow("Category", self.category)
         form.addRow("First post", self.body)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        ok_cancel(self, form)
 
 
 class DiscussionsView(BaseView):

@@ -14,7 +14,6 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -32,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from bullpen.app.workspace import ChangeSet, now_iso
 
-from .base_view import BaseView
+from .base_view import BaseView, ok_cancel
 from .context import AppContext
 from .records_model import when
 from .subscriptions import open_settings
@@ -51,11 +50,7 @@ class AnnounceDialog(QDialog):
         form.addRow("Title", self.title_edit)
         form.addRow("Text", self.text)
         form.addRow("", self.pinned)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        ok_cancel(self, form)
 
 
 class MessagesView(BaseView):

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -33,7 +32,7 @@ from PySide6.QtWidgets import (
 from bullpen.app.identity import short_id
 from bullpen.app.workspace import ChangeSet
 
-from .base_view import BaseView
+from .base_view import BaseView, ok_cancel
 from .context import AppContext
 
 HEADERS = ["Name", "Role", "Online", "Sync", "Last seen", "Peer"]
@@ -78,11 +77,7 @@ class InviteDialog(QDialog):
         form = QFormLayout(self)
         form.addRow("Role", self.role)
         form.addRow("Valid for", self.expires)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        ok_cancel(self, form)
 
 
 class TeamView(BaseView):
