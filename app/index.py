@@ -164,11 +164,17 @@ class Index:
             conn.execute("ROLLBACK")
             raise
 
-    def set_text(self, record_id: str, kind: str, title: str, body: str) -> None:
-        """Refresh the searchable body of one record (a co-edited document's text)."""
+    def set_text(
+        self, record_id: str, kind: str, title: str, body: str, *, heads: str | None = None
+    ) -> None:
+        """Refresh the searchable body of one record (a co-edited document's text); ``heads``
+        records which state of its ``doc:<id>`` document that text is."""
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if heads is not None:
+                conn.execute("INSERT OR REPLACE INTO heads (doc, heads) VALUES (?, ?)",
+                             [f"doc:{record_id}", heads])
             rowid = fts_rowid(record_id)
             conn.execute("DELETE FROM search WHERE rowid = ?", [rowid])
             conn.execute(

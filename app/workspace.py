@@ -112,6 +112,7 @@ class Workspace:
         self.index = Index(home / INDEX_FILE, subkey(key, "index"))
         self._listeners: list[Callable[[ChangeSet], None]] = []
         self._membership: tuple[str, MembershipState] | None = None
+        self._stale_texts: set[str] = set()  # documents whose search text is behind
         self.name = store.get_meta("name") or ""
         self.workspace_id = store.get_meta("workspace_id") or ""
 
@@ -212,6 +213,7 @@ class Workspace:
 
     def close(self) -> None:
         with self.lock:
+            self._flush_texts()
             self.compact()
             self.index.close()
             self.store.close()
@@ -553,6 +555,7 @@ class Workspace:
     def search(self, text: str, limit: int = 50) -> list[dict[str, Any]]:
         with self.lock:
             self.refresh()
+            self._flush_texts()
             return self.index.search(text, limit)
 
     def history(self, record_id: str) -> list[HistoryEntry]:
@@ -704,7 +707,13 @@ class Workspace:
                 known = doc_id in self.store.doc_ids()
                 doc = self._load(doc_id) if known else self._new_remote_doc(doc_id)
             before = doc.get_heads()
-            apply(doc)
+            try:
+                apply(doc)
+            except BaseException:
+                # Whatever ``apply`` may have added is neither persisted nor checked: forget
+                # the in-memory copy, the next use reloads it from the store.
+                self.docs.pop(doc_id, None)
+                raise
             return self._persist_since(doc_id, before, remote=True)
 
     def _new_remote_doc(self, doc_id: str) -> Document:
@@ -821,12 +830,22 @@ class Workspace:
             if data and data["kind"] == "document" and text_doc_id(rid) in known
         }
 
+    def _flush_texts(self) -> None:
+        """Bring the search text (and stored heads) of edited documents up to date."""
+        while self._stale_texts:
+            doc_id = self._stale_texts.pop()
+            rid = doc_id[4:]
+            meta = self.index.get_many([rid]).get(rid, {})
+            self.index.set_text(rid, "document", meta.get("title", ""),
+                                textdoc.read(self.doc(doc_id))[0], heads=self.heads_hex(doc_id))
+
     def reindex_doc(self, doc_id: str) -> None:
         """Rebuild the index entries of one document from scratch."""
         with self.lock:
             doc = self.doc(doc_id)
             if doc_id.startswith("doc:"):
-                self._reindex(doc_id, set(), ChangeSet(doc_id))
+                self._stale_texts.add(doc_id)
+                self._flush_texts()
                 return
             plain = rec.read_value(doc, doc.get(ROOT, rec.RECORDS)) or {}
             items = [(rid, present(rid, raw)) for rid, raw in plain.items()]
