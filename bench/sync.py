@@ -1,25 +1,44 @@
-"""Sync benchmark (issue 3): real libp2p nodes on 127.0.0.1, each figure beside an in-process
-automerge baseline (the same documents synced with generate/receive_sync_message in memory,
-no network, no persistence), printed as a ratio.
+"""Sync benchmark (issues 3 and 8): real ``bullpen`` peer processes over libp2p on 127.0.0.1,
+each figure printed beside the Automerge Repo anchor's (``../shared/peers/automerge-repo``,
+Automerge Repo 2.5.6 on Node) as a ratio, ours / anchor (below 1 is better).
 
-1. A fresh peer receives 10,000 opportunities + 50 documents of 5,000 characters: time, bytes
-   on the wire, and the saved (automerge ``save()``) size of the same documents.
-2. Edit-to-visible latency between two connected peers, p50/p95 over 200 edits (from the
-   ``update`` call on one peer to the change being persisted, indexed and announced on the
-   other).
-3. Five peers make 100 offline edits each, then reconnect (full mesh): time to converge.
+Every peer is its own process (``python bench/sync.py --peer HOME``): it opens its profile and
+runs ``bullpen.app.node.make_node`` (the members-only AccessPolicy, SQLCipher store with
+synchronous=FULL, the same node as ``bullpen serve``), takes commands as JSON lines on stdin and
+reports events with ``time.monotonic_ns()`` on stdout. CLOCK_MONOTONIC is one system-wide clock
+on Linux, so a time taken in one peer process is subtracted from one taken in another.
 
-The nodes run in one process (one trio run, worker threads for CRDT work, as in the app), each
-on its own workspace, store and libp2p host, talking over TCP on 127.0.0.1.
+The workload has the anchor's shape: 10,000 opportunities of 10 fields + 50 documents of 5,000
+characters; edits set ``amount`` or ``next_step`` of a random record to a new value.
 
-    python bench/sync.py [--quick]
+1. Initial sync: peer A holds everything, B (a member with only the workspace index, as after
+   ``bullpen join``) dials A: from just before the dial until B's heads equal A's for every
+   document (each document persisted with fsync, indexed and announced on B). Bytes: the
+   node's per-peer counters (both directions, our framing and payload, without Noise/yamux
+   overhead). B's RSS (psutil) after the sync.
+2. Edit-to-visible latency, A and B connected and in sync: from just before ``ws.update`` in A
+   to B's change listener seeing the new value (persisted, indexed, announced), 200 edits, each
+   started 150 ms after the previous one arrived; then 200 back-to-back edits (the next starts
+   as soon as B has seen the previous one). 5 warm-up edits first.
+3. Five peers in a star (P0 = A is the hub, P1-P4 dial it), all in sync; the spokes hang up,
+   every peer makes 100 single-field edits (100 changes), the spokes dial the hub again at once:
+   time until every peer's heads are equal, bytes through the hub.
+
+    python bench/sync.py [--quick] [--runs N] [--no-anchor] [--profile DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
+import queue
 import random
+import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -29,115 +48,338 @@ from typing import Any
 
 os.environ.setdefault("BULLPEN_PASSPHRASE", "bench passphrase")
 
-import trio  # noqa: E402
-from automerge.core import Document, SyncState  # noqa: E402
+LOOPBACK = "/ip4/127.0.0.1/tcp/0"
+HERE = Path(__file__).resolve().parent
+ANCHOR_DIR = HERE.parent.parent / "shared" / "peers" / "automerge-repo"
 
-from bullpen.app.workspace import ChangeSet, Workspace  # noqa: E402
-from bullpen.sync.node import Node  # noqa: E402
+# Targets of issue 8 (ours must be below each).
+TARGETS = {
+    "initial_sync_s": 2.0, "initial_wire_mb": 0.5, "latency_p50_ms": 15.0,
+    "latency_p95_ms": 30.0, "latency_b2b_p50_ms": 30.0, "converge_s": 2.0,
+    "converge_wire_mb": 1.0, "rss_mb": 250.0,
+}
 
 
-def opp_fields(i: int) -> dict[str, Any]:
-    return {"account": f"Account {i % 700}", "title": f"Deal {i}", "amount": 1000 + i,
-            "stage": "proposal", "close_date": "2026-12-15"}
+def now() -> int:
+    return time.monotonic_ns()
 
 
-def build_source(home: Path, opps: int, docs: int, chars: int) -> Workspace:
-    ws = Workspace.create(home, "Ann", "Bench")
+# ===== the peer process ======================================================================
+
+
+def peer_main(home: Path) -> None:
+    import trio
+
+    from bullpen.app.cli_sync import configure_logging
+    from bullpen.app.node import make_node
+    from bullpen.app.workspace import ChangeSet, Workspace
+
+    configure_logging(False)
+    out_lock = threading.Lock()
+
+    def emit(**event: Any) -> None:
+        line = json.dumps(event, separators=(",", ":"))
+        with out_lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+    ws = Workspace.open(home)
+    node = make_node(ws, listen=[LOOPBACK], redial=False, publish=False)
+    watched: set[str] = set()
+
+    def heads_of(doc_id: str) -> str:
+        return hashlib.sha1(b"".join(sorted(ws.docs[doc_id].get_heads()))).hexdigest()[:16]
+
+    def on_change(change: ChangeSet) -> None:
+        t = now()
+        emit(ev="h", doc=change.doc_id, h=heads_of(change.doc_id), t=t)
+        if change.remote and watched:
+            for rid in watched & change.ids:
+                emit(ev="seen", rid=rid, v=change.after.get(rid), t=t)
+
+    ws.subscribe(on_change)
+
+    def all_heads() -> dict[str, str]:
+        with ws.lock:
+            return {d: (ws.doc(d), heads_of(d))[1] for d in ws.doc_ids()}
+
+    def peer_bytes() -> dict[str, int]:
+        return {s.peer_id: s.bytes_in + s.bytes_out for s in node.peer_states()}
+
+    async def handle(cmd: dict[str, Any]) -> None:
+        try:
+            await handle_one(cmd)
+        except Exception as exc:
+            emit(ev="error", op=cmd["op"], error=f"{type(exc).__name__}: {exc}")
+
+    async def handle_one(cmd: dict[str, Any]) -> None:
+        op = cmd["op"]
+        if op == "dial":
+            t0 = now()
+            await node.dial(cmd["addr"])
+            emit(ev="dialed", t0=t0, t=now())
+        elif op == "update":
+            t0 = now()
+            await trio.to_thread.run_sync(ws.update, cmd["rid"], cmd["fields"])
+            emit(ev="updated", t0=t0, t=now(), n=cmd.get("n"))
+        elif op == "edits":
+            rng = random.Random(cmd["seed"])
+            for i in range(cmd["count"]):
+                rid = rng.choice(cmd["rids"])
+                fields = ({"amount": rng.randint(10**6, 10**9)} if i % 2 else
+                          {"next_step": f"{cmd['tag']} step {i} {rng.random():.6f}"})
+                await trio.to_thread.run_sync(ws.update, rid, fields)
+            emit(ev="edited", heads=await trio.to_thread.run_sync(all_heads))
+        elif op == "watch":
+            watched.update(cmd["rids"])
+        elif op == "heads":
+            emit(ev="heads", heads=await trio.to_thread.run_sync(all_heads))
+        elif op == "bytes":
+            emit(ev="bytes", peers=peer_bytes())
+        elif op == "hangup":
+            for link in list(node.links.values()):
+                link.drop("bench: going offline")
+            while node.links:
+                await trio.sleep(0.01)
+            emit(ev="offline")
+        elif op == "insync":
+            while cmd["peer"] not in node.links:
+                await trio.sleep(0.005)
+            await node.wait_in_sync(cmd["peer"], timeout=600)
+            emit(ev="insync", t=now())
+        elif op == "quit":
+            node.stop()
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            addrs = await nursery.start(node.run)
+            emit(ev="listening", addr=addrs[0], peer_id=ws.peer_id, heads=all_heads())
+            while True:
+                line = await trio.to_thread.run_sync(sys.stdin.readline)
+                if not line:
+                    break
+                cmd = json.loads(line)
+                if cmd["op"] == "quit":
+                    break
+                nursery.start_soon(handle, cmd)
+            nursery.cancel_scope.cancel()
+
+    try:
+        trio.run(main)
+    finally:
+        ws.close()
+
+
+# ===== driving peer processes ================================================================
+
+
+class Peer:
+    """A running peer process; events are read on a thread and kept for the waiter."""
+
+    def __init__(self, home: Path, name: str, profile_dir: Path | None = None) -> None:
+        self.name = name
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--peer", str(home)]
+        if profile_dir is not None:
+            cmd = ["py-spy", "record", "--format", "raw", "--rate", "250", "--threads",
+                   "-o", str(profile_dir / f"{name}.txt"), "--", *cmd]
+        self.stderr = open(home.parent / f"{name}.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.stderr, text=True, bufsize=1)
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.heads: dict[str, str] = {}
+        self.head_times: dict[str, int] = {}
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+        ev = self.expect("listening", timeout=120)
+        self.addr, self.peer_id = ev["addr"], ev["peer_id"]
+        self.heads.update(ev["heads"])
+
+    @property
+    def pid(self) -> int:
+        import psutil
+
+        proc = psutil.Process(self.proc.pid)
+        # under py-spy the peer is its child
+        children = proc.children()
+        return children[0].pid if children and proc.name().startswith("py-spy") else proc.pid
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if ev.get("ev") == "h":
+                with self.lock:
+                    self.heads[ev["doc"]] = ev["h"]
+                    self.head_times[ev["doc"]] = ev["t"]
+            self.events.put(ev)
+        self.events.put({"ev": "exit"})
+
+    def send(self, **cmd: Any) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+
+    def expect(self, kind: str, timeout: float = 600,
+               match: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError(f"{self.name}: no {kind!r} event within {timeout} s")
+            try:
+                ev = self.events.get(timeout=left)
+            except queue.Empty:
+                continue
+            if ev["ev"] == "error":
+                raise RuntimeError(f"{self.name}: {ev['op']} failed: {ev['error']}")
+            if ev["ev"] == "exit":
+                raise RuntimeError(f"{self.name} exited: see {self.stderr.name}")
+            if ev["ev"] == kind and (match is None or match(ev)):
+                return ev
+
+    def snapshot(self) -> tuple[dict[str, str], int]:
+        with self.lock:
+            return dict(self.heads), max(self.head_times.values(), default=0)
+
+    def rss_mb(self) -> float:
+        import psutil
+
+        return psutil.Process(self.pid).memory_info().rss / 1e6
+
+    def bytes_with(self, peer_id: str | None = None) -> int:
+        self.send(op="bytes")
+        peers = self.expect("bytes", 30)["peers"]
+        return peers.get(peer_id, 0) if peer_id else sum(peers.values())
+
+    def quit(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.send(op="quit")
+                self.proc.wait(60)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait(10)
+        self.stderr.close()
+
+
+def wait_equal(peers: list[Peer], timeout: float = 600) -> int:
+    """Until all peers hold the same heads for every document; returns the time at which the
+    last of them reached that state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        snaps = [p.snapshot() for p in peers]
+        if all(s[0] == snaps[0][0] for s in snaps):
+            return max(s[1] for s in snaps)
+        if time.monotonic() > deadline:
+            raise RuntimeError("peers did not converge")
+        time.sleep(0.002)
+
+
+# ===== building the profiles =================================================================
+
+
+ACCOUNTS = [f"{a} {b}" for a in ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay",
+                                 "Stark", "Wayne", "Tyrell", "Cyberdyne")
+            for b in ("GmbH", "Ltd", "Inc", "SA", "AG", "BV", "Oy")]
+
+
+def opp_fields(rng: random.Random, i: int) -> dict[str, Any]:
+    return {"account": rng.choice(ACCOUNTS), "title": f"Deal {i} {rng.getrandbits(24):06x}",
+            "amount": rng.randint(1000, 500_000), "currency": "EUR",
+            "stage": rng.choice(["prospecting", "qualification", "proposal", "negotiation"]),
+            "close_date": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            "owner": rng.choice(["Ann", "Bob", "Cem", "Dee"]),
+            "next_step": rng.choice(["call", "demo", "send quote", "follow up", "meeting"])}
+
+
+def build_profiles(root: Path, opps: int, docs: int, chars: int, joiners: list[str]) -> None:
+    from bullpen.app.workspace import Workspace
+
+    rng = random.Random(42)
+    src = Workspace.create(root / "ann", "Ann", "Bench")
     for start in range(0, opps, 1000):
-        ws.add_many("opportunity", [opp_fields(i) for i in range(start, min(opps, start + 1000))])
+        src.add_many("opportunity",
+                     [opp_fields(rng, i) for i in range(start, min(opps, start + 1000))])
     words = ["pipeline", "forecast", "renewal", "upsell", "discount", "quarter", "target",
              "quota", "territory", "champion", "budget", "timeline", "decision"]
-    rng = random.Random(1)
     for d in range(docs):
         text = ""
         while len(text) < chars:
             text += rng.choice(words) + " "
-        ws.new_document(f"Plan {d}", text[:chars])
-    return ws
+        src.new_document(f"Plan {d}", text[:chars])
+    others = []
+    for name in joiners:
+        ws = Workspace.create_joining(root / name.lower(), name, src.workspace_id)
+        src.add_member(ws.peer_id, "rep", name)
+        others.append(ws)
+    index = src.doc("index").save()
+    for ws in others:  # what ``bullpen join`` gives a newcomer: the workspace index
+        ws.merge_saved("index", index)
+        ws.close()
+    src.compact()
+    src.close()
 
 
-def joiner(root: Path, src: Workspace, name: str) -> Workspace:
-    ws = Workspace.create_joining(root / name.lower(), name, src.workspace_id)
-    src.add_member(ws.peer_id, "rep", name)
-    return ws
+def opp_ids(home: Path, limit: int) -> list[str]:
+    from bullpen.app.workspace import Workspace
+
+    ws = Workspace.open(home)
+    try:
+        return [o["id"] for o in ws.list("opportunity")][:limit]
+    finally:
+        ws.close()
 
 
-# ----- in-process automerge baselines --------------------------------------------------------
+# ===== the anchor ============================================================================
 
 
-def baseline_sync(docs: list[Document]) -> tuple[float, int]:
-    """Time and bytes to sync each document into an empty one, in memory."""
-    start, total = time.perf_counter(), 0
-    for src in docs:
-        dst = Document()
-        total += sync_pair(src, dst)
-    return time.perf_counter() - start, total
+def run_anchor(quick: bool, runs: int, tmp: Path) -> tuple[dict[str, Any] | None, str]:
+    """Automerge Repo's own benchmark (the anchor), or None and the reason it did not run."""
+    node = shutil.which("node")
+    npm = shutil.which("npm")
+    if node is None or npm is None:
+        return None, "Node.js (node and npm) is not installed"
+    if not (ANCHOR_DIR / "bench.mjs").exists():
+        return None, f"{ANCHOR_DIR} is not there"
+    lock = (ANCHOR_DIR / "package-lock.json").read_bytes()
+    work = Path(tempfile.gettempdir()) / f"bullpen-amrepo-{hashlib.sha256(lock).hexdigest()[:12]}"
+    if not (work / "node_modules").exists():
+        print(f"anchor: npm ci in {work} ...", flush=True)
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(ANCHOR_DIR, work)  # shared/ is read-only: install in a copy
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=work,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            shutil.rmtree(work, ignore_errors=True)
+            return None, f"npm ci failed: {done.stderr.strip()[-300:]}"
+    shutil.copy2(ANCHOR_DIR / "bench.mjs", work / "bench.mjs")
+    args = [node, "bench.mjs", f"--runs={runs}"] + (["--quick"] if quick else [])
+    print(f"anchor: {' '.join(args[1:])} (Automerge Repo on Node {_node_version(node)}) ...",
+          flush=True)
+    done = subprocess.run(args, cwd=work, capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        return None, f"bench.mjs failed: {done.stderr.strip()[-300:]}"
+    return json.loads(done.stdout), ""
 
 
-def sync_pair(a: Document, b: Document, sa: SyncState | None = None,
-              sb: SyncState | None = None) -> int:
-    sa, sb = sa or SyncState(), sb or SyncState()
-    total = 0
-    while True:
-        moved = False
-        for src, dst, s_src, s_dst in ((a, b, sa, sb), (b, a, sb, sa)):
-            msg = src.generate_sync_message(s_src)
-            if msg is not None:
-                data = msg.encode()
-                total += len(data)
-                dst.receive_sync_message(s_dst, msg)
-                moved = True
-        if not moved:
-            return total
+def _node_version(node: str) -> str:
+    return subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
 
 
-def baseline_latency(doc: Document, edits: int) -> list[float]:
-    a, b = doc.fork(), doc.fork()
-    sa, sb = SyncState(), SyncState()
-    sync_pair(a, b, sa, sb)
-    from bullpen.crdt import records as rec
-
-    records = rec.container(a, rec.RECORDS)
-    rid = rec.record_ids(a, records)[0]
-    out = []
-    for i in range(edits):
-        start = time.perf_counter()
-        with a.transaction() as tx:
-            rec.write_record(tx, records, rid, {"amount": i})
-        sync_pair(a, b, sa, sb)
-        out.append(time.perf_counter() - start)
-    return out
+def anchor_figures(res: dict[str, Any]) -> dict[str, float]:
+    return {
+        "initial_sync_s": res["initial_sync_s"], "initial_wire_mb": res["ws_wire_bytes"] / 1e6,
+        "latency_p50_ms": res["latency_ms"]["p50"], "latency_p95_ms": res["latency_ms"]["p95"],
+        "latency_b2b_p50_ms": res["latency_b2b_ms"]["p50"],
+        "converge_s": res["converge_5peers_s"],
+        "converge_wire_mb": res["converge_wire_bytes"] / 1e6, "rss_mb": res["b_rss_mb"],
+    }
 
 
-def baseline_mesh(docs: list[list[Document]]) -> float:
-    """Sync every pair of peers' documents (one doc list per peer) until all are equal."""
-    start = time.perf_counter()
-    peers = len(docs)
-    for i in range(peers):
-        for j in range(i + 1, peers):
-            for a, b in zip(docs[i], docs[j], strict=True):
-                sync_pair(a, b)
-    for i in range(peers):
-        for j in range(i + 1, peers):
-            for a, b in zip(docs[i], docs[j], strict=True):
-                sync_pair(a, b)
-    return time.perf_counter() - start
-
-
-# ----- running nodes -------------------------------------------------------------------------
-
-
-def run_nodes(nodes: list[Node], body: Callable[[list[list[str]]], Any]) -> Any:
-    result: dict[str, Any] = {}
-
-    async def main() -> None:
-        async with trio.open_nursery() as nursery:
-            addrs = [await nursery.start(n.run) for n in nodes]
-            result["value"] = await body(addrs)
-            nursery.cancel_scope.cancel()
-
-    trio.run(main)
-    return result["value"]
+# ===== the benchmark =========================================================================
 
 
 def pct(values: list[float], q: float) -> float:
@@ -145,112 +387,202 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def fmt_ratio(ours: float, base: float) -> str:
-    return f"{ours / base:.1f}x" if base > 0 else "n/a"
+def latency_run(a: Peer, b: Peer, rids: list[str], edits: int, gap: float, rng: random.Random,
+                counter: list[int]) -> list[float]:
+    out = []
+    for _ in range(edits):
+        counter[0] += 1
+        n = counter[0]
+        rid = rng.choice(rids)
+        field, value = (("amount", 10**9 + n) if n % 2 else ("next_step", f"edit {n}"))
+        b_seen = threading.Event()
+        a.send(op="update", rid=rid, fields={field: value}, n=n)
+        up = a.expect("updated", 60, lambda e, n=n: e["n"] == n)
+        seen = b.expect("seen", 60, lambda e, rid=rid, f=field, v=value:
+                        e["rid"] == rid and (e["v"] or {}).get(f) == v)
+        b_seen.set()
+        out.append((seen["t"] - up["t0"]) / 1e6)
+        if gap:
+            time.sleep(gap)
+    return out
+
+
+def one_run(root: Path, run: int, cfg: dict[str, Any], a: Peer, hub_heads: dict[str, str],
+            rids: list[str], spokes: list[Peer] | None, profile: Path | None) -> dict[str, float]:
+    res: dict[str, float] = {}
+    for s in spokes or []:  # only A and B are connected during 1 and 2, as in the anchor
+        s.send(op="hangup")
+        s.expect("offline", 60)
+    # 1. initial sync into a fresh member
+    b = Peer(root / f"bob{run}", f"bob{run}", profile)
+    try:
+        t0 = now()
+        b.send(op="dial", addr=a.addr)
+        while True:
+            heads, last = b.snapshot()
+            if all(heads.get(d) == h for d, h in hub_heads.items()):
+                break
+            time.sleep(0.002)
+        res["initial_sync_s"] = (last - t0) / 1e9
+        b.send(op="insync", peer=a.peer_id)
+        b.expect("insync", 120)
+        time.sleep(0.3)  # let the last acknowledgements cross before counting
+        res["initial_wire_mb"] = b.bytes_with(a.peer_id) / 1e6
+        res["rss_mb"] = b.rss_mb()
+
+        # 2. latency
+        rng = random.Random(7 + run)
+        b.send(op="watch", rids=rids)
+        counter = [run * 100_000]
+        latency_run(a, b, rids, 5, 0.15, rng, counter)  # warm-up
+        before = b.bytes_with(a.peer_id)
+        lat = latency_run(a, b, rids, cfg["edits"], 0.15, rng, counter)
+        res["latency_wire_bytes_per_edit"] = (b.bytes_with(a.peer_id) - before) / cfg["edits"]
+        res["latency_p50_ms"], res["latency_p95_ms"] = pct(lat, 0.5), pct(lat, 0.95)
+        b2b = latency_run(a, b, rids, cfg["edits"], 0.0, rng, counter)
+        res["latency_b2b_p50_ms"], res["latency_b2b_p95_ms"] = pct(b2b, 0.5), pct(b2b, 0.95)
+    finally:
+        b.quit()
+
+    # 3. star: hang up, offline edits, reconnect
+    if spokes:
+        for i, p in enumerate([a, *spokes]):
+            p.send(op="edits", count=cfg["offline"], rids=rids, seed=run * 100 + i,
+                   tag=f"r{run}p{i}")
+        for p in [a, *spokes]:
+            p.expect("edited", 600)
+        hub_before = a.bytes_with()
+        t0 = now()
+        for s in spokes:
+            s.send(op="dial", addr=a.addr)
+        last = wait_equal([a, *spokes])
+        res["converge_s"] = (last - t0) / 1e9
+        for s in spokes:
+            s.send(op="insync", peer=a.peer_id)
+            s.expect("insync", 120)
+        time.sleep(0.3)
+        res["converge_wire_mb"] = (a.bytes_with() - hub_before) / 1e6
+    return res
+
+
+def fmt(key: str, value: float) -> str:
+    return f"{value:.3f}" if key.endswith("_mb") and value < 1 else (
+        f"{value:.2f}" if key.endswith("_s") or key.endswith("_mb") else f"{value:.1f}")
+
+
+LABELS = [
+    ("initial_sync_s", "1. initial sync, time (s)"),
+    ("initial_wire_mb", "1. initial sync, on the wire (MB)"),
+    ("rss_mb", "1. receiving peer RSS after sync (MB)"),
+    ("latency_p50_ms", "2. edit->visible p50 (ms)"),
+    ("latency_p95_ms", "2. edit->visible p95 (ms)"),
+    ("latency_b2b_p50_ms", "2. back-to-back edits p50 (ms)"),
+    ("converge_s", "3. 5-peer star reconnect, time (s)"),
+    ("converge_wire_mb", "3. 5-peer star, on the wire (MB)"),
+]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller data, for a smoke run")
+    parser.add_argument("--quick", action="store_true", help="1,000 records, for a smoke run")
+    parser.add_argument("--runs", type=int, default=None, help="runs (median); 3, or 1 quick")
+    parser.add_argument("--no-anchor", action="store_true", help="skip the Automerge Repo run")
+    parser.add_argument("--profile", type=Path, help="record py-spy profiles of each peer here")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--peer", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    opps, docs, chars, edits, peers, offline = (
-        (1000, 5, 1000, 30, 3, 20) if args.quick else (10_000, 50, 5000, 200, 5, 100))
+    if args.peer:
+        peer_main(args.peer)
+        return
+    runs = args.runs or (1 if args.quick else 3)
+    cfg = (dict(opps=1000, docs=5, chars=1000, edits=20, peers=5, offline=20) if args.quick
+           else dict(opps=10_000, docs=50, chars=5000, edits=200, peers=5, offline=100))
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="bullpen-bench-",
+                                     dir=os.environ.get("BENCH_TMP")) as tmp:
         root = Path(tmp)
-        print(f"building source workspace: {opps} opportunities, {docs} documents of {chars} "
-              f"chars ...", flush=True)
-        src = build_source(root / "ann", opps, docs, chars)
-        src_docs = {d: src.doc(d) for d in src.doc_ids()}
-        saved = sum(len(doc.save()) for doc in src_docs.values())
+        anchor, reason = (None, "--no-anchor") if args.no_anchor else run_anchor(
+            args.quick, runs, root)
+        print(f"building profiles: {cfg['opps']} opportunities, {cfg['docs']} documents of "
+              f"{cfg['chars']} chars ...", flush=True)
+        spoke_names = [f"Spoke{i}" for i in range(1, cfg["peers"])]
+        t = time.perf_counter()
+        build_profiles(root, cfg["opps"], cfg["docs"], cfg["chars"],
+                       [f"Bob{r}" for r in range(runs)] + spoke_names)
+        rids = opp_ids(root / "ann", 10**9)
+        print(f"  built in {time.perf_counter() - t:.1f} s", flush=True)
 
-        # 1. fresh peer
-        fresh = joiner(root, src, "Bob")
-        na, nb = Node(src, publish=False), Node(fresh, publish=False)
+        a = Peer(root / "ann", "ann", args.profile)
+        spokes: list[Peer] = []
+        results = []
+        try:
+            hub_heads = dict(a.heads)
+            # the spokes' own first sync (not measured): all at once from the hub
+            spokes = [Peer(root / n.lower(), n.lower(), args.profile) for n in spoke_names]
+            for s in spokes:
+                s.send(op="dial", addr=a.addr)
+            for s in spokes:
+                s.send(op="insync", peer=a.peer_id)
+                s.expect("insync", 600)
+            for run in range(runs):
+                print(f"run {run + 1}/{runs} ...", flush=True)
+                hub_heads, _ = a.snapshot()
+                res = one_run(root, run, cfg, a, hub_heads, rids, spokes, args.profile)
+                print("  " + ", ".join(f"{k} {fmt(k, v)}" for k, v in res.items()), flush=True)
+                results.append(res)
+        finally:
+            for p in [a, *spokes]:
+                p.quit()
 
-        async def first_sync(addrs: list[list[str]]) -> tuple[float, int]:
-            start = time.perf_counter()
-            link = await nb.dial(addrs[0][0])
-            await nb.wait_in_sync(src.peer_id, timeout=600)
-            return time.perf_counter() - start, link.bytes_in + link.bytes_out
+    ours = {k: statistics.median(r[k] for r in results) for k in results[0]}
+    report(ours, anchor, reason, cfg, runs, args.quick)
+    if args.json:
+        args.json.write_text(json.dumps({"ours": ours, "runs": results, "anchor": anchor,
+                                         "anchor_skipped": reason or None, "config": cfg},
+                                        indent=1))
 
-        took, wire = run_nodes([na, nb], first_sync)
-        assert fresh.digest() == src.digest(), "fresh peer did not converge"
-        base_t, base_bytes = baseline_sync(list(src_docs.values()))
-        print("\n1. fresh peer receives everything")
-        print(f"   time            {took:8.2f} s     in-process automerge {base_t:6.2f} s  "
-              f"({fmt_ratio(took, base_t)})")
-        print(f"   bytes on wire   {wire / 1e6:8.2f} MB    in-process sync msgs "
-              f"{base_bytes / 1e6:6.2f} MB ({fmt_ratio(wire, base_bytes)}); saved size "
-              f"{saved / 1e6:.2f} MB (wire/saved {wire / saved:.2f})")
 
-        # 2. edit-to-visible latency
-        rid = src.list("opportunity", limit=1)[0]["id"]
-        seen = threading.Event()
+def versions() -> str:
+    import importlib.metadata as md
 
-        def on_change(change: ChangeSet) -> None:
-            if change.remote and rid in change.ids:
-                seen.set()
+    parts = [f"Python {sys.version.split()[0]}"]
+    for pkg in ("automerge", "libp2p", "sqlcipher3-binary", "sqlcipher3"):
+        try:
+            parts.append(f"{pkg} {md.version(pkg)}")
+        except md.PackageNotFoundError:
+            continue
+    return ", ".join(parts)
 
-        fresh.subscribe(on_change)
-        na, nb = Node(src, publish=False), Node(fresh, publish=False)
 
-        async def latency(addrs: list[list[str]]) -> list[float]:
-            await nb.dial(addrs[0][0])
-            await nb.wait_in_sync(src.peer_id, timeout=120)
-            out = []
-            for i in range(edits):
-                seen.clear()
-                start = time.perf_counter()
-                await trio.to_thread.run_sync(src.update, rid, {"amount": 5000 + i})
-                if not await trio.to_thread.run_sync(seen.wait, 30):
-                    raise RuntimeError("an edit did not arrive within 30 s")
-                out.append(time.perf_counter() - start)
-            return out
-
-        lat = run_nodes([na, nb], latency)
-        base_lat = baseline_latency(src.doc("pipeline"), edits)
-        print(f"\n2. edit-to-visible latency over {edits} edits (two connected peers)")
-        for q in (0.5, 0.95):
-            ours, base = pct(lat, q) * 1000, pct(base_lat, q) * 1000
-            print(f"   p{int(q * 100):<2}            {ours:8.1f} ms    in-process automerge "
-                  f"{base:6.2f} ms ({fmt_ratio(ours, base)})")
-
-        # 3. offline edits on several peers, then reconnect
-        replicas = [src, fresh] + [joiner(root, src, f"Peer{i}") for i in range(2, peers)]
-        nodes = [Node(ws, publish=False) for ws in replicas]
-
-        async def initial(addrs: list[list[str]]) -> None:
-            for node in nodes[1:]:
-                if node.ws is not fresh:
-                    await node.dial(addrs[0][0])
-                    await node.wait_in_sync(src.peer_id, timeout=600)
-
-        run_nodes(nodes, initial)
-        ids = [o["id"] for o in src.list("opportunity", limit=2000)]
-        rng = random.Random(2)
-        for ws in replicas:
-            for i in range(offline):
-                ws.update(rng.choice(ids), {"amount": rng.randint(1, 10**6), "title": f"t{i}"})
-        base_docs = [[ws.doc(d).fork() for d in sorted(src_docs)] for ws in replicas]
-        nodes = [Node(ws, publish=False) for ws in replicas]
-
-        async def reconnect(addrs: list[list[str]]) -> float:
-            start = time.perf_counter()
-            for i, node in enumerate(nodes):
-                for j in range(i + 1, len(nodes)):
-                    await node.dial(addrs[j][0])
-            while len({ws.digest() for ws in replicas}) > 1:
-                await trio.sleep(0.05)
-            return time.perf_counter() - start
-
-        took = run_nodes(nodes, reconnect)
-        base_t = baseline_mesh(base_docs)
-        print(f"\n3. {peers} peers x {offline} offline edits, reconnect (mesh) until converged")
-        print(f"   time            {took:8.2f} s     in-process automerge {base_t:6.2f} s  "
-              f"({fmt_ratio(took, base_t)})")
-        for ws in replicas:
-            ws.close()
+def report(ours: dict[str, float], anchor: dict[str, Any] | None, reason: str,
+           cfg: dict[str, Any], runs: int, quick: bool) -> None:
+    print(f"\nBullpen sync benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, "
+          f"{versions()}; median of {runs} run(s){' (--quick)' if quick else ''}")
+    if anchor is None:
+        print(f"anchor (Automerge Repo) skipped: {reason}")
+        theirs: dict[str, float] = {}
+    else:
+        pk = anchor["env"]["packages"]
+        print(f"anchor: Automerge Repo {pk['@automerge/automerge-repo']} (automerge "
+              f"{pk['@automerge/automerge']}) on Node {anchor['env']['node']}, median of "
+              f"{anchor.get('median_of_runs')} run(s)")
+        theirs = anchor_figures(anchor)
+    full = "" if not quick else " (full)"
+    print(f"\n| figure | Bullpen | Automerge Repo | ratio | target{full} |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for key, label in LABELS:
+        value = ours[key]
+        other = theirs.get(key)
+        ratio = f"{value / other:.2f}x" if other else "n/a"
+        target = TARGETS[key]
+        verdict = ("met" if value < target else "MISSED") if not quick else "-"
+        print(f"| {label} | {fmt(key, value)} | {fmt(key, other) if other else '-'} | {ratio} "
+              f"| < {target:g} {verdict} |")
+    print(f"\nalso: latency p95 back-to-back {ours['latency_b2b_p95_ms']:.1f} ms, wire bytes per "
+          f"idle edit {ours['latency_wire_bytes_per_edit']:.0f}"
+          + (f" (anchor {anchor['latency_wire_bytes_per_edit']})" if anchor else ""))
 
 
 if __name__ == "__main__":

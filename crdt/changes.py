@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from automerge.core import Document, Message, SyncState
 
@@ -60,11 +61,30 @@ def uleb_decode(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+@dataclass(frozen=True)
+class ChangeHeader:
+    """What a change says about itself, read from its bytes (the fields of automerge's
+    ``Change`` that access checks use): enough to judge a received change before any
+    document sees it."""
+
+    actor_id: bytes
+    seq: int
+    deps: list[bytes]
+    hash: bytes
+
+
 def check_change(chunk: bytes) -> None:
     """Verify one change chunk's framing and checksum before automerge sees it.
 
     Needed because the core silently drops an unparseable chunk at the end of a batch; a
     damaged stored row or a hostile peer's bytes must be named, not skipped."""
+    parse_change(chunk)
+
+
+def parse_change(chunk: bytes) -> ChangeHeader:
+    """Verify one change chunk (as :func:`check_change`) and read its header: dependencies,
+    actor, sequence number, and its hash (SHA-256 of the uncompressed chunk's type, length
+    and body, of which the stored checksum is the first 4 bytes)."""
     if len(chunk) < 10 or chunk[:4] != MAGIC:
         raise BadChange("not an automerge change")
     if chunk[8] not in (1, 2):  # 1 = change, 2 = compressed change
@@ -73,17 +93,30 @@ def check_change(chunk: bytes) -> None:
     if pos + length != len(chunk):
         raise BadChange("truncated or oversized change")
     covered = chunk[8:]
+    data: bytes = chunk[pos:]
     if chunk[8] == 2:  # the checksum covers the uncompressed change (raw deflate)
         inflater = zlib.decompressobj(-15)
         try:
-            data = inflater.decompress(chunk[pos:], MAX_CHANGE_BYTES)
+            data = inflater.decompress(data, MAX_CHANGE_BYTES)
         except zlib.error:
             raise BadChange("damaged compressed change") from None
         if inflater.unconsumed_tail:
             raise BadChange("change too large")
         covered = b"\x01" + uleb128(len(data)) + data
-    if hashlib.sha256(covered).digest()[:4] != chunk[4:8]:
+    digest = hashlib.sha256(covered).digest()
+    if digest[:4] != chunk[4:8]:
         raise BadChange("bad checksum")
+    count, at = uleb_decode(data, 0)
+    end = at + 32 * count
+    if end > len(data):
+        raise BadChange("truncated dependencies")
+    deps = [data[i : i + 32] for i in range(at, end, 32)]
+    size, at = uleb_decode(data, end)
+    if at + size > len(data):
+        raise BadChange("truncated actor")
+    actor = data[at : at + size]
+    seq, _ = uleb_decode(data, at + size)
+    return ChangeHeader(actor, seq, deps, digest)
 
 
 def apply_changes(doc: Document, changes: Iterable[bytes]) -> None:

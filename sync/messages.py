@@ -21,7 +21,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from bullpen.crdt.changes import MAGIC, BadChange, check_change, uleb_decode
+from bullpen.crdt.changes import MAGIC, BadChange, ChangeHeader, parse_change, uleb_decode
 
 from .framing import MAX_MESSAGE
 
@@ -235,9 +235,12 @@ def _hashes(data: bytes, pos: int) -> tuple[list[bytes], int]:
     return [data[i : i + 32] for i in range(pos, end, 32)], end
 
 
-def check_chunks(data: bytes) -> None:
+def check_chunks(data: bytes) -> list[ChangeHeader] | None:
     """Verify one entry of a sync message's change list: one or more concatenated automerge
-    chunks (v2 messages bundle several changes, or a whole document, into one entry)."""
+    chunks (v2 messages bundle several changes, or a whole document, into one entry). Returns
+    the headers of its changes, or None when it holds a document chunk (whose changes are not
+    listed one by one)."""
+    headers: list[ChangeHeader] | None = []
     pos = 0
     if not data:
         raise ProtocolError("empty change in sync message")
@@ -252,18 +255,24 @@ def check_chunks(data: bytes) -> None:
         if chunk[8] == 0:  # document chunk: checksum over type + length + data
             if hashlib.sha256(chunk[8:]).digest()[:4] != chunk[4:8]:
                 raise ProtocolError("damaged document chunk in sync message")
+            headers = None
         else:
             try:
-                check_change(chunk)
+                header = parse_change(chunk)
             except BadChange as exc:
                 raise ProtocolError(f"invalid change in sync message: {exc}") from None
+            if headers is not None:
+                headers.append(header)
         pos = end
+    return headers
 
 
 @dataclass(frozen=True)
 class SyncInfo:
     heads: list[bytes]
     changes: int
+    # Headers of every change carried; None when a document chunk is among them.
+    headers: list[ChangeHeader] | None = None
 
 
 def inspect_sync(data: bytes) -> SyncInfo:
@@ -279,10 +288,15 @@ def inspect_sync(data: bytes) -> SyncInfo:
         size, pos = _uleb(data, pos)
         pos += size
     count, pos = _uleb(data, pos)
+    headers: list[ChangeHeader] | None = []
     for _ in range(count):
         size, pos = _uleb(data, pos)
         if pos + size > len(data):
             raise ProtocolError("truncated change in sync message")
-        check_chunks(data[pos : pos + size])
+        found = check_chunks(data[pos : pos + size])
+        if found is None:
+            headers = None
+        elif headers is not None:
+            headers.extend(found)
         pos += size
-    return SyncInfo(heads, count)
+    return SyncInfo(heads, count, headers)

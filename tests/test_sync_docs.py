@@ -1,0 +1,112 @@
+"""The document port of the sync node: received sync messages are judged change by change from
+their headers, applied to the live document without a fork, and leave no trace when refused."""
+
+from __future__ import annotations
+
+import pytest
+from automerge.core import Document, SyncState
+from conftest import opp_fields
+
+from bullpen.app.access import AccessPolicy
+from bullpen.app.workspace import Workspace
+from bullpen.crdt.changes import changes_message, parse_change
+from bullpen.sync.docs import WorkspaceDocs
+from bullpen.sync.messages import ProtocolError, inspect_sync
+
+
+def _state(ws: Workspace, doc_id: str) -> tuple[str, list[tuple[int, bytes]]]:
+    return ws.heads_hex(doc_id), ws.store.load(doc_id).changes
+
+
+def _changes(author: Workspace, write) -> list[bytes]:
+    before = author.doc("pipeline").get_heads()
+    write()
+    return [c.bytes for c in author.doc("pipeline").get_changes(before)]
+
+
+def test_parse_change_reads_what_automerge_reports(ws):
+    ws.add("opportunity", opp_fields())
+    ws.add_many("opportunity", [opp_fields(title=f"T{i}", notes="x" * 300) for i in range(30)])
+    changes = ws.doc("pipeline").get_changes([])
+    assert {c.bytes[8] for c in changes} == {1, 2}  # plain and compressed chunks
+    for c in changes:
+        h = parse_change(c.bytes)
+        assert (h.actor_id, h.seq, h.deps, h.hash) == (c.actor_id, c.seq, list(c.deps), c.hash)
+    info = inspect_sync(changes_message([c.bytes for c in changes]))
+    assert [h.hash for h in info.headers] == [c.hash for c in changes]
+
+
+def test_member_change_applies_without_fork_and_persists(ws, join_ws, monkeypatch):
+    rep = join_ws(ws, "Eli")
+    data = changes_message(_changes(rep, lambda: rep.add("opportunity", opp_fields(title="R"))))
+    docs = WorkspaceDocs(ws, AccessPolicy(ws))
+    ws.doc("pipeline")
+
+    def no_fork(self):  # the fast path must not copy the document
+        raise AssertionError("forked")
+
+    monkeypatch.setattr(Document, "fork", no_fork, raising=False)
+    docs.receive("pipeline", SyncState(), data)
+    monkeypatch.undo()
+    assert [o["title"] for o in ws.list("opportunity")] == ["R"]
+    assert ws.heads_hex("pipeline") == rep.heads_hex("pipeline")
+    # durable: a fresh open of the store sees it
+    stored = ws.store.load("pipeline").changes
+    assert any(parse_change(b).actor_id == rep.actor for _, b in stored)
+
+
+def test_refused_author_refuses_whole_message_and_leaves_no_trace(ws, join_ws, tmp_path):
+    rep = join_ws(ws, "Eli")
+    guest = Workspace.create_joining(tmp_path / "carl", "Carl", ws.workspace_id)
+    try:
+        ws.add_member(guest.peer_id, "guest", "Carl")
+        guest.merge_saved("index", ws.doc("index").save())
+        guest.merge_saved("pipeline", rep.doc("pipeline").save())  # smuggled copy
+        good = _changes(rep, lambda: rep.add("opportunity", opp_fields(title="ok")))
+        guest.merge_saved("pipeline", rep.doc("pipeline").save())
+        bad = _changes(guest, lambda: guest.add("opportunity", opp_fields(title="guest")))
+        docs = WorkspaceDocs(ws, AccessPolicy(ws))
+        before = _state(ws, "pipeline")
+        with pytest.raises(ProtocolError, match="guest"):
+            docs.receive("pipeline", SyncState(), changes_message(good + bad))
+        assert _state(ws, "pipeline") == before
+        assert ws.list("opportunity") == []
+        ws.remove_member("Eli")
+        with pytest.raises(ProtocolError, match="not a member"):
+            docs.receive("pipeline", SyncState(), changes_message(good))
+        assert _state(ws, "pipeline") == before
+    finally:
+        guest.close()
+
+
+def test_changes_already_held_are_not_judged_again(ws, join_ws):
+    """A relayed message may repeat changes we hold, such as a since-removed member's: only
+    the changes new to the document are judged (as with the fork before)."""
+    rep = join_ws(ws, "Eli")
+    old = _changes(rep, lambda: rep.add("opportunity", opp_fields(title="old")))
+    docs = WorkspaceDocs(ws, AccessPolicy(ws))
+    docs.receive("pipeline", SyncState(), changes_message(old))
+    ws.remove_member("Eli")
+    mine = _changes(ws, lambda: ws.add("opportunity", opp_fields(title="mine")))
+    other = join_ws(ws, "Fay")
+    docs_fay = WorkspaceDocs(other, AccessPolicy(other))
+    other.doc("pipeline")
+    docs_fay.receive("pipeline", SyncState(), changes_message(old + mine))  # old: held
+    assert {o["title"] for o in other.list("opportunity")} == {"old", "mine"}
+
+
+def test_failed_apply_drops_the_in_memory_copy(ws):
+    ws.add("opportunity", opp_fields(title="kept"))
+    before = ws.heads_hex("pipeline")
+
+    def half_applied(doc: Document) -> None:
+        with doc.transaction() as tx:  # stands for whatever automerge applied before failing
+            from bullpen.crdt import records as rec
+
+            rec.write_record(tx, rec.container(tx, rec.RECORDS), "x" * 16, {"title": "ghost"})
+        raise RuntimeError("automerge rejected the rest")
+
+    with pytest.raises(RuntimeError):
+        ws.apply_remote("pipeline", half_applied)
+    assert ws.heads_hex("pipeline") == before
+    assert [o["title"] for o in ws.list("opportunity")] == ["kept"]
