@@ -803,11 +803,11 @@ class Workspace:
         doc = self.docs[doc_id]
         heads = self.heads_hex(doc_id)
         if doc_id.startswith("doc:"):
-            rid = doc_id[4:]
-            meta = self.index.get_many([rid]).get(rid, {})
-            self.index.set_text(rid, "document", meta.get("title", ""), textdoc.read(doc)[0])
+            # Re-reading a long body on every keystroke would make typing cost O(document):
+            # the search text is refreshed when someone searches (or the profile closes).
+            self._stale_texts.add(doc_id)
             change.kinds.add("document")
-            change.ids.add(rid)
+            change.ids.add(doc_id[4:])
             return
         records = rec.container(doc, rec.RECORDS)
         if "*" in ids:
