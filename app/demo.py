@@ -136,7 +136,13 @@ def seed_demo(
     for title, text, pinned in ANNOUNCEMENTS:
         ws.add("announcement", {"title": title, "text": text, "pinned": pinned})
     for title, text in DOCUMENTS:
-        ws.new_document(title, text)
+        did = ws.new_document(title, text)
+        first_line = text.split("\n", 1)[0]
+        ws.edit_document(did, style=(0, len(first_line), "heading", 1))
+        label = text.find(":")
+        if label > len(first_line):  # the first "Label:" of the body in bold
+            start = text.rfind("\n", 0, label) + 1
+            ws.edit_document(did, style=(start, label + 1, "bold", True))
     if files_dir is not None:
         files_dir.mkdir(parents=True, exist_ok=True)
         price_list = files_dir / "price-list-2027.csv"
