@@ -49,16 +49,20 @@ def test_typing_persists(qtbot, session, home) -> None:  # noqa: F811
 
 def test_bold_and_heading_become_marks(qtbot, session) -> None:  # noqa: F811
     editor, doc_id = _open(qtbot, session, "Globex battlecard")
-    cursor = editor.edit.textCursor()
-    cursor.setPosition(0)
-    cursor.setPosition(6, QTextCursor.MoveMode.KeepAnchor)  # "Globex"
+    start = editor.edit.toPlainText().index("onboarding")  # plain body text (the demo's
+    cursor = editor.edit.textCursor()                      # title line is already a heading)
+    cursor.setPosition(start)
+    cursor.setPosition(start + len("onboarding"), QTextCursor.MoveMode.KeepAnchor)
     editor.edit.setTextCursor(cursor)
     qtbot.keyClick(editor.edit, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
-    editor.set_heading(1)
+    editor.set_heading(2)
     qtbot.waitUntil(lambda: editor.queue.outstanding == 0)
     spans = session.ws.document(doc_id)["spans"]
-    assert {"start": 0, "end": 6, "name": "bold", "value": True} in spans
-    assert any(s["name"] == "heading" and s["value"] == 1 and s["start"] == 0 for s in spans)
+    line = editor.edit.toPlainText().rfind("\n", 0, start) + 1
+    assert {"start": start, "end": start + len("onboarding"), "name": "bold",
+            "value": True} in spans
+    assert any(s["name"] == "heading" and s["value"] == 2 and s["start"] == line
+               for s in spans)
     editor.set_list("bullet")
     qtbot.waitUntil(lambda: editor.queue.outstanding == 0)
     assert any(s["name"] == "list" for s in session.ws.document(doc_id)["spans"])
