@@ -242,3 +242,31 @@ def test_rename_document_with_f2(qtbot, session) -> None:  # noqa: F811
     assert session.ws.get(doc_id)["title"] == "Globex battlecard 2031"
     wait(qtbot, lambda: documents.list.currentItem().text() == "Globex battlecard 2031")
     assert editor.title.text() == "Globex battlecard 2031"
+
+
+def test_heading_mark_on_first_line_shows_when_opened(qtbot, session) -> None:  # noqa: F811
+    """A heading stored before the document is opened (the demo's title lines) must render
+    as visible heading text, not as an empty line."""
+    first_line = "Quarterly plan"
+    doc_id = session.ws.new_document("Heading doc", f"{first_line}\nBody text here.\n")
+    session.ws.edit_document(doc_id, style=(0, len(first_line), "heading", 1))
+    editor, _ = _open(qtbot, session, "Heading doc")
+    block = editor.edit.document().firstBlock()
+    assert block.text() == first_line
+    assert block.blockFormat().headingLevel() == 1
+    # Laid out and drawn: a block with no lines has zero height and shows as nothing.
+    area = editor.edit.document().documentLayout().blockBoundingRect(block)
+    assert block.layout().lineCount() > 0 and area.height() > 0, area
+    normal = editor.edit.palette().text().color()
+    fragments = []
+    it = block.begin()
+    while not it.atEnd():
+        fragments.append(it.fragment())
+        it += 1
+    assert fragments
+    for fragment in fragments:
+        fmt = fragment.charFormat()
+        assert fmt.fontPointSize() > 0, fragment.text()
+        color = fmt.foreground().color() if fmt.foreground().style() != Qt.BrushStyle.NoBrush \
+            else normal
+        assert color == normal, (fragment.text(), color.name(), normal.name())

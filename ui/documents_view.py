@@ -293,6 +293,9 @@ class DocumentEditor(QWidget):
         self._submit_style(start, end, "heading", level)
 
     def _format_heading(self, block: Any, level: int | None) -> None:
+        """Give ``block`` the heading ``level`` (None: normal text): block format, the size
+        and weight of its characters, and its block char format (what typing into an empty
+        heading line takes)."""
         cursor = QTextCursor(block)
         fmt = QTextBlockFormat(block.blockFormat())
         fmt.setHeadingLevel(level or 0)
@@ -304,6 +307,12 @@ class DocumentEditor(QWidget):
                             QTextCursor.MoveMode.KeepAnchor)
         cursor.mergeCharFormat(chars)
         cursor.mergeBlockCharFormat(chars)
+        if block.position() == 0:
+            # Qt (seen in 6.12) reports a block char format change on the first block as
+            # contentsChange(0, 0, 0): the layout drops that block's lines, then re-lays out
+            # an empty range, so the paragraph has no lines and zero height (its text is
+            # invisible, e.g. a title line opened with a heading mark). Lay it out again.
+            block.document().markContentsDirty(block.position(), block.length())
 
     def set_list(self, kind: str) -> None:
         blocks = self._blocks()
