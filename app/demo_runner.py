@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .demo import TEAM, seed_demo
+from .processes import read_listen_address
 from .workspace import Workspace
 
 PASSPHRASE_ENV = "BULLPEN_PASSPHRASE"
@@ -78,16 +79,11 @@ class DemoOffice:
 
 
 def _read_address(proc: subprocess.Popen, timeout: float) -> str:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if line.startswith("listening on "):
-            return line.split(" ", 2)[2].strip()
-    proc.kill()
-    raise RuntimeError("a simulated teammate did not start")
+    addr = read_listen_address(proc, timeout)
+    if addr is None:
+        proc.kill()
+        raise RuntimeError("a simulated teammate did not start")
+    return addr
 
 
 def prepare_office(root: Path | None = None, *, opportunities: int = 40) -> DemoOffice:

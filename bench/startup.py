@@ -33,6 +33,8 @@ sys.path.insert(0, str(ROOT / "packaging"))
 
 from xwin import Display, Xvfb  # noqa: E402
 
+from bullpen.app.processes import stop  # noqa: E402
+
 TARGET_WINDOW_S = 1.5
 PASSPHRASE = "bench passphrase"
 
@@ -62,13 +64,7 @@ def window_time(cmd: list[str], env: dict[str, str], display: Display, title: st
             time.sleep(0.005)
         raise RuntimeError(f"no window titled *{title}* within 60 s")
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
         # the next run must not see this window
         while any(title in w.name for w in display.visible_windows()):
             time.sleep(0.01)

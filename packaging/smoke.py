@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import re
-import selectors
 import shutil
 import signal
 import subprocess
@@ -39,6 +38,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from xwin import Display, Xvfb  # noqa: E402
+
+from bullpen.app.processes import read_listen_address, stop  # noqa: E402
 
 PASSPHRASE = "smoke passphrase"
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
@@ -282,13 +283,7 @@ def _window_of(r: Runner, xvfb: Xvfb, display: Display, args: Sequence[str],
             raise AssertionError(f"no window within {timeout:g} s: {(err or out).strip()[-800:]}")
         return window.name, elapsed
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
 
 
 @with_xvfb
@@ -328,17 +323,9 @@ class Serve:
         self.addr = self._read_addr(60)
 
     def _read_addr(self, timeout: float) -> str:
-        assert self.proc.stdout is not None
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if sel.select(timeout=0.2):
-                line = self.proc.stdout.readline()
-                if line.startswith("listening on "):
-                    return line.split()[-1]
-                if not line and self.proc.poll() is not None:
-                    break
+        addr = read_listen_address(self.proc, timeout)
+        if addr is not None:
+            return addr
         self.stop()
         raise AssertionError(f"serve printed no 'listening on' line: "
                              f"{Path(self.log.name).read_text()[-800:]}")

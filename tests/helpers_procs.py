@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bullpen.app.processes import read_listen_address
 from bullpen.app.workspace import Workspace
 
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
@@ -92,19 +92,11 @@ class Serve:
         self.peer_id = self.addr.rsplit("/p2p/", 1)[1]
 
     def _read_addr(self, timeout: float) -> str:
-        assert self.proc.stdout is not None
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if sel.select(timeout=0.2):
-                line = self.proc.stdout.readline()
-                if line.startswith("listening on "):
-                    return line.split()[-1]
-                if not line and self.proc.poll() is not None:
-                    break
-        self.kill()
-        raise AssertionError(f"bullpen serve did not start: {self.log()}")
+        addr = read_listen_address(self.proc, timeout)
+        if addr is None:
+            self.kill()
+            raise AssertionError(f"bullpen serve did not start: {self.log()}")
+        return addr
 
     def log(self) -> str:
         if not self._log.closed:

@@ -2,7 +2,8 @@
 
 Starts the app under Xvfb (re-executing itself with ``xvfb-run`` when no display is set),
 at 1280x800, and saves one PNG per screen plus the board, quick add, search, notification
-settings and the import preview into docs/screenshots/. Not a pytest module (no ``test_`` prefix): it is run by hand or by CI.
+settings and the import preview into docs/screenshots/. Not a pytest module (no ``test_``
+prefix): it is run by hand or by CI.
 """
 
 from __future__ import annotations
