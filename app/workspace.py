@@ -104,7 +104,6 @@ class Workspace:
         # A fresh actor per process: the CLI and a running node of the same user write to the
         # same documents at once, and two writers must never share an actor's sequence numbers.
         self.actor = identity.public + os.urandom(4)
-        self.actor_hex = self.actor.hex()
         self.docs: dict[str, Document] = {}
         self._generations: dict[str, int] = {}
         self._cursor = store.max_seq()
@@ -298,7 +297,7 @@ class Workspace:
             before = doc.get_heads()
             with doc.transaction() as tx:
                 ids = fn(tx)
-                rec.mark_touched(tx, self.actor_hex, ids)
+                rec.mark_touched(tx, ids)
             new = doc.get_changes(before)
             self._append(doc_id, new)
             change = ChangeSet(doc_id, set(ids), remote=False)

@@ -26,6 +26,7 @@ from automerge.core import ROOT, Document, ObjType, ScalarType, Transaction
 RECORDS = "records"
 TOUCHED = "touched"
 SETTINGS = "settings"
+TOUCH_KEY = "t"
 META_FIELDS = ("_kind", "_created_at", "_created_by", "_updated_at", "_updated_by", "_deleted")
 
 Heads = Sequence[bytes] | None
@@ -109,11 +110,15 @@ def write_record(
     return obj
 
 
-def mark_touched(tx: Transaction, actor_hex: str, record_ids: Iterable[str]) -> None:
+def mark_touched(tx: Transaction, record_ids: Iterable[str]) -> None:
+    """Record which records this change touches, under one short key shared by all writers:
+    read at a change's own heads, the key holds that change's value (it supersedes what its
+    ancestors wrote, and concurrent writes are not visible there), so no per-actor key (72
+    characters in every change) is needed."""
     # A fresh nonce first: automerge drops a put of an unchanged value, and the op must exist
     # for ``touched_by`` to see that this change wrote the key.
     value = os.urandom(4).hex() + ":" + ",".join(sorted(set(record_ids)))
-    tx.put(container(tx, TOUCHED), actor_hex, ScalarType.Str, value)
+    tx.put(container(tx, TOUCHED), TOUCH_KEY, ScalarType.Str, value)
 
 
 def read_value(doc: Document, found: tuple[Any, bytes] | None, heads: Heads = None) -> Any:
@@ -146,13 +151,16 @@ def record_ids(doc: Document, records: bytes) -> list[str]:
 
 
 def touched_by(doc: Document, touched: bytes, change: Any) -> list[str] | None:
-    """Record ids written by ``change`` (None when the change wrote no ``touched`` key)."""
-    actor = change.actor_id.hex()
-    after = doc.get(touched, actor, [change.hash])
-    if after is None:
-        return None
-    before = doc.get(touched, actor, list(change.deps)) if change.deps else None
-    if before is not None and before[1] == after[1]:
-        return None
-    value = after[0][1].partition(":")[2]
-    return [v for v in value.split(",") if v]
+    """Record ids written by ``change`` (None when the change wrote no ``touched`` key).
+
+    Changes made before the shared key existed wrote a key named after their actor."""
+    for key in (TOUCH_KEY, change.actor_id.hex()):
+        after = doc.get(touched, key, [change.hash])
+        if after is None:
+            continue
+        before = doc.get(touched, key, list(change.deps)) if change.deps else None
+        if before is not None and before[1] == after[1]:
+            continue
+        value = after[0][1].partition(":")[2]
+        return [v for v in value.split(",") if v]
+    return None
