@@ -88,7 +88,7 @@ def peer_main(home: Path) -> None:
     watched: set[str] = set()
 
     def heads_of(doc_id: str) -> str:
-        return hashlib.sha1(b"".join(sorted(ws.docs[doc_id].get_heads()))).hexdigest()[:16]
+        return hashlib.sha1(b"".join(sorted(ws.heads(doc_id)))).hexdigest()[:16]
 
     def on_change(change: ChangeSet) -> None:
         t = now()
@@ -101,7 +101,7 @@ def peer_main(home: Path) -> None:
 
     def all_heads() -> dict[str, str]:
         with ws.lock:
-            return {d: (ws.doc(d), heads_of(d))[1] for d in ws.doc_ids()}
+            return {d: heads_of(d) for d in ws.doc_ids()}
 
     def peer_bytes() -> dict[str, int]:
         return {s.peer_id: s.bytes_in + s.bytes_out for s in node.peer_states()}

@@ -18,6 +18,8 @@ chunk, or a document without our genesis marker. A saved document is loaded on i
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import threading
 from typing import Any
 
@@ -29,6 +31,18 @@ from bullpen.crdt.changes import ChangeHeader
 from .messages import ProtocolError, compress_saved, decompress_saved, inspect_sync
 from .policy import Policy
 
+TRIM_AFTER_BYTES = 256 * 1024
+
+
+def _find_malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
+        return None
+
+
+_malloc_trim = _find_malloc_trim()
+
 
 class WorkspaceDocs:
     def __init__(self, ws: Workspace, policy: Policy | None = None) -> None:
@@ -39,12 +53,13 @@ class WorkspaceDocs:
         # The last compressed save of each document sent whole, by heads: a hub that welcomes
         # several new peers saves and compresses each document once, not once per peer.
         self._saved: dict[str, tuple[list[bytes], bytes]] = {}
+        self._merged = 0  # bytes of saved documents merged since the last trim
 
     # ----- documents -----------------------------------------------------------------------
 
     def all_heads(self) -> dict[str, list[bytes]]:
         with self.ws.lock:
-            return {d: self.ws.doc(d).get_heads() for d in self.ws.doc_ids()}
+            return {d: self.ws.heads(d) for d in self.ws.doc_ids()}
 
     def _existing(self, doc_id: str) -> Document | None:
         with self.ws.lock:
@@ -54,8 +69,9 @@ class WorkspaceDocs:
 
     def heads(self, doc_id: str) -> list[bytes] | None:
         with self.ws.lock:
-            doc = self._existing(doc_id)
-            return doc.get_heads() if doc is not None else None
+            if doc_id in self.ws.docs or doc_id in self.ws.store.doc_ids():
+                return self.ws.heads(doc_id)
+            return None
 
     def new_sync_state(self) -> Any:
         return SyncState()
@@ -134,7 +150,21 @@ class WorkspaceDocs:
                 if refused:
                     raise ProtocolError(f"refused change to {doc_id}: {refused[0][1]}")
         self.ws.apply_remote(doc_id, lambda d: d.merge(loaded))
+        self._merged += len(raw)
         return loaded.get_heads()
+
+    # ----- memory --------------------------------------------------------------------------
+
+    def needs_trim(self) -> bool:
+        """Have whole documents been merged (a first sync) since the last :meth:`trim`?"""
+        return self._merged >= TRIM_AFTER_BYTES
+
+    def trim(self) -> None:
+        """Give the heap freed after a big first sync back to the OS (glibc only): loading
+        and merging saved documents leaves hundreds of MB of free but mapped pages."""
+        self._merged = 0
+        if _malloc_trim is not None:
+            _malloc_trim(0)
 
     # ----- blobs ---------------------------------------------------------------------------
 

@@ -176,6 +176,8 @@ class Link:
         """One session step in a worker thread; one at a time per session."""
         async with self._step_lock:
             out = await trio.to_thread.run_sync(fn, *args)
+            if self.session.in_sync and self.node.docs.needs_trim():
+                await trio.to_thread.run_sync(self.node.docs.trim)
         if not self._opened and self.session.state is State.OPEN:
             self._opened = True
             self.node._hello_seen(self)

@@ -110,3 +110,31 @@ def test_failed_apply_drops_the_in_memory_copy(ws):
         ws.apply_remote("pipeline", half_applied)
     assert ws.heads_hex("pipeline") == before
     assert [o["title"] for o in ws.list("opportunity")] == ["kept"]
+
+
+def test_text_documents_beyond_the_lru_are_unloaded_and_reload_intact(ws, join_ws):
+    from bullpen.app.workspace import MAX_LOADED_TEXTS
+
+    ids = [ws.new_document(f"Doc {i}", f"body {i}") for i in range(MAX_LOADED_TEXTS + 3)]
+    mate = join_ws(ws, "Ravi")
+    port = WorkspaceDocs(mate)
+    texts = [d for d in mate.doc_ids() if d.startswith("doc:")]
+    assert len(texts) == len(ids)
+    heads = {d: sorted(mate.doc(d).get_heads()) for d in texts}
+    loaded = [d for d in mate.docs if d.startswith("doc:")]
+    assert len(loaded) <= MAX_LOADED_TEXTS
+    # Heads of unloaded documents come without loading them.
+    assert {d: sorted(h) for d, h in port.all_heads().items() if d in heads} == heads
+    assert len([d for d in mate.docs if d.startswith("doc:")]) <= MAX_LOADED_TEXTS
+    # An unloaded document reloads with everything; edits to it are kept.
+    first = next(d for d in texts if d not in mate.docs)
+    rid = first[4:]
+    body = f"body {ids.index(rid)}"
+    assert sorted(mate.heads(first)) == heads[first]
+    assert first not in mate.docs
+    assert body in mate.document(rid)["text"]
+    assert first in mate.docs
+    mate.edit_document(rid, text=body + " edited")
+    mate.unload(first)
+    assert first not in mate.docs
+    assert body + " edited" in mate.document(rid)["text"]
