@@ -117,8 +117,49 @@ def mark_touched(tx: Transaction, record_ids: Iterable[str]) -> None:
     characters in every change) is needed."""
     # A fresh nonce first: automerge drops a put of an unchanged value, and the op must exist
     # for ``touched_by`` to see that this change wrote the key.
-    value = os.urandom(4).hex() + ":" + ",".join(sorted(set(record_ids)))
+    value = os.urandom(4).hex() + ":" + encode_ids(record_ids)
     tx.put(container(tx, TOUCHED), TOUCH_KEY, ScalarType.Str, value)
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def encode_ids(record_ids: Iterable[str]) -> str:
+    """Record ids as text, with runs of consecutive ids (a bulk import numbers its records
+    ``PREFIX`` + 6 hex digits) written as ``PREFIX<start>~<end>``: without that, a 10,000-row
+    import kept 170 KB of id lists in the document's history, a third of its saved size."""
+    plain: list[str] = []
+    runs: dict[str, list[int]] = {}
+    for rid in sorted(set(record_ids)):
+        if len(rid) == 16 and set(rid) <= _HEX:
+            runs.setdefault(rid[:10], []).append(int(rid[10:], 16))
+        else:
+            plain.append(rid)
+    items = list(plain)
+    for prefix, numbers in runs.items():
+        start = prev = numbers[0]
+        for n in [*numbers[1:], None]:
+            if n is not None and n == prev + 1:
+                prev = n
+                continue
+            if prev - start >= 2:
+                items.append(f"{prefix}{start:06x}~{prev:06x}")
+            else:
+                items.extend(f"{prefix}{k:06x}" for k in range(start, prev + 1))
+            if n is not None:
+                start = prev = n
+    return ",".join(items)
+
+
+def decode_ids(text: str) -> list[str]:
+    out: list[str] = []
+    for item in text.split(","):
+        if "~" in item and len(item) == 23:
+            prefix, start, end = item[:10], int(item[10:16], 16), int(item[17:], 16)
+            out.extend(f"{prefix}{k:06x}" for k in range(start, end + 1))
+        elif item:
+            out.append(item)
+    return out
 
 
 def read_value(doc: Document, found: tuple[Any, bytes] | None, heads: Heads = None) -> Any:
@@ -161,6 +202,5 @@ def touched_by(doc: Document, touched: bytes, change: Any) -> list[str] | None:
         before = doc.get(touched, key, list(change.deps)) if change.deps else None
         if before is not None and before[1] == after[1]:
             continue
-        value = after[0][1].partition(":")[2]
-        return [v for v in value.split(",") if v]
+        return decode_ids(after[0][1].partition(":")[2])
     return None
