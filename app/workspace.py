@@ -15,7 +15,7 @@ import json
 import os
 import threading
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +51,7 @@ from .store import Store, StoreError
 STORE_FILE = "store.db"
 INDEX_FILE = "index.db"
 COMPACT_AFTER_ROWS = 500
+MAX_LOADED_TEXTS = 8  # text documents kept in memory (Workspace.doc unloads the rest)
 MEMBERSHIP = "membership"  # settings map of the index document: entry id -> signed entry
 INVITES = "invites"  # settings map of the index document: invite hash -> JSON
 
@@ -114,6 +115,11 @@ class Workspace:
         # same documents at once, and two writers must never share an actor's sequence numbers.
         self.actor = identity.public + os.urandom(4)
         self.docs: dict[str, Document] = {}
+        # Text documents (``doc:*``) loaded, least recently used first: at most
+        # MAX_LOADED_TEXTS stay in memory (each costs MBs in automerge's in-memory form);
+        # evicted ones keep only their heads here until the next load.
+        self._loaded_texts: OrderedDict[str, None] = OrderedDict()
+        self._unloaded_heads: dict[str, list[bytes]] = {}
         self._generations: dict[str, int] = {}
         self._cursor = store.max_seq()
         self.blobs = BlobStore(home / "blobs", key)
@@ -238,7 +244,46 @@ class Workspace:
             found = self.docs.get(doc_id)
             if found is None:
                 found = self._load(doc_id)
+            self._touch(doc_id)
             return found
+
+    def heads(self, doc_id: str) -> list[bytes]:
+        """The heads of ``doc_id``, without loading a text document that was unloaded."""
+        with self.lock:
+            found = self.docs.get(doc_id)
+            if found is not None:
+                return found.get_heads()
+            cached = self._unloaded_heads.get(doc_id)
+            if cached is not None:
+                return list(cached)
+            return self.doc(doc_id).get_heads()
+
+    def unload(self, doc_id: str) -> None:
+        """Drop ``doc_id`` from memory; the next :meth:`doc` reloads it from the store, which
+        holds every change of a loaded document (each is persisted before it is visible)."""
+        with self.lock:
+            self._loaded_texts.pop(doc_id, None)
+            doc = self.docs.get(doc_id)
+            if doc is None:
+                return
+            heads = doc.get_heads()
+            if not heads:
+                return  # an empty stand-in for a document that has not arrived: not stored
+            del self.docs[doc_id]
+            self._unloaded_heads[doc_id] = heads
+
+    def _touch(self, doc_id: str) -> None:
+        """Mark a text document as just used; unload the least recently used beyond
+        MAX_LOADED_TEXTS (collections are never unloaded)."""
+        if not doc_id.startswith("doc:") or doc_id not in self.docs:
+            return
+        self._loaded_texts[doc_id] = None
+        self._loaded_texts.move_to_end(doc_id)
+        while len(self._loaded_texts) > MAX_LOADED_TEXTS:
+            oldest = next(iter(self._loaded_texts))
+            if oldest == doc_id:
+                break
+            self.unload(oldest)
 
     def _load(self, doc_id: str) -> Document:
         stored = self.store.load(doc_id)
@@ -256,6 +301,7 @@ class Workspace:
             ) from exc
         doc.set_actor(self.actor)
         self.docs[doc_id] = doc
+        self._unloaded_heads.pop(doc_id, None)
         self._generations[doc_id] = stored.generation
         return doc
 
@@ -714,6 +760,7 @@ class Workspace:
             if doc is None:
                 known = doc_id in self.store.doc_ids()
                 doc = self._load(doc_id) if known else self._new_remote_doc(doc_id)
+            self._touch(doc_id)
             before = doc.get_heads()
             try:
                 apply(doc)
@@ -769,6 +816,7 @@ class Workspace:
             for doc_id, items in by_doc.items():
                 doc = self.docs.get(doc_id)
                 if doc is None:
+                    self._unloaded_heads.pop(doc_id, None)
                     continue  # loaded from the store on first use
                 before = doc.get_heads()
                 am_changes.apply_changes(doc, items)
