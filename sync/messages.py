@@ -21,7 +21,14 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from bullpen.crdt.changes import MAGIC, BadChange, ChangeHeader, parse_change, uleb_decode
+from bullpen.crdt.changes import (
+    MAGIC,
+    BadChange,
+    ChangeHeader,
+    parse_change,
+    uleb128,
+    uleb_decode,
+)
 
 from .framing import MAX_MESSAGE
 
@@ -43,12 +50,21 @@ class Hello:
     addrs: list[str] = field(default_factory=list)
     name: str = ""
     version: int = PROTOCOL_VERSION
+    # Optional abilities of the sender; older peers send none and ignore these.
+    features: list[str] = field(default_factory=list)
+
+
+FEATURE_ZSYNC = "zsync"  # understands Sync messages whose body is zlib-compressed ("z": 1)
+ZSYNC_MIN = 1024  # smaller sync messages are sent as they are
 
 
 @dataclass(frozen=True)
 class Sync:
     doc_id: str
     data: bytes
+    # Encode the body with zlib (only to a peer whose hello lists FEATURE_ZSYNC): a batch of
+    # changes repeats actor ids, keys and timestamps, and shrinks 3-4x.
+    deflate: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,10 @@ def encode(msg: Message) -> bytes:
         case Hello():
             header = {"v": msg.version, "workspace": msg.workspace_id, "docs": msg.docs,
                       "addrs": msg.addrs, "name": msg.name}
+            if msg.features:
+                header["features"] = msg.features
+        case Sync() if msg.deflate and len(msg.data) >= ZSYNC_MIN:
+            header, body = {"doc": msg.doc_id, "z": 1}, zlib.compress(msg.data, 6)
         case Sync() | Saved():
             header, body = {"doc": msg.doc_id}, msg.data
         case BlobData():
@@ -159,7 +179,12 @@ def _hello(header: dict[str, Any]) -> Hello:
     name = header.get("name", "")
     if not isinstance(name, str) or len(name) > MAX_ID:
         raise ProtocolError("hello 'name' must be a short string")
-    return Hello(_str(header, "workspace"), docs, addrs[:16], name, version)
+    features = header.get("features", [])
+    if not isinstance(features, list) or not all(
+        isinstance(f, str) and len(f) < 50 for f in features
+    ):
+        raise ProtocolError("hello 'features' must be a list of short strings")
+    return Hello(_str(header, "workspace"), docs, addrs[:16], name, version, features[:32])
 
 
 def decode(raw: bytes) -> Message:
@@ -184,6 +209,8 @@ def decode(raw: bytes) -> Message:
     if cls is Hello:
         return _hello(header)
     if cls is Sync:
+        if header.get("z") == 1:
+            body = _inflate(body, MAX_MESSAGE, "sync message")
         return Sync(_str(header, "doc"), body)
     if cls is Saved:
         return Saved(_str(header, "doc"), body)
@@ -202,6 +229,17 @@ def decode(raw: bytes) -> Message:
 # ----- automerge payloads --------------------------------------------------------------------
 
 MAX_SAVED = 1 << 30  # a saved document never inflates beyond 1 GiB
+
+
+def _inflate(data: bytes, limit: int, what: str) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, limit)
+    except zlib.error:
+        raise ProtocolError(f"{what} is not zlib data") from None
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise ProtocolError(f"{what} is truncated or too large")
+    return out
 
 
 def compress_saved(data: bytes) -> bytes:
@@ -300,3 +338,44 @@ def inspect_sync(data: bytes) -> SyncInfo:
             headers.extend(found)
         pos += size
     return SyncInfo(heads, count, headers)
+
+
+def strip_changes(data: bytes, held: set[bytes]) -> bytes:
+    """``data`` (an automerge sync message) without the changes whose hash is in ``held``:
+    changes the peer is known to hold (it sent them to us), which automerge would relay back
+    to it when its Bloom filter predates them. Heads, needs, haves and any trailing fields are
+    kept byte for byte; so are document chunks. Returns ``data`` itself when nothing is
+    dropped."""
+    if not held:
+        return data
+    _, pos = _hashes(data, 1)
+    _, pos = _hashes(data, pos)
+    count, pos = _uleb(data, pos)
+    for _ in range(count):
+        _, pos = _hashes(data, pos)
+        size, pos = _uleb(data, pos)
+        pos += size
+    start = pos
+    count, pos = _uleb(data, pos)
+    entries: list[bytes] = []
+    dropped = 0
+    for _ in range(count):
+        size, pos = _uleb(data, pos)
+        entry = data[pos : pos + size]
+        pos += size
+        kept = []
+        cpos = 0
+        while cpos < len(entry):
+            length, body = _uleb(entry, cpos + 9)
+            chunk = entry[cpos : body + length]
+            cpos = body + length
+            if chunk[8] != 0 and parse_change(chunk).hash in held:
+                dropped += 1
+            else:
+                kept.append(chunk)
+        if kept:
+            entries.append(b"".join(kept))
+    if not dropped:
+        return data
+    body = b"".join(uleb128(len(e)) + e for e in entries)
+    return data[:start] + uleb128(len(entries)) + body + data[pos:]

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from .messages import (
     BLOB_CHUNK,
+    FEATURE_ZSYNC,
     BlobData,
     BlobMissing,
     BlobWant,
@@ -40,6 +41,7 @@ from .messages import (
     Saved,
     Sync,
     inspect_sync,
+    strip_changes,
 )
 from .policy import Policy
 
@@ -98,10 +100,14 @@ class Session:
         self.state = State.NEW
         self.peer_name = ""
         self.peer_addrs: list[str] = []
+        self.peer_zsync = False  # the peer reads zlib-compressed sync messages
         self.peer_docs: set[str] = set()
         self.peer_heads: dict[str, list[bytes]] = {}
         self.behind: int | None = None  # documents whose heads differ from the peer's
         self._sync_states: dict[str, Any] = {}
+        # Hashes of the changes this peer sent us, per document: it holds them, so they are
+        # never sent back (automerge relays them when the peer's Bloom filter predates them).
+        self._from_peer: dict[str, set[bytes]] = {}
         self._wanted: dict[str, bytearray] = {}  # blobs requested from this peer
 
     # ----- inputs ----------------------------------------------------------------------------
@@ -113,7 +119,7 @@ class Session:
         heads = self.port.all_heads()
         visible = self.policy.docs_visible_to(self.peer_id, heads)
         docs = {d: sorted(h.hex() for h in heads[d]) for d in sorted(visible)}
-        return [Hello(self.workspace_id, docs, self.addrs, self.name)]
+        return [Hello(self.workspace_id, docs, self.addrs, self.name, features=[FEATURE_ZSYNC])]
 
     def receive(self, msg: Message) -> list[Message]:
         if self.state is State.CLOSED:
@@ -198,6 +204,7 @@ class Session:
         self.state = State.OPEN
         self.peer_name = hello.name
         self.peer_addrs = hello.addrs
+        self.peer_zsync = FEATURE_ZSYNC in hello.features
         visible = self.policy.docs_visible_to(self.peer_id, hello.docs)
         self.peer_docs = set(visible)
         self.peer_heads = {d: [bytes.fromhex(h) for h in hello.docs[d]] for d in visible}
@@ -226,7 +233,10 @@ class Session:
 
     def _generate(self, doc_id: str) -> list[Message]:
         data = self.port.generate(doc_id, self._state(doc_id))
-        return [Sync(doc_id, data)] if data is not None else []
+        if data is None:
+            return []
+        data = strip_changes(data, self._from_peer.get(doc_id, set()))
+        return [Sync(doc_id, data, deflate=self.peer_zsync)]
 
     def _state(self, doc_id: str) -> Any:
         state = self._sync_states.get(doc_id)
@@ -242,6 +252,8 @@ class Session:
         self._check_visible(msg.doc_id)
         info = inspect_sync(msg.data)
         self.port.receive(msg.doc_id, self._state(msg.doc_id), msg.data)
+        if info.headers:
+            self._from_peer.setdefault(msg.doc_id, set()).update(h.hash for h in info.headers)
         self.peer_docs.add(msg.doc_id)
         self.peer_heads[msg.doc_id] = info.heads
         return self._generate(msg.doc_id)

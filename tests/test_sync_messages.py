@@ -129,3 +129,54 @@ def test_inspect_sync_accepts_bundled_changes_of_v2_messages() -> None:
                 dst.receive_sync_message(s_dst, msg)
     assert left.get_heads() == right.get_heads()
     assert seen_changes >= 2
+
+
+def test_compressed_sync_roundtrips_and_only_when_asked_and_big() -> None:
+    big = b"\x42" + b"abc" * 2000
+    wire = m.encode(m.Sync("pipeline", big, deflate=True))
+    assert len(wire) < len(big) // 10
+    assert m.decode(wire) == m.Sync("pipeline", big)
+    assert len(m.encode(m.Sync("pipeline", big))) > len(big)  # not asked: as it is
+    small = m.Sync("pipeline", b"\x42abc", deflate=True)
+    assert m.encode(small) == m.encode(m.Sync("pipeline", b"\x42abc"))
+    with pytest.raises(ProtocolError):
+        m.decode(raw(2, b'{"doc":"pipeline","z":1}', b"not zlib"))
+
+
+def test_hello_features_roundtrip_and_default_to_none() -> None:
+    hello = m.Hello("ws1", {}, [], "Dana", features=[m.FEATURE_ZSYNC])
+    assert m.decode(m.encode(hello)).features == [m.FEATURE_ZSYNC]
+    assert m.decode(raw(1, b'{"v":1,"workspace":"w","docs":{}}')).features == []
+    with pytest.raises(ProtocolError):
+        m.decode(raw(1, b'{"v":1,"workspace":"w","docs":{},"features":[1]}'))
+
+
+def test_strip_changes_drops_only_held_changes() -> None:
+    from automerge.core import Message
+
+    from bullpen.crdt.changes import apply_changes
+
+    src = Document()
+    with src.transaction() as tx:
+        tx.put(ROOT, "a", ScalarType.Str, "1")
+    with src.transaction() as tx:
+        tx.put(ROOT, "b", ScalarType.Str, "2")
+    with src.transaction() as tx:
+        tx.put(ROOT, "c", ScalarType.Str, "3")
+    first, second, third = src.get_changes([])
+    peer = Document()
+    apply_changes(peer, [first.bytes, second.bytes])
+    # A message carrying all three changes: to an empty document's first reply.
+    state = SyncState()
+    assert src.generate_sync_message(state) is not None
+    src.receive_sync_message(state, Document().generate_sync_message(SyncState()))
+    full = src.generate_sync_message(state).encode()
+    hashes = [h.hash for h in m.inspect_sync(full).headers or []]
+    assert sorted(hashes) == sorted([first.hash, second.hash, third.hash])
+    assert m.strip_changes(full, set()) is full
+    stripped = m.strip_changes(full, {first.hash, second.hash})
+    info = m.inspect_sync(stripped)
+    assert [h.hash for h in info.headers or []] == [third.hash]
+    assert info.heads == m.inspect_sync(full).heads
+    peer.receive_sync_message(SyncState(), Message.decode(stripped))
+    assert peer.get_heads() == src.get_heads()

@@ -316,3 +316,35 @@ def test_missing_blob_reply_releases_claim() -> None:
     seen = pump(wire, links)
     assert m.BlobMissing(sha) in seen
     assert not b.claims and sha not in b.blobs
+
+
+
+def test_changes_received_from_the_peer_are_never_sent_back_to_it() -> None:
+    """Automerge relays a change back to the peer it came from when the peer's last Bloom
+    filter predates it (seen in a 5-peer star: spokes echoed the hub's relays); the session
+    strips changes the peer sent us from every message to it."""
+    from bullpen.crdt.changes import changes_message
+
+    class Echoing(FakePort):
+        echo = False
+
+        def generate(self, doc_id: str, state: Any) -> bytes | None:
+            if not self.echo:
+                return super().generate(doc_id, state)
+            return changes_message(c.bytes for c in self.docs[doc_id].get_changes([]))
+
+    base = collection("pipeline")
+    hub, spoke = FakePort({"pipeline": base.fork()}), Echoing({"pipeline": base.fork()})
+    h, s = session(hub, "S"), session(spoke, "H")
+    wire, links = connect(h, s)
+    pump(wire, links)
+    edit(hub.docs["pipeline"], r1={"title": "from the hub"})
+    relayed = {c.hash for c in hub.docs["pipeline"].get_changes(base.get_heads())}
+    pump([(h, x) for x in h.local_change(["pipeline"])], links)
+    assert read(spoke, "pipeline", "r1") == {"title": "from the hub"}
+    edit(spoke.docs["pipeline"], r2={"title": "own"})
+    own = {c.hash for c in spoke.docs["pipeline"].get_changes(hub.docs["pipeline"].get_heads())}
+    spoke.echo = True
+    (out,) = s.local_change(["pipeline"])
+    sent = {x.hash for x in m.inspect_sync(out.data).headers or []}
+    assert own <= sent and not relayed & sent
