@@ -14,7 +14,9 @@ Protocol, after both sides sent :class:`~.messages.Hello`:
 * a document both hold with different heads is synced with automerge sync messages, one
   ``SyncState`` per (peer, document) kept for the life of the connection; every received sync
   message is answered with whatever the kept state says the peer still needs, which is also how
-  changes relayed from a third peer travel on;
+  changes relayed from a third peer travel on. Changes the peer sent us are stripped from every
+  message to it (automerge would echo them when the peer's last Bloom filter predates them),
+  and a peer whose hello lists ``zsync`` gets sync messages of 1 KB or more zlib-compressed;
 * resource blobs the workspace references but lacks are requested from the peer, and arrive in
   :data:`~.messages.BLOB_CHUNK`-sized pieces.
 
