@@ -245,27 +245,6 @@ def show_record(ws: Workspace, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_opp(args: argparse.Namespace) -> int:
-    ws = open_ws(args)
-    action = args.action
-    if action == "add":
-        rid = ws.add("opportunity", fields_from(args, OPP_FLAGS))
-        print(rid)
-    elif action == "update":
-        record = ws.update(args.id, fields_from(args, OPP_FLAGS))
-        emit(args, record, record["id"])
-    elif action == "list":
-        rows = ws.list("opportunity", stage=args.stage, owner=args.owner)
-        emit(args, rows, lambda r: table(r, OPP_COLUMNS))
-    elif action == "show":
-        return show_record(ws, args)
-    elif action == "delete":
-        ws.delete(args.id)
-        print(f"deleted {args.id}")
-    ws.close()
-    return 0
-
-
 CONTACT_FLAGS = [
     ("--name", "name", "full name"), ("--company", "company", "company"),
     ("--title", "title", "job title"), ("--emails", "emails", "emails, comma-separated"),
@@ -280,7 +259,13 @@ EVENT_FLAGS = [
 ]
 
 
-def simple_kind(kind: str, flags: list[tuple[str, str, str]], columns: list[tuple[str, str]]):
+def simple_kind(
+    kind: str,
+    flags: list[tuple[str, str, str]],
+    columns: list[tuple[str, str]],
+    list_filters: tuple[str, ...] = (),
+    order: str = "title",
+):
     """Handler for a record kind with add / list / show / update / delete."""
 
     def handler(args: argparse.Namespace) -> int:
@@ -291,7 +276,8 @@ def simple_kind(kind: str, flags: list[tuple[str, str, str]], columns: list[tupl
             record = ws.update(args.id, fields_from(args, flags))
             emit(args, record, record["id"])
         elif args.action == "list":
-            rows = ws.list(kind, order="title")
+            filters = {name: getattr(args, name) for name in list_filters}
+            rows = ws.list(kind, order=order, **filters)
             emit(args, rows, lambda r: table(r, columns))
         elif args.action == "show":
             return show_record(ws, args)
@@ -306,8 +292,11 @@ def simple_kind(kind: str, flags: list[tuple[str, str, str]], columns: list[tupl
 
 def register_kind(
     sub: Any, name: str, kind: str, flags: list[tuple[str, str, str]],
-    columns: list[tuple[str, str]], help_text: str,
+    columns: list[tuple[str, str]], help_text: str, *, list_filters: tuple[str, ...] = (),
+    order: str = "title",
 ) -> None:
+    """``bullpen NAME add|update|list|show|delete`` for one record kind; ``list_filters`` are
+    ``--FIELD`` options of ``list``."""
     p = sub.add_parser(name, help=help_text)
     actions = p.add_subparsers(dest="action", required=True)
     for action in ("add", "update"):
@@ -316,12 +305,15 @@ def register_kind(
             a.add_argument("id")
         add_flags(a, flags)
         add_json(a)
-    add_json(actions.add_parser("list"))
+    a = actions.add_parser("list")
+    for field_name in list_filters:
+        a.add_argument(f"--{field_name}")
+    add_json(a)
     for action in ("show", "delete"):
         a = actions.add_parser(action)
         a.add_argument("id")
         add_json(a)
-    p.set_defaults(func=simple_kind(kind, flags, columns))
+    p.set_defaults(func=simple_kind(kind, flags, columns, list_filters, order))
 
 
 def cmd_topic(args: argparse.Namespace) -> int:
@@ -516,24 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_json(p)
     p.set_defaults(func=cmd_history)
 
-    p = sub.add_parser("opp", help="opportunities (pipeline)")
-    actions = p.add_subparsers(dest="action", required=True)
-    a = actions.add_parser("add")
-    add_flags(a, OPP_FLAGS)
-    a = actions.add_parser("update")
-    a.add_argument("id")
-    add_flags(a, OPP_FLAGS)
-    add_json(a)
-    a = actions.add_parser("list")
-    a.add_argument("--stage")
-    a.add_argument("--owner")
-    add_json(a)
-    for name in ("show", "delete"):
-        a = actions.add_parser(name)
-        a.add_argument("id")
-        add_json(a)
-    p.set_defaults(func=cmd_opp)
-
+    register_kind(sub, "opp", "opportunity", OPP_FLAGS, OPP_COLUMNS, "opportunities (pipeline)",
+                  list_filters=("stage", "owner"), order="updated_at DESC")
     register_kind(sub, "contact", "contact", CONTACT_FLAGS,
                   [("id", "ID"), ("name", "NAME"), ("company", "COMPANY"), ("title", "TITLE"),
                    ("emails", "EMAILS")], "team contacts")
