@@ -407,14 +407,37 @@ def latency_run(a: Peer, b: Peer, rids: list[str], edits: int, gap: float, rng: 
     return out
 
 
-def one_run(root: Path, run: int, cfg: dict[str, Any], a: Peer, hub_heads: dict[str, str],
-            rids: list[str], spokes: list[Peer] | None, profile: Path | None) -> dict[str, float]:
+def one_run(root: Path, run: int, cfg: dict[str, Any], rids: list[str], spoke_names: list[str],
+            profile: Path | None) -> dict[str, float]:
+    """One run on fresh copies of the profiles in ``root``: the hub A and the spokes start, the
+    spokes take their own first sync (not measured), then the three measurements."""
+    a = Peer(root / "ann", "ann", profile)
+    spokes: list[Peer] = []
+    try:
+        spokes = [Peer(root / n.lower(), n.lower(), profile) for n in spoke_names]
+        for s in spokes:
+            s.send(op="dial", addr=a.addr)
+        for s in spokes:
+            s.send(op="insync", peer=a.peer_id)
+            s.expect("insync", 600)
+        for s in spokes:  # only A and B are connected during 1 and 2, as in the anchor
+            s.send(op="hangup")
+            s.expect("offline", 60)
+        res = initial_and_latency(root, run, cfg, a, rids, profile)
+        if spokes:
+            res.update(star(cfg, run, a, spokes, rids))
+        return res
+    finally:
+        for p in [a, *spokes]:
+            p.quit()
+
+
+def initial_and_latency(root: Path, run: int, cfg: dict[str, Any], a: Peer, rids: list[str],
+                        profile: Path | None) -> dict[str, float]:
+    """1. initial sync into a fresh member B, then 2. edit-to-visible latency from A to B."""
     res: dict[str, float] = {}
-    for s in spokes or []:  # only A and B are connected during 1 and 2, as in the anchor
-        s.send(op="hangup")
-        s.expect("offline", 60)
-    # 1. initial sync into a fresh member
-    b = Peer(root / f"bob{run}", f"bob{run}", profile)
+    hub_heads, _ = a.snapshot()
+    b = Peer(root / "bob", "bob", profile)
     try:
         t0 = now()
         b.send(op="dial", addr=a.addr)
@@ -430,7 +453,6 @@ def one_run(root: Path, run: int, cfg: dict[str, Any], a: Peer, hub_heads: dict[
         res["initial_wire_mb"] = b.bytes_with(a.peer_id) / 1e6
         res["rss_mb"] = b.rss_mb()
 
-        # 2. latency
         rng = random.Random(7 + run)
         b.send(op="watch", rids=rids)
         counter = [run * 100_000]
@@ -443,25 +465,29 @@ def one_run(root: Path, run: int, cfg: dict[str, Any], a: Peer, hub_heads: dict[
         res["latency_b2b_p50_ms"], res["latency_b2b_p95_ms"] = pct(b2b, 0.5), pct(b2b, 0.95)
     finally:
         b.quit()
+    return res
 
-    # 3. star: hang up, offline edits, reconnect
-    if spokes:
-        for i, p in enumerate([a, *spokes]):
-            p.send(op="edits", count=cfg["offline"], rids=rids, seed=run * 100 + i,
-                   tag=f"r{run}p{i}")
-        for p in [a, *spokes]:
-            p.expect("edited", 600)
-        hub_before = a.bytes_with()
-        t0 = now()
-        for s in spokes:
-            s.send(op="dial", addr=a.addr)
-        last = wait_equal([a, *spokes])
-        res["converge_s"] = (last - t0) / 1e9
-        for s in spokes:
-            s.send(op="insync", peer=a.peer_id)
-            s.expect("insync", 120)
-        time.sleep(0.3)
-        res["converge_wire_mb"] = (a.bytes_with() - hub_before) / 1e6
+
+def star(cfg: dict[str, Any], run: int, a: Peer, spokes: list[Peer],
+         rids: list[str]) -> dict[str, float]:
+    """3. the spokes are offline; every peer edits, then the spokes dial the hub at once."""
+    res: dict[str, float] = {}
+    for i, p in enumerate([a, *spokes]):
+        p.send(op="edits", count=cfg["offline"], rids=rids, seed=run * 100 + i,
+               tag=f"r{run}p{i}")
+    for p in [a, *spokes]:
+        p.expect("edited", 600)
+    hub_before = a.bytes_with()
+    t0 = now()
+    for s in spokes:
+        s.send(op="dial", addr=a.addr)
+    last = wait_equal([a, *spokes])
+    res["converge_s"] = (last - t0) / 1e9
+    for s in spokes:
+        s.send(op="insync", peer=a.peer_id)
+        s.expect("insync", 120)
+    time.sleep(0.3)
+    res["converge_wire_mb"] = (a.bytes_with() - hub_before) / 1e6
     return res
 
 
@@ -509,32 +535,21 @@ def main() -> None:
               f"{cfg['chars']} chars ...", flush=True)
         spoke_names = [f"Spoke{i}" for i in range(1, cfg["peers"])]
         t = time.perf_counter()
-        build_profiles(root, cfg["opps"], cfg["docs"], cfg["chars"],
-                       [f"Bob{r}" for r in range(runs)] + spoke_names)
-        rids = opp_ids(root / "ann", 10**9)
+        pristine = root / "pristine"
+        build_profiles(pristine, cfg["opps"], cfg["docs"], cfg["chars"], ["Bob", *spoke_names])
+        rids = opp_ids(pristine / "ann", 10**9)
         print(f"  built in {time.perf_counter() - t:.1f} s", flush=True)
-
-        a = Peer(root / "ann", "ann", args.profile)
-        spokes: list[Peer] = []
         results = []
-        try:
-            hub_heads = dict(a.heads)
-            # the spokes' own first sync (not measured): all at once from the hub
-            spokes = [Peer(root / n.lower(), n.lower(), args.profile) for n in spoke_names]
-            for s in spokes:
-                s.send(op="dial", addr=a.addr)
-            for s in spokes:
-                s.send(op="insync", peer=a.peer_id)
-                s.expect("insync", 600)
-            for run in range(runs):
-                print(f"run {run + 1}/{runs} ...", flush=True)
-                hub_heads, _ = a.snapshot()
-                res = one_run(root, run, cfg, a, hub_heads, rids, spokes, args.profile)
-                print("  " + ", ".join(f"{k} {fmt(k, v)}" for k, v in res.items()), flush=True)
-                results.append(res)
-        finally:
-            for p in [a, *spokes]:
-                p.quit()
+        for run in range(runs):
+            print(f"run {run + 1}/{runs} ...", flush=True)
+            # every run starts from a copy of the same profiles, so each measures the same
+            # workload (earlier runs' edits would otherwise grow the hub's documents)
+            home = root / f"run{run}"
+            shutil.copytree(pristine, home)
+            res = one_run(home, run, cfg, rids, spoke_names, args.profile)
+            print("  " + ", ".join(f"{k} {fmt(k, v)}" for k, v in res.items()), flush=True)
+            results.append(res)
+            shutil.rmtree(home, ignore_errors=True)
 
     ours = {k: statistics.median(r[k] for r in results) for k in results[0]}
     report(ours, anchor, reason, cfg, runs, args.quick)
