@@ -46,6 +46,7 @@ def _damaged(path: Path, exc: Exception) -> StoreError:
 class Store:
     def __init__(self, path: Path, key: bytes) -> None:
         self.path = path
+        self._doc_ids: set[str] | None = None
         try:
             # FULL: a confirmed write is on disk even if the machine loses power, not only
             # when the process is killed.
@@ -68,6 +69,12 @@ class Store:
                 "doc_id TEXT NOT NULL, bytes BLOB NOT NULL)"
             )
             self.db.execute("CREATE INDEX IF NOT EXISTS changes_doc ON changes (doc_id, seq)")
+            # every document with change rows has a docs row (append writes both); early
+            # stores may lack some
+            self.db.execute(
+                "INSERT OR IGNORE INTO docs (doc_id, generation) "
+                "SELECT DISTINCT doc_id, 0 FROM changes"
+            )
             self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS peers (peer_id TEXT PRIMARY KEY, addrs TEXT, "
@@ -106,10 +113,19 @@ class Store:
         )
 
     def doc_ids(self) -> list[str]:
-        rows = self.db.execute(
-            "SELECT doc_id FROM docs UNION SELECT DISTINCT doc_id FROM changes ORDER BY 1"
-        )
-        return [r[0] for r in rows]
+        """Every stored document this process has seen (the sync asks this per document and
+        message, so it is kept in memory; :meth:`rows_after` adds other processes' new ones)."""
+        if self._doc_ids is None:
+            self._doc_ids = {r[0] for r in self.db.execute("SELECT doc_id FROM docs")}
+        return sorted(self._doc_ids)
+
+    def has_doc(self, doc_id: str) -> bool:
+        self.doc_ids()
+        return doc_id in (self._doc_ids or ())
+
+    def _saw(self, doc_id: str) -> None:
+        if self._doc_ids is not None:
+            self._doc_ids.add(doc_id)
 
     def load(self, doc_id: str) -> StoredDoc:
         try:
@@ -127,8 +143,10 @@ class Store:
     def append(self, items: Iterable[tuple[str, bytes]]) -> int:
         """Durably append change rows (one transaction); returns the last row id."""
         last = 0
+        written: set[str] = set()
         with self.transaction():
             for doc_id, data in items:
+                written.add(doc_id)
                 cur = self.db.execute(
                     "INSERT INTO changes (doc_id, bytes) VALUES (?, ?)", [doc_id, data]
                 )
@@ -136,6 +154,8 @@ class Store:
                 self.db.execute(
                     "INSERT OR IGNORE INTO docs (doc_id, generation) VALUES (?, 0)", [doc_id]
                 )
+        for doc_id in written:
+            self._saw(doc_id)
         return last
 
     def max_seq(self) -> int:
@@ -146,10 +166,16 @@ class Store:
         rows = self.db.execute(
             "SELECT seq, doc_id, bytes FROM changes WHERE seq > ? ORDER BY seq", [seq]
         )
-        return [(s, d, bytes(b)) for s, d, b in rows]
+        out = [(s, d, bytes(b)) for s, d, b in rows]
+        for _, doc_id, _ in out:
+            self._saw(doc_id)
+        return out
 
     def generations(self) -> dict[str, int]:
-        return dict(self.db.execute("SELECT doc_id, generation FROM docs").fetchall())
+        found = dict(self.db.execute("SELECT doc_id, generation FROM docs").fetchall())
+        for doc_id in found:
+            self._saw(doc_id)
+        return found
 
     def change_count(self, doc_id: str) -> int:
         row = self.db.execute("SELECT COUNT(*) FROM changes WHERE doc_id = ?", [doc_id])
@@ -167,6 +193,7 @@ class Store:
             self.db.execute(
                 "DELETE FROM changes WHERE doc_id = ? AND seq <= ?", [doc_id, upto_seq]
             )
+        self._saw(doc_id)
 
     def close(self) -> None:
         self.db.conn.close()

@@ -364,7 +364,7 @@ class Workspace:
         """The document to write to. A team member whose copy of a collection has not
         arrived yet (just joined) starts it from its deterministic genesis, which merges with
         the team's copy; a guest never holds the team's collections."""
-        if doc_id in self.docs or doc_id not in COLLECTIONS or doc_id in self.store.doc_ids():
+        if doc_id in self.docs or doc_id not in COLLECTIONS or self.store.has_doc(doc_id):
             return self.doc(doc_id)
         if self.role() == "guest":
             raise WorkspaceError(f"{doc_id} is not shared with you")
@@ -403,7 +403,7 @@ class Workspace:
 
     def setting(self, name: str, doc_id: str = INDEX_DOC) -> Any:
         """A workspace setting; None before the document has arrived (a joiner's first sync)."""
-        if doc_id not in self.docs and doc_id not in self.store.doc_ids():
+        if doc_id not in self.docs and not self.store.has_doc(doc_id):
             return None
         doc = self.doc(doc_id)
         return rec.read_value(doc, doc.get(rec.container(doc, rec.SETTINGS), name))
@@ -758,7 +758,7 @@ class Workspace:
             self.refresh()
             doc = self.docs.get(doc_id)
             if doc is None:
-                known = doc_id in self.store.doc_ids()
+                known = self.store.has_doc(doc_id)
                 doc = self._load(doc_id) if known else self._new_remote_doc(doc_id)
             self._touch(doc_id)
             before = doc.get_heads()

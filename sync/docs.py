@@ -63,13 +63,13 @@ class WorkspaceDocs:
 
     def _existing(self, doc_id: str) -> Document | None:
         with self.ws.lock:
-            if doc_id in self.ws.docs or doc_id in self.ws.store.doc_ids():
+            if doc_id in self.ws.docs or self.ws.store.has_doc(doc_id):
                 return self.ws.doc(doc_id)
             return None
 
     def heads(self, doc_id: str) -> list[bytes] | None:
         with self.ws.lock:
-            if doc_id in self.ws.docs or doc_id in self.ws.store.doc_ids():
+            if doc_id in self.ws.docs or self.ws.store.has_doc(doc_id):
                 return self.ws.heads(doc_id)
             return None
 

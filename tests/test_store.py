@@ -156,6 +156,39 @@ def test_second_process_sees_writes_of_the_first(tmp_path: Path):
         second.close()
 
 
+def test_documents_made_by_another_process_are_listed(tmp_path: Path):
+    home = tmp_path / "p"
+    first = Workspace.create(home, "Dana", "Acme")
+    second = Workspace.open(home)
+    try:
+        before = set(second.doc_ids())
+        rid = first.new_document("Plan", "hello")
+        second.refresh()
+        new = set(second.doc_ids()) - before
+        assert any(doc_id.endswith(rid) for doc_id in new), new
+        assert second.document(rid)["text"] == "hello"
+    finally:
+        first.close()
+        second.close()
+
+
+def test_store_without_docs_rows_lists_every_document_after_reopen(tmp_path: Path):
+    home = tmp_path / "p"
+    ws = Workspace.create(home, "Dana", "Acme")
+    ws.add("contact", {"name": "Ann"})
+    expected = ws.doc_ids()
+    ws.close()
+    key = subkey(unlock(home), "store")
+    store = Store(home / "store.db", key)
+    store.db.execute("DELETE FROM docs WHERE snapshot IS NULL")  # as early stores had
+    store.close()
+    store = Store(home / "store.db", key)
+    try:
+        assert store.doc_ids() == expected
+    finally:
+        store.close()
+
+
 def test_index_is_rebuilt_when_missing_or_stale(tmp_path: Path):
     home = tmp_path / "p"
     ws = Workspace.create(home, "Dana", "Acme")
