@@ -780,9 +780,33 @@ class Workspace:
     def receive_sync_message(self, doc_id: str, state: SyncState, message: Any) -> ChangeSet:
         return self.apply_remote(doc_id, lambda d: d.receive_sync_message(state, message))
 
-    def merge_saved(self, doc_id: str, data: bytes) -> ChangeSet:
-        """Merge a whole saved document sent by a peer (first sync of a document)."""
-        return self.apply_remote(doc_id, lambda d: d.merge(Document.load(data)))
+    def merge_saved(
+        self, doc_id: str, data: bytes, loaded: Document | None = None
+    ) -> ChangeSet:
+        """Merge a whole saved document sent by a peer (first sync of a document); ``loaded``
+        is ``data`` already loaded, when the caller has it.
+
+        A document this replica has never held is adopted as it came: ``data`` becomes its
+        stored snapshot and the loaded copy its live document. Merging it into an empty
+        document instead replays every change (half the cost of a first sync of a 10,000
+        record pipeline) and stores them again row by row."""
+        loaded = loaded if loaded is not None else Document.load(data)
+        with self.lock:
+            self.refresh()
+            if doc_id in self.docs or self.store.has_doc(doc_id):
+                return self.apply_remote(doc_id, lambda d: d.merge(loaded))
+            loaded.set_actor(self.actor)
+            # one atomic write; a compaction with no rows to fold (another process that
+            # created the document meanwhile keeps its rows, and reloads on the new generation)
+            self.store.compact(doc_id, data, 0)
+            self.docs[doc_id] = loaded
+            self._generations[doc_id] = self.store.generations().get(doc_id, 0)
+            self._touch(doc_id)
+            change = ChangeSet(doc_id, remote=True)
+            change.ids = self._changed_ids(loaded, loaded.get_changes([]))
+            self._reindex(doc_id, change.ids, change, [])
+            self._announce(change)
+            return change
 
     def _persist_since(self, doc_id: str, before: list[bytes], *, remote: bool) -> ChangeSet:
         doc = self.docs[doc_id]

@@ -124,12 +124,11 @@ class WorkspaceDocs:
 
     def saved(self, doc_id: str) -> bytes:
         with self.ws.lock:
-            doc = self.ws.doc(doc_id)
-            heads = sorted(doc.get_heads())
+            heads = sorted(self.ws.heads(doc_id))  # without loading an unloaded text
             cached = self._saved.get(doc_id)
             if cached is not None and cached[0] == heads:
                 return cached[1]
-            data = doc.save()
+            data = self.ws.doc(doc_id).save()
         out = compress_saved(data)
         self._saved[doc_id] = (heads, out)
         return out
@@ -149,7 +148,7 @@ class WorkspaceDocs:
                 refused = self.policy.refused_changes(doc_id, new)
                 if refused:
                     raise ProtocolError(f"refused change to {doc_id}: {refused[0][1]}")
-        self.ws.apply_remote(doc_id, lambda d: d.merge(loaded))
+        self.ws.merge_saved(doc_id, raw, loaded)
         self._merged += len(raw)
         return loaded.get_heads()
 

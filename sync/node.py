@@ -224,6 +224,8 @@ class Link:
                 docs, blobs = self.pending_docs, self.pending_blobs
                 self.pending_docs, self.pending_blobs = set(), False
                 await self._write(await self._step(self._local_step, docs, blobs))
+            elif self.session.whole_pending:
+                await self._write(await self._step(self.session.next_whole))
             else:
                 self.wake = trio.Event()
                 self._notify()

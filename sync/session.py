@@ -10,7 +10,9 @@ per session.
 Protocol, after both sides sent :class:`~.messages.Hello`:
 
 * a document the peer lacks is sent whole (:class:`~.messages.Saved`, compressed): a first
-  automerge sync of a big document costs 10-18x its saved size;
+  automerge sync of a big document costs 10-18x its saved size. After the hello they are
+  sent one per step (:meth:`Session.next_whole`, records before long texts), so the peer
+  merges one while the next is saved instead of waiting for all;
 * a document both hold with different heads is synced with automerge sync messages, one
   ``SyncState`` per (peer, document) kept for the life of the connection; every received sync
   message is answered with whatever the kept state says the peer still needs, which is also how
@@ -111,6 +113,7 @@ class Session:
         # never sent back (automerge relays them when the peer's Bloom filter predates them).
         self._from_peer: dict[str, set[bytes]] = {}
         self._wanted: dict[str, bytearray] = {}  # blobs requested from this peer
+        self._whole: list[str] = []  # documents the peer lacks, still to send whole
 
     # ----- inputs ----------------------------------------------------------------------------
 
@@ -181,7 +184,8 @@ class Session:
     @property
     def in_sync(self) -> bool:
         """Both sides hold the same heads for every shared document and no blob is pending."""
-        return self.state is State.OPEN and self.behind == 0 and not self._wanted
+        return (self.state is State.OPEN and self.behind == 0 and not self._wanted
+                and not self._whole)
 
     def _update_progress(self) -> None:
         docs = self.policy.docs_visible_to(self.peer_id, self.port.all_heads()) | self.peer_docs
@@ -212,20 +216,40 @@ class Session:
         self.peer_heads = {d: [bytes.fromhex(h) for h in hello.docs[d]] for d in visible}
         mine = self.port.all_heads()
         out: list[Message] = []
+        lacking = []
         for doc_id in sorted(self.policy.docs_visible_to(self.peer_id, mine)):
-            if doc_id not in self.peer_docs or sorted(mine[doc_id]) != sorted(
-                self.peer_heads[doc_id]
-            ):
-                out += self._offer(doc_id)
+            if doc_id not in self.peer_docs:
+                lacking.append(doc_id)
+            elif sorted(mine[doc_id]) != sorted(self.peer_heads[doc_id]):
+                out += self._generate(doc_id)
+        # Record collections first: a newcomer's pipeline and contacts matter before the
+        # bodies of long documents. The peer's heads of these stay unknown until it answers
+        # with a sync message after merging: only then are they counted as held by both.
+        self._whole = sorted(lacking, key=lambda d: (d.startswith("doc:"), d))
+        self.peer_docs.update(lacking)
         out += self.want_blobs()
         self._update_progress()
         return out
 
+    def next_whole(self) -> list[Message]:
+        """The next document the peer lacks, saved whole (nothing when none is left). The
+        node asks for one per step and sends it before asking again, so saving the next one
+        here overlaps the peer's merge of the last."""
+        while self._whole and self.state is State.OPEN:
+            doc_id = self._whole.pop(0)
+            if self.port.heads(doc_id) is not None:
+                return [Saved(doc_id, self.port.saved(doc_id))]
+        return []
+
+    @property
+    def whole_pending(self) -> bool:
+        return self.state is State.OPEN and bool(self._whole)
+
     def _offer(self, doc_id: str) -> list[Message]:
         """What to send so the peer gets our state of ``doc_id``."""
         heads = self.port.heads(doc_id)
-        if heads is None:
-            return []
+        if heads is None or doc_id in self._whole:
+            return []  # a queued document goes whole, with whatever it holds by then
         if doc_id not in self.peer_docs:
             # The peer's heads stay unknown until it answers with a sync message after merging:
             # only then do we count the document as held by both.
@@ -254,6 +278,7 @@ class Session:
         self._check_visible(msg.doc_id)
         info = inspect_sync(msg.data)
         self.port.receive(msg.doc_id, self._state(msg.doc_id), msg.data)
+        self._unqueue(msg.doc_id)
         if info.headers:
             self._from_peer.setdefault(msg.doc_id, set()).update(h.hash for h in info.headers)
         self.peer_docs.add(msg.doc_id)
@@ -263,9 +288,15 @@ class Session:
     def _saved(self, msg: Saved) -> list[Message]:
         self._check_visible(msg.doc_id)
         heads = self.port.merge_saved(msg.doc_id, msg.data)
+        self._unqueue(msg.doc_id)
         self.peer_docs.add(msg.doc_id)
         self.peer_heads[msg.doc_id] = heads
         return self._generate(msg.doc_id)
+
+    def _unqueue(self, doc_id: str) -> None:
+        """The peer holds ``doc_id`` after all (a third peer gave it): sync, not send whole."""
+        if doc_id in self._whole:
+            self._whole.remove(doc_id)
 
     def _blob_want(self, sha: str) -> list[Message]:
         if not self.policy.blob_visible(self.peer_id, sha):

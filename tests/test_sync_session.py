@@ -113,6 +113,8 @@ def pump(wire: Wire, links: dict[int, Session], limit: int = 200) -> list[m.Mess
     returns every delivered message in order."""
     seen = []
     for _ in range(limit):
+        if not wire:  # as the node's sender: documents the peer lacks, one at a time
+            wire += [(s, x) for s in links.values() for x in s.next_whole()]
         if not wire:
             return seen
         sender, msg = wire.pop(0)
@@ -165,6 +167,28 @@ def test_equal_heads_send_nothing_after_hello() -> None:
     wire, links = connect(sa, sb)
     assert [type(x).__name__ for x in pump(wire, links)] == ["Hello", "Hello"]
     assert sa.in_sync and sb.in_sync
+
+
+def test_documents_the_peer_lacks_go_one_per_step_records_first() -> None:
+    a = FakePort({"doc:1": collection("doc:1"), "pipeline": collection("pipeline"),
+                  "contacts": collection("contacts")})
+    b = FakePort()
+    sa, sb = session(a, "B"), session(b, "A")
+    hello_a = sa.start()[0]
+    assert sa.receive(m.decode(m.encode(sb.start()[0]))) == []  # nothing saved in the hello
+    sb.receive(m.decode(m.encode(hello_a)))
+    assert sa.whole_pending and not sa.in_sync
+    edit(a.docs["pipeline"], r1={"title": "late"})
+    assert sa.local_change(["pipeline"]) == []  # queued: goes whole, with the edit
+    sent = []
+    while sa.whole_pending:
+        out = sa.next_whole()
+        assert len(out) == 1 and isinstance(out[0], m.Saved)
+        sent.append(out[0].doc_id)
+        sb.receive(m.decode(m.encode(out[0])))
+    assert sent == ["contacts", "pipeline", "doc:1"]
+    assert sa.next_whole() == []
+    assert read(b, "pipeline", "r1") == {"title": "late"}
 
 
 def test_local_change_is_sent_at_once_and_relayed_down_a_line() -> None:
