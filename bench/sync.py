@@ -9,7 +9,9 @@ reports events with ``time.monotonic_ns()`` on stdout. CLOCK_MONOTONIC is one sy
 on Linux, so a time taken in one peer process is subtracted from one taken in another.
 
 The workload has the anchor's shape: 10,000 opportunities of 10 fields + 50 documents of 5,000
-characters; edits set ``amount`` or ``next_step`` of a random record to a new value.
+characters; edits set ``amount`` or ``next_step`` of a random record to a new value. The
+profiles are built once; every run starts from fresh copies of them (hub and spokes
+restarted, the spokes' own first sync not measured), so each run measures the same workload.
 
 1. Initial sync: peer A holds everything, B (a member with only the workspace index, as after
    ``bullpen join``) dials A: from just before the dial until B's heads equal A's for every
