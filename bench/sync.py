@@ -1,6 +1,7 @@
 """Sync benchmark (issues 3 and 8): real ``bullpen`` peer processes over libp2p on 127.0.0.1,
 each figure printed beside the Automerge Repo anchor's (``../shared/peers/automerge-repo``,
-Automerge Repo 2.5.6 on Node) as a ratio, ours / anchor (below 1 is better).
+Automerge Repo 2.5.6 on Node, both of its variants: plain and immutable strings) as a ratio,
+ours / anchor (below 1 is better).
 
 Every peer is its own process (``python bench/sync.py --peer HOME``): it opens its profile and
 runs ``bullpen.app.node.make_node`` (the members-only AccessPolicy, SQLCipher store with
@@ -338,8 +339,14 @@ def opp_ids(home: Path, limit: int) -> list[str]:
 # ===== the anchor ============================================================================
 
 
-def run_anchor(quick: bool, runs: int, tmp: Path) -> tuple[dict[str, Any] | None, str]:
-    """Automerge Repo's own benchmark (the anchor), or None and the reason it did not run."""
+# The anchor's two variants, as in issue 8's table: record strings as collaborative text (its
+# default) and as ImmutableString (last-writer-wins values, like ours: the closer comparison).
+ANCHOR_VARIANTS = {"plain strings": [], "immutable strings": ["--immutable-strings"]}
+
+
+def run_anchor(quick: bool, runs: int) -> tuple[dict[str, dict[str, Any]], str]:
+    """Automerge Repo's own benchmark (the anchor) per variant that ran, and the reason when
+    it did not run at all."""
     node = shutil.which("node")
     npm = shutil.which("npm")
     if node is None or npm is None:
@@ -358,13 +365,19 @@ def run_anchor(quick: bool, runs: int, tmp: Path) -> tuple[dict[str, Any] | None
             shutil.rmtree(work, ignore_errors=True)
             return None, f"npm ci failed: {done.stderr.strip()[-300:]}"
     shutil.copy2(ANCHOR_DIR / "bench.mjs", work / "bench.mjs")
-    args = [node, "bench.mjs", f"--runs={runs}"] + (["--quick"] if quick else [])
-    print(f"anchor: {' '.join(args[1:])} (Automerge Repo on Node {_node_version(node)}) ...",
-          flush=True)
-    done = subprocess.run(args, cwd=work, capture_output=True, text=True, timeout=3600)
-    if done.returncode != 0:
-        return None, f"bench.mjs failed: {done.stderr.strip()[-300:]}"
-    return json.loads(done.stdout), ""
+    out: dict[str, dict[str, Any]] = {}
+    failed = ""
+    for variant, flags in ANCHOR_VARIANTS.items():
+        args = [node, "bench.mjs", f"--runs={runs}", *flags] + (["--quick"] if quick else [])
+        print(f"anchor: {' '.join(args[1:])} (Automerge Repo on Node {_node_version(node)}) "
+              f"...", flush=True)
+        done = subprocess.run(args, cwd=work, capture_output=True, text=True, timeout=3600)
+        if done.returncode != 0:
+            failed = f"bench.mjs {' '.join(flags)} failed: {done.stderr.strip()[-300:]}"
+            print(f"anchor: {failed}", flush=True)
+            continue
+        out[variant] = json.loads(done.stdout)
+    return out, failed
 
 
 def _node_version(node: str) -> str:
@@ -531,8 +544,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bullpen-bench-",
                                      dir=os.environ.get("BENCH_TMP")) as tmp:
         root = Path(tmp)
-        anchor, reason = (None, "--no-anchor") if args.no_anchor else run_anchor(
-            args.quick, runs, root)
+        anchors, reason = ({}, "--no-anchor") if args.no_anchor else run_anchor(
+            args.quick, runs)
         print(f"building profiles: {cfg['opps']} opportunities, {cfg['docs']} documents of "
               f"{cfg['chars']} chars ...", flush=True)
         spoke_names = [f"Spoke{i}" for i in range(1, cfg["peers"])]
@@ -554,9 +567,9 @@ def main() -> None:
             shutil.rmtree(home, ignore_errors=True)
 
     ours = {k: statistics.median(r[k] for r in results) for k in results[0]}
-    report(ours, anchor, reason, cfg, runs, args.quick)
+    report(ours, anchors, reason, cfg, runs, args.quick)
     if args.json:
-        args.json.write_text(json.dumps({"ours": ours, "runs": results, "anchor": anchor,
+        args.json.write_text(json.dumps({"ours": ours, "runs": results, "anchor": anchors,
                                          "anchor_skipped": reason or None, "config": cfg},
                                         indent=1))
 
@@ -573,33 +586,36 @@ def versions() -> str:
     return ", ".join(parts)
 
 
-def report(ours: dict[str, float], anchor: dict[str, Any] | None, reason: str,
+def report(ours: dict[str, float], anchors: dict[str, dict[str, Any]], reason: str,
            cfg: dict[str, Any], runs: int, quick: bool) -> None:
     print(f"\nBullpen sync benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, "
           f"{versions()}; median of {runs} run(s){' (--quick)' if quick else ''}")
-    if anchor is None:
-        print(f"anchor (Automerge Repo) skipped: {reason}")
-        theirs: dict[str, float] = {}
-    else:
+    if reason:
+        print(f"anchor (Automerge Repo): {reason}")
+    for variant, anchor in anchors.items():
         pk = anchor["env"]["packages"]
-        print(f"anchor: Automerge Repo {pk['@automerge/automerge-repo']} (automerge "
+        print(f"anchor, {variant}: Automerge Repo {pk['@automerge/automerge-repo']} (automerge "
               f"{pk['@automerge/automerge']}) on Node {anchor['env']['node']}, median of "
               f"{anchor.get('median_of_runs')} run(s)")
-        theirs = anchor_figures(anchor)
+    theirs = {variant: anchor_figures(anchor) for variant, anchor in anchors.items()}
     full = "" if not quick else " (full)"
-    print(f"\n| figure | Bullpen | Automerge Repo | ratio | target{full} |")
-    print("| --- | ---: | ---: | ---: | --- |")
+    heads = "".join(f" AR {v} | ratio |" for v in theirs)
+    print(f"\n| figure | Bullpen |{heads} target{full} |")
+    print("| --- | ---: |" + " ---: | ---: |" * len(theirs) + " --- |")
     for key, label in LABELS:
         value = ours[key]
-        other = theirs.get(key)
-        ratio = f"{value / other:.2f}x" if other else "n/a"
+        cells = ""
+        for figures in theirs.values():
+            other = figures.get(key)
+            ratio = f"{value / other:.2f}x" if other else "n/a"
+            cells += f" {fmt(key, other) if other else '-'} | {ratio} |"
         target = TARGETS[key]
         verdict = ("met" if value < target else "MISSED") if not quick else "-"
-        print(f"| {label} | {fmt(key, value)} | {fmt(key, other) if other else '-'} | {ratio} "
-              f"| < {target:g} {verdict} |")
+        print(f"| {label} | {fmt(key, value)} |{cells} < {target:g} {verdict} |")
+    idle = ", ".join(f"{v} {a['latency_wire_bytes_per_edit']}" for v, a in anchors.items())
     print(f"\nalso: latency p95 back-to-back {ours['latency_b2b_p95_ms']:.1f} ms, wire bytes per "
           f"idle edit {ours['latency_wire_bytes_per_edit']:.0f}"
-          + (f" (anchor {anchor['latency_wire_bytes_per_edit']})" if anchor else ""))
+          + (f" (anchor: {idle})" if idle else ""))
 
 
 if __name__ == "__main__":
