@@ -11,17 +11,12 @@ the same snapshots after sync.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from automerge.core import ObjType, ScalarType
-
-from bullpen.crdt import changes as am_changes
-from bullpen.crdt import records as rec
 from bullpen.crdt.schema import ValidationError, kind_spec
 
 from . import forecast as fc
@@ -113,35 +108,10 @@ def _settings_map(ws: Workspace, name: str) -> dict[str, Any]:
     return dict(ws.setting(name, PIPELINE_DOC) or {})
 
 
-def _maps_change() -> bytes:
-    """The one change that creates the sales settings maps, identical bytes on every peer.
-
-    ``set_setting_entry`` creates a missing map; two managers doing that offline would each
-    create their own "quotas" map and after sync one would hide the other's quotas. Built like
-    a document genesis (fixed actor, on top of the deterministic genesis, no clock), this change
-    is the same change everywhere, so every replica's maps are one object.
-    """
-    doc = rec.genesis(PIPELINE_DOC)
-    actor = hashlib.sha256(f"bullpen-settings:{PIPELINE_DOC}:{','.join(SETTINGS_MAPS)}".encode())
-    doc.set_actor(actor.digest()[:16])
-    before = doc.get_heads()
-    with doc.transaction() as tx:
-        settings = rec.container(tx, rec.SETTINGS)
-        for name in SETTINGS_MAPS:
-            tx.put_object(settings, name, ObjType.Map)
-        # An empty "touched" entry tells the workspace this change wrote no record.
-        tx.put(rec.container(tx, rec.TOUCHED), actor.digest()[:16].hex(), ScalarType.Str, "0:")
-    [change] = doc.get_changes(before)
-    return change.bytes
-
-
 def ensure_settings_maps(ws: Workspace) -> None:
-    """Make the quotas/rates/snapshots maps exist (see :func:`_maps_change`) before a write."""
-    doc = ws.doc(PIPELINE_DOC)
-    settings = rec.container(doc, rec.SETTINGS)
-    if any(doc.get(settings, name) is not None for name in SETTINGS_MAPS):
-        return  # already there (or made before this existed: keep those)
-    ws.apply_remote(PIPELINE_DOC, lambda d: am_changes.apply_changes(d, [_maps_change()]))
+    """Make the quotas/rates/snapshots maps exist, all three in one change (the one every
+    peer has made since these maps exist), before a write."""
+    ws.ensure_setting_maps(PIPELINE_DOC, SETTINGS_MAPS)
 
 
 def _set_entry(ws: Workspace, name: str, key: str, value: Any) -> None:

@@ -16,7 +16,7 @@ import os
 import threading
 import uuid
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -424,8 +424,22 @@ class Workspace:
 
         self._write(INDEX_DOC, put)
 
+    def ensure_setting_maps(self, doc_id: str, names: Sequence[str]) -> None:
+        """Make the settings maps ``names`` of ``doc_id`` exist, created by the change that is
+        the same on every peer (:func:`~bullpen.crdt.records.settings_maps_change`). Maps made
+        before that existed are kept as they are."""
+        with self.lock:
+            doc = self._writable(doc_id)
+            settings = rec.container(doc, rec.SETTINGS)
+            if any(doc.get(settings, name) is not None for name in names):
+                return
+            change = rec.settings_maps_change(doc_id, names)
+            self.apply_remote(doc_id, lambda d: am_changes.apply_changes(d, [change]))
+
     def set_setting_entry(self, doc_id: str, name: str, key: str, value: Any) -> None:
-        """Set one key of a settings map (quotas, exchange rates ...): merges per key."""
+        """Set one key of a settings map (invites, quotas, exchange rates ...): merges per
+        key, into the one map object every peer shares."""
+        self.ensure_setting_maps(doc_id, (name,))
 
         def put(tx: Any) -> set[str]:
             rec.merge_map(tx, rec.container(tx, rec.SETTINGS), name, {key: value})

@@ -46,6 +46,29 @@ def genesis(doc_id: str, texts: Iterable[str] = ()) -> Document:
     return doc
 
 
+def settings_maps_change(doc_id: str, names: Sequence[str]) -> bytes:
+    """The one change that creates the settings maps ``names`` of ``doc_id``: identical bytes
+    on every peer.
+
+    Two replicas that each created a missing settings map (two managers offline, each making
+    the first invite or quota) would hold two map objects under one key, and after sync the
+    losing map's entries would be hidden. Built like a genesis (an actor derived from the
+    document and the names, on top of the deterministic genesis, no clock), this change is the
+    same change everywhere, so every replica's map is one object."""
+    doc = genesis(doc_id)
+    actor = hashlib.sha256(f"bullpen-settings:{doc_id}:{','.join(names)}".encode())
+    doc.set_actor(actor.digest()[:16])
+    before = doc.get_heads()
+    with doc.transaction() as tx:
+        settings = container(tx, SETTINGS)
+        for name in names:
+            tx.put_object(settings, name, ObjType.Map)
+        # An empty "touched" entry tells the workspace this change wrote no record.
+        tx.put(container(tx, TOUCHED), actor.digest()[:16].hex(), ScalarType.Str, "0:")
+    [change] = doc.get_changes(before)
+    return change.bytes
+
+
 def container(doc: Document | Transaction, name: str) -> bytes:
     found = doc.get(ROOT, name)
     if found is None or found[0] != ObjType.Map:

@@ -174,6 +174,28 @@ def test_reps_invite_guests_only(ws, join_ws):
         create_invite(rep, "rep", dt.timedelta(hours=1), [])
 
 
+def test_first_invites_made_offline_by_two_managers_both_work_after_sync(ws, join_ws, tmp_path):
+    import datetime as dt
+
+    from replicas import exchange
+
+    from bullpen.app.invites import admit, create_invite, parse_invite
+    from bullpen.app.workspace import Workspace
+
+    other = join_ws(ws, "Eli", "manager")
+    # neither replica has an invites map yet: each creates it while offline
+    codes = [create_invite(m, "rep", dt.timedelta(hours=1), []) for m in (ws, other)]
+    exchange(ws, other)
+    assert ws.digest() == other.digest()
+    for i, code in enumerate(codes):
+        joiner = Workspace.create_joining(tmp_path / f"new{i}", f"New{i}", ws.workspace_id)
+        try:
+            admit(ws, parse_invite(code).secret, joiner.peer_id, f"New{i}")
+            assert ws.role(joiner.peer_id) == "rep"
+        finally:
+            joiner.close()
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=400))
 def test_invite_parser_never_crashes(text):

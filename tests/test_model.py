@@ -74,6 +74,17 @@ def test_concurrent_reactions_merge_per_member(make_ws, join_ws):
     assert a.get(pid)["reactions"] == {a.peer_id: "helpful", b.peer_id: "+1"}
 
 
+def test_a_settings_map_first_made_on_two_replicas_keeps_both_entries(make_ws, join_ws):
+    a = make_ws("Dana")
+    b = join_ws(a, "Eli", "manager")
+    a.set_setting_entry("contacts", "territories", "north", "Dana")
+    b.set_setting_entry("contacts", "territories", "south", "Eli")
+    exchange(a, b)
+    for ws in (a, b):
+        assert ws.setting("territories", "contacts") == {"north": "Dana", "south": "Eli"}
+    assert a.digest() == b.digest()
+
+
 def test_concurrent_document_edits_merge(make_ws, join_ws):
     a = make_ws("Dana")
     did = a.new_document("Proposal", "Scope: 50 seats")
