@@ -195,7 +195,8 @@ def _vevent(record: dict[str, Any], stamp: dt.datetime) -> icalendar.Event:
     tz = None if record.get("all_day") else zone(record.get("timezone"))
     all_day = bool(record.get("all_day"))
     event = icalendar.Event()
-    uid, recurrence_id = _split_uid(str(record.get("external_id") or record.get("id") or ""))
+    uid, recurrence_id = split_override_id(
+        str(record.get("external_id") or record.get("id") or ""))
     event.add("uid", uid)
     event.add("dtstamp", stamp)
     event.add("summary", str(record.get("title") or UNTITLED))
@@ -217,8 +218,9 @@ def _vevent(record: dict[str, Any], stamp: dt.datetime) -> icalendar.Event:
     return event
 
 
-def _split_uid(external_id: str) -> tuple[str, str | None]:
-    """"UID#2026-12-29T09:00:00+01:00" -> ("UID", "2026-12-29T09:00:00+01:00")."""
+def split_override_id(external_id: str) -> tuple[str, str | None]:
+    """"UID#2026-12-29T09:00:00+01:00" -> ("UID", "2026-12-29T09:00:00+01:00"): a changed
+    occurrence's series and original start; ("UID", None) for any other event."""
     uid, sep, tail = external_id.rpartition(_OVERRIDE_SEP)
     if sep and uid:
         try:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from PySide6.QtCore import QDate
 from test_ui_support import home, session, settle, wait  # noqa: F401
 
-from bullpen.ui.recurrence import days_of
+from bullpen.app.interop_ical import read_ical
+from bullpen.ui.recurrence import days_of, moved_occurrences
+
+FIXTURES = Path(__file__).parent / "fixtures" / "interop"
 
 
 def _week_titles(calendar) -> dict[dt.date, list[str]]:
@@ -79,3 +83,27 @@ def test_days_of_handles_overnight_and_bad_rules() -> None:
     broken = {"start": "2031-01-01T10:00", "rrule": "FREQ=SOMETIMES"}
     assert list(days_of(broken, dt.date(2031, 1, 1), dt.date(2031, 1, 7))) == [
         dt.date(2031, 1, 1)]
+
+
+def test_outlook_series_skips_its_moved_occurrence_and_keeps_its_last_one() -> None:
+    events = read_ical(FIXTURES / "outlook_calendar.ics")
+    series = next(e for e in events if e.get("rrule"))
+    moved = moved_occurrences(events)[series["external_id"]]
+    days = sorted(days_of(series, dt.date(2026, 12, 1), dt.date(2027, 2, 28), moved))
+    # 22 and 29 Dec are EXDATEs, 5 Jan was moved to 10:30 (its own event); UNTIL is 26 Jan
+    # 08:00 UTC, which is that day's 09:00 occurrence in Berlin
+    assert days == [dt.date(2026, 12, 15), dt.date(2027, 1, 12), dt.date(2027, 1, 19),
+                    dt.date(2027, 1, 26)]
+
+
+def test_calendar_shows_a_moved_occurrence_once(qtbot, session) -> None:  # noqa: F811
+    calendar = _open_calendar(qtbot, session)
+    for fields in read_ical(FIXTURES / "outlook_calendar.ics"):
+        session.ws.add("event", fields)
+    settle(qtbot)
+    calendar.week_start = dt.date(2027, 1, 4)
+    calendar._draw()
+    tuesday = _week_titles(calendar)[dt.date(2027, 1, 5)]
+    assert [line for line in tuesday if "Pipeline-Review" in line] == [
+        next(line for line in tuesday if "(moved)" in line)]
+    assert tuesday[0].startswith("10:30")

@@ -37,7 +37,7 @@ from bullpen.app.workspace import ChangeSet
 from . import interop
 from .base_view import BaseView, ok_cancel
 from .context import AppContext
-from .recurrence import days_of, is_all_day
+from .recurrence import days_of, is_all_day, moved_occurrences
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -203,8 +203,10 @@ class CalendarView(BaseView):
         """Each day of ``[first, last]`` -> (event, start of its occurrence), in time order
         (all-day events first)."""
         out: dict[dt.date, list[tuple[dict[str, Any], dt.datetime]]] = {}
+        moved = moved_occurrences(self.events.values())
         for event in self.events.values():
-            for day, begin in days_of(event, first, last).items():
+            skip = moved.get(str(event.get("external_id") or ""), frozenset())
+            for day, begin in days_of(event, first, last, skip).items():
                 out.setdefault(day, []).append((event, begin))
         for found in out.values():
             found.sort(key=lambda pair: (not is_all_day(pair[0]), pair[1]))

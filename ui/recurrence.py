@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable, Set
 from typing import Any
 
 from dateutil.rrule import rrulestr
 
-_UNTIL_UTC = re.compile(r"(UNTIL=\d{8}(T\d{6})?)Z", re.IGNORECASE)
+from bullpen.app.interop_ical import split_override_id, zone
+
+_UNTIL_UTC = re.compile(r"UNTIL=(\d{8})(T\d{6})?Z", re.IGNORECASE)
 MAX_DAYS = 366  # one event never paints more than a year of days (a bad end date)
 
 
@@ -29,6 +32,33 @@ def parse_when(text: str | None) -> dt.datetime | None:
     except ValueError:
         return None
     return value.replace(tzinfo=None)
+
+
+def _event_zone(event: dict[str, Any]) -> dt.tzinfo | None:
+    """The zone the event's wall-clock times are in: its named zone, else its start's offset."""
+    named = zone(event.get("timezone"))
+    if named is not None:
+        return named
+    try:
+        return dt.datetime.fromisoformat(event.get("start") or "").tzinfo
+    except ValueError:
+        return None
+
+
+def _wall_clock_rule(rule_text: str, event: dict[str, Any]) -> str:
+    """The rule with a UTC UNTIL turned into the event's wall-clock time, the frame the
+    expansion runs in. Outlook writes UNTIL as the last occurrence's start in UTC: read as
+    wall-clock it would cut that last occurrence off (09:00 CET is 08:00Z)."""
+    tz = _event_zone(event)
+
+    def local(found: re.Match[str]) -> str:
+        day, time = found.group(1), found.group(2) or "T000000"
+        if tz is None:
+            return f"UNTIL={day}{time}"
+        until = dt.datetime.strptime(day + time, "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
+        return until.astimezone(tz).strftime("UNTIL=%Y%m%dT%H%M%S")
+
+    return _UNTIL_UTC.sub(local, rule_text)
 
 
 def is_all_day(event: dict[str, Any]) -> bool:
@@ -47,8 +77,25 @@ def _days_spanned(event: dict[str, Any], start: dt.datetime) -> int:
     return max(1, min(days, MAX_DAYS))
 
 
-def occurrence_starts(event: dict[str, Any], first: dt.date, last: dt.date) -> list[dt.datetime]:
-    """Starts of the event's occurrences that touch ``[first, last]`` (days, inclusive).
+def moved_occurrences(events: Iterable[dict[str, Any]]) -> dict[str, set[dt.datetime]]:
+    """Series external_id -> original starts of its occurrences that were changed.
+
+    Outlook and Google export a moved or retitled occurrence of a recurring meeting as its own
+    event (RECURRENCE-ID; imported with external_id "UID#<original start>"), without an
+    EXDATE on the series: the series must skip that occurrence, or it shows twice."""
+    out: dict[str, set[dt.datetime]] = {}
+    for event in events:
+        series, original = split_override_id(str(event.get("external_id") or ""))
+        when = parse_when(original)
+        if when is not None:
+            out.setdefault(series, set()).add(when)
+    return out
+
+
+def occurrence_starts(event: dict[str, Any], first: dt.date, last: dt.date,
+                      moved: Set[dt.datetime] = frozenset()) -> list[dt.datetime]:
+    """Starts of the event's occurrences that touch ``[first, last]`` (days, inclusive),
+    without its EXDATEs and the ``moved`` ones (:func:`moved_occurrences`).
 
     A rule the calendar cannot read shows the first occurrence only, rather than nothing."""
     start = parse_when(event.get("start"))
@@ -62,25 +109,26 @@ def occurrence_starts(event: dict[str, Any], first: dt.date, last: dt.date) -> l
         return [start] if low.date() <= start.date() <= high.date() else []
     try:
         # Wall-clock times throughout: a UTC UNTIL would clash with a naive start.
-        rule = rrulestr(_UNTIL_UTC.sub(r"\1", rule_text), dtstart=start)
+        rule = rrulestr(_wall_clock_rule(rule_text, event), dtstart=start)
         found = rule.between(min(low, high), high, inc=True)
     except (ValueError, TypeError, OverflowError):
         return [start] if low.date() <= start.date() <= high.date() else []
-    skipped = {parse_when(x) for x in event.get("exdates") or []} - {None}
+    skipped = ({parse_when(x) for x in event.get("exdates") or []} | set(moved)) - {None}
     skipped_days = {x.date() for x in skipped if x is not None}
     all_day = is_all_day(event)
     return [s for s in found if s not in skipped and not (all_day and s.date() in skipped_days)
             and s.date() >= low.date()]
 
 
-def days_of(event: dict[str, Any], first: dt.date, last: dt.date) -> dict[dt.date, dt.datetime]:
+def days_of(event: dict[str, Any], first: dt.date, last: dt.date,
+            moved: Set[dt.datetime] = frozenset()) -> dict[dt.date, dt.datetime]:
     """Each day in ``[first, last]`` the event covers -> the start of the occurrence there."""
     start = parse_when(event.get("start"))
     if start is None:
         return {}
     length = _days_spanned(event, start)
     out: dict[dt.date, dt.datetime] = {}
-    for begin in occurrence_starts(event, first, last):
+    for begin in occurrence_starts(event, first, last, moved):
         for offset in range(length):
             day = begin.date() + dt.timedelta(days=offset)
             if first <= day <= last:
