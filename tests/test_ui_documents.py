@@ -227,6 +227,22 @@ def test_table_survives_reopen_and_reaches_a_teammate(qtbot, session, home) -> N
     assert "\nPlan\tPrice\nBasic\t$10\nPro\t\n" in session.ws.document(doc_id)["text"]
 
 
+def test_a_tab_pasted_into_a_cell_keeps_the_grid(qtbot, session) -> None:  # noqa: F811
+    from bullpen.ui.textsync import table_cells
+
+    editor, doc_id = _open(qtbot, session, "Globex battlecard")
+    cursor = editor.edit.textCursor()
+    cursor.setPosition(0)
+    editor.edit.setTextCursor(cursor)
+    editor.insert_table()
+    editor.edit.textCursor().insertText("SKU\t42")  # what a paste from a spreadsheet types
+    qtbot.waitUntil(lambda: editor.queue.outstanding == 0)
+    stored = session.ws.document(doc_id)
+    span = next(s for s in stored["spans"] if s["name"] == "table")
+    assert table_cells(stored["text"][span["start"]:span["end"]]) == [["SKU 42", ""], ["", ""]]
+    assert editor._text == stored["text"]
+
+
 def test_rename_document_with_f2(qtbot, session) -> None:  # noqa: F811
     from PySide6.QtWidgets import QLineEdit
 

@@ -8,7 +8,8 @@ worker (:func:`text_patches`), and only the differing pieces are patched into th
 Tables map one to one onto characters, so positions in the editor and in the CRDT are the same:
 Qt writes a 2x2 table as ``FDD0 a FDD0 b FDD0 c FDD0 d FDD1``; the CRDT stores it as
 ``"\\na\\tb\\nc\\td\\n"`` (cells as lines with tab separators) under a ``table`` mark, so other
-tools and older clients still read a legible grid. A line break inside a cell is U+2028.
+tools and older clients still read a legible grid. A line break inside a cell is U+2028, and
+a tab pasted into a cell is stored as a space (a tab there is the cell separator).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from PySide6.QtGui import QTextCursor, QTextDocument, QTextTable
 
 FRAME_START, FRAME_END = "\ufdd0", "\ufdd1"
 PARAGRAPH, CELL_BREAK = "\u2029", "\u2028"
-_SPECIAL = re.compile(f"[{FRAME_START}{FRAME_END}{PARAGRAPH}]")
+_SPECIAL = re.compile(f"[{FRAME_START}{FRAME_END}{PARAGRAPH}\t]")
 _LINES = re.compile(r"[^\n]*\n|[^\n]+")
 RAW_OVER = 64  # ranges longer than this are read from the raw text, not char by char
 DIFF_LINES_OVER = 200  # a changed middle longer than this is diffed line by line first
@@ -141,6 +142,8 @@ def editor_text(doc: QTextDocument, start: int = 0, end: int | None = None) -> s
         char, position = match.group(), start + match.start()
         if char == FRAME_END:
             return "\n"
+        if char == "\t":  # typed or pasted into a cell, it would read as a cell separator
+            return " " if table_at(position) is not None else char
         table = table_at(position + 1 if char == FRAME_START else position)
         if char == PARAGRAPH:
             return CELL_BREAK if table is not None else "\n"
