@@ -90,6 +90,34 @@ def test_remote_edit_merges_without_moving_the_cursor(qtbot, session, home) -> N
     assert session.ws.document(doc_id)["text"].startswith("DRAFT: ")
 
 
+def test_undo_takes_back_own_typing_and_keeps_a_teammates_edit(
+        qtbot, session, home) -> None:  # noqa: F811
+    editor, doc_id = _open(qtbot, session, "Globex battlecard")
+    original = session.ws.document(doc_id)["text"]
+    cursor = editor.edit.textCursor()
+    cursor.movePosition(QTextCursor.MoveOperation.End)
+    editor.edit.setTextCursor(cursor)
+    qtbot.keyClicks(editor.edit, " Call Lee")
+    qtbot.waitUntil(lambda: editor.queue.outstanding == 0)
+    other = Workspace.open(home)
+    try:
+        other.edit_document(doc_id, splice=(0, 0, "DRAFT: "))
+    finally:
+        other.close()
+    wait(qtbot, lambda: editor.edit.toPlainText().startswith("DRAFT: "))
+    qtbot.keyClick(editor.edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: editor.queue.outstanding == 0)
+    assert session.ws.document(doc_id)["text"] == "DRAFT: " + original
+    assert editor.edit.toPlainText().startswith("DRAFT: ")
+    qtbot.keyClick(editor.edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert session.ws.document(doc_id)["text"] == "DRAFT: " + original  # theirs is not ours
+    qtbot.keyClick(editor.edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier
+                   | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: editor.queue.outstanding == 0)
+    assert session.ws.document(doc_id)["text"] == "DRAFT: " + original + " Call Lee"
+    assert editor._text == session.ws.document(doc_id)["text"]
+
+
 def test_text_patches_keep_far_apart_edits_separate() -> None:
     from bullpen.ui.textsync import shift_position, text_patches
 

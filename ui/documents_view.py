@@ -12,10 +12,14 @@ worker (``textsync.text_patches``); the GUI patches just those pieces through a 
 so the user's cursor and selection move with the text instead of jumping, and re-applies marks
 only over the patched and changed ranges. Our own echo diffs to nothing and draws nothing.
 Tables are stored as tab-separated lines under a ``table`` mark and shown as QTextTables.
+
+Undo (Ctrl+Z, Ctrl+Shift+Z / Ctrl+Y) covers the user's own text edits only
+(``local_undo.LocalUndo``; Qt's stack is off, since it would also undo teammates' edits).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
@@ -47,6 +51,7 @@ from bullpen.app.workspace import ChangeSet
 
 from .base_view import BaseView, allow_rename, titled_item
 from .context import AppContext
+from .local_undo import LocalUndo
 from .records_model import when
 from .textsync import (
     Splice,
@@ -104,6 +109,8 @@ class DocumentEditor(QWidget):
         self._text = ""
         self._spans: list[dict[str, Any]] = []
         self._applying = False
+        self._replaying = False  # an undo or redo is being typed into the editor
+        self.history = LocalUndo()
         self._local_edits = 0
         self._remote_wanted = False
         self.title = QLabel("No document open", self)
@@ -114,6 +121,7 @@ class DocumentEditor(QWidget):
         self.edit.setObjectName("editor")
         self.edit.document().setDocumentMargin(14)
         self.edit.setAcceptRichText(False)  # pasted HTML would carry styles we don't sync
+        self.edit.setUndoRedoEnabled(False)  # see LocalUndo: ours skips teammates' edits
         self.edit.setEnabled(False)
         self.edit.document().contentsChange.connect(self._contents_change)
         self.edit.installEventFilter(self)  # Tab moves between table cells
@@ -158,6 +166,9 @@ class DocumentEditor(QWidget):
         add("• List", None, lambda: self.set_list("bullet"), "Bulleted list")
         add("1. List", None, lambda: self.set_list("ordered"), "Numbered list")
         add("Table", None, self.insert_table, "Insert a 2×2 table")
+        self.toolbar.addSeparator()
+        add("Undo", None, self.undo, "Undo your last edit (Ctrl+Z); teammates' edits stay")
+        add("Redo", None, self.redo, "Redo (Ctrl+Shift+Z)")
 
     # --- opening ---
 
@@ -173,7 +184,6 @@ class DocumentEditor(QWidget):
         self._show_meta(data)
         self._render(data["text"], data["spans"])
         self.edit.setEnabled(True)
-        self.edit.document().clearUndoRedoStacks()
 
     def _show_meta(self, data: dict[str, Any]) -> None:
         self.title.setText(data.get("title") or "(untitled)")
@@ -183,6 +193,7 @@ class DocumentEditor(QWidget):
     def _render(self, text: str, spans: list[dict[str, Any]]) -> None:
         """Show a whole text (opening, or the rare fallback when a patch went wrong)."""
         self._applying = True
+        self.history.clear()  # positions of a text that is no longer shown
         try:
             self.edit.setPlainText(text)
             self._text = text
@@ -212,6 +223,9 @@ class DocumentEditor(QWidget):
             splice = splice_between(old, self._text, position)
         if splice is None:
             return  # a format change only
+        if not self._replaying:
+            self.history.edited(splice[0], old[splice[0]:splice[0] + splice[1]], splice[2],
+                                time.monotonic())
         self._local_edits += 1
         rid = self.record_id
         ws = self.ctx.ws
@@ -338,9 +352,45 @@ class DocumentEditor(QWidget):
         self.edit.setTextCursor(table.cellAt(0, 0).firstCursorPosition())  # type in it
         self.edit.setFocus()
 
+    def undo(self) -> None:
+        step = self.history.take_undo(self._text)
+        if step is not None:
+            self._replay(step.undo_splice())
+            self.history.undone(step)
+
+    def redo(self) -> None:
+        step = self.history.take_redo(self._text)
+        if step is not None:
+            self._replay(step.redo_splice())
+            self.history.redone(step)
+
+    def _replay(self, splice: Splice) -> None:
+        """Type an undo or redo into the editor: it is saved like any edit, not recorded."""
+        pos, deleted, inserted = splice
+        cursor = QTextCursor(self.edit.document())
+        cursor.setPosition(pos)
+        cursor.setPosition(pos + deleted, QTextCursor.MoveMode.KeepAnchor)
+        self._replaying = True
+        try:
+            cursor.insertText(inserted)
+        finally:
+            self._replaying = False
+        self.edit.setTextCursor(cursor)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Tab / Shift+Tab in a table go to the next / previous cell (Qt would type a tab,
-        which the stored grid uses as its cell separator); Tab in the last cell adds a row."""
+        """Ctrl+Z / Ctrl+Shift+Z go to our own history. Tab / Shift+Tab in a table go to the
+        next / previous cell (Qt would type a tab, which the stored grid uses as its cell
+        separator); Tab in the last cell adds a row."""
+        if watched is self.edit and event.type() == QEvent.Type.KeyPress and isinstance(
+                event, QKeyEvent):
+            if event.matches(QKeySequence.StandardKey.Undo):
+                self.undo()
+                return True
+            if event.matches(QKeySequence.StandardKey.Redo) or (
+                    event.key() == Qt.Key.Key_Y
+                    and event.modifiers() == Qt.KeyboardModifier.ControlModifier):
+                self.redo()
+                return True
         if watched is self.edit and event.type() == QEvent.Type.KeyPress and isinstance(
                 event, QKeyEvent) and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
             cursor = self.edit.textCursor()
@@ -461,6 +511,7 @@ class DocumentEditor(QWidget):
                 delta += len(inserted) - deleted
             self._text = data["text"]
             self._spans = data["spans"]
+            self.history.remote(patches)
             if doc.characterCount() - 1 != len(self._text):
                 self._render(data["text"], data["spans"])  # the patch went wrong: redraw all
                 return

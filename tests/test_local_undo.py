@@ -1,0 +1,91 @@
+"""The document editor's own undo history: local edits only, mapped through teammates' edits."""
+
+from __future__ import annotations
+
+from bullpen.ui.local_undo import LocalUndo
+
+
+class Text:
+    """A text with a LocalUndo fed the way the editor feeds it."""
+
+    def __init__(self, text: str = "") -> None:
+        self.text = text
+        self.history = LocalUndo()
+        self.clock = 0.0
+
+    def _apply(self, pos: int, deleted: int, inserted: str) -> str:
+        before = self.text[pos:pos + deleted]
+        self.text = self.text[:pos] + inserted + self.text[pos + deleted:]
+        return before
+
+    def type(self, pos: int, deleted: int, inserted: str, pause: float = 0.1) -> None:
+        self.clock += pause
+        before = self._apply(pos, deleted, inserted)
+        self.history.edited(pos, before, inserted, self.clock)
+
+    def teammate(self, pos: int, deleted: int, inserted: str) -> None:
+        self._apply(pos, deleted, inserted)
+        self.history.remote([(pos, deleted, inserted)])
+
+    def undo(self) -> bool:
+        step = self.history.take_undo(self.text)
+        if step is None:
+            return False
+        self._apply(*step.undo_splice())
+        self.history.undone(step)
+        return True
+
+    def redo(self) -> bool:
+        step = self.history.take_redo(self.text)
+        if step is None:
+            return False
+        self._apply(*step.redo_splice())
+        self.history.redone(step)
+        return True
+
+
+def test_a_burst_of_typing_undoes_at_once_and_redoes() -> None:
+    t = Text("Deal: ")
+    for i, ch in enumerate("Acme"):
+        t.type(6 + i, 0, ch)
+    t.type(10, 0, "!", pause=2.0)  # after a pause: its own step
+    assert t.undo() and t.text == "Deal: Acme"
+    assert t.undo() and t.text == "Deal: "
+    assert not t.undo()
+    assert t.redo() and t.text == "Deal: Acme"
+    assert t.redo() and t.text == "Deal: Acme!"
+    assert not t.redo()
+
+
+def test_backspaces_merge_and_undo_restores_the_deleted_text() -> None:
+    t = Text("Renewal 2027")
+    for pos in (11, 10, 9, 8):
+        t.type(pos, 1, "")
+    assert t.text == "Renewal "
+    assert t.undo() and t.text == "Renewal 2027"
+
+
+def test_undo_keeps_a_teammates_edit_made_meanwhile() -> None:
+    t = Text("Scope: 50 seats.")
+    t.type(16, 0, " Term: 3 years")
+    t.teammate(0, 0, "Proposal. ")  # before our text: our step moves right
+    assert t.undo()
+    assert t.text == "Proposal. Scope: 50 seats."
+    assert t.redo() and t.text == "Proposal. Scope: 50 seats. Term: 3 years"
+
+
+def test_a_step_a_teammate_edited_into_is_dropped_not_forced() -> None:
+    t = Text("")
+    t.type(0, 0, "Price 10k", pause=0)
+    t.teammate(6, 2, "12")  # changed the middle of what we typed
+    assert not t.undo()
+    assert t.text == "Price 12k"  # their edit stays
+
+
+def test_a_new_edit_clears_redo_and_undone_steps_never_merge() -> None:
+    t = Text("ab")
+    t.type(2, 0, "c")
+    assert t.undo() and t.text == "ab"
+    t.type(2, 0, "d")
+    assert not t.redo()
+    assert t.undo() and t.text == "ab"
