@@ -148,6 +148,19 @@ def listening_addrs(ws: Workspace) -> list[str]:
     return list((node_info(ws) or {}).get("listen", []))
 
 
+def kept_addrs(ws: Workspace) -> list[str]:
+    """Where this profile's node will listen when it next runs (the port it keeps), as
+    addresses others can dial; empty before its first run."""
+    try:
+        from bullpen.sync import addresses
+    except ImportError:
+        return []
+    port = ws.store.get_meta(addresses.PORT_KEY)
+    if not port:
+        return []
+    return addresses.dialable([f"{addresses.WILDCARD}tcp/{port}/p2p/{ws.peer_id}"])
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     ws = open_ws(args)
     hits = ws.search(" ".join(args.query), limit=args.limit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .cli import add_json, emit, listening_addrs, open_ws, table
+from .cli import add_json, emit, kept_addrs, listening_addrs, open_ws, table
 from .identity import short_id
 from .invites import create_invite, parse_duration
 
@@ -53,12 +53,19 @@ def cmd_member(args: argparse.Namespace) -> int:
 
 def cmd_invite(args: argparse.Namespace) -> int:
     ws = open_ws(args)
-    addrs = list(args.addr or []) or listening_addrs(ws)
+    running = listening_addrs(ws)
+    addrs = list(args.addr or []) or running or kept_addrs(ws)
     code = create_invite(ws, args.role, parse_duration(args.expires), addrs)
     ws.close()
     data = {"code": code, "role": args.role, "expires_in": args.expires, "addrs": addrs}
-    note = "" if addrs else ("\n(no address in the code: start `bullpen serve` first, or give "
-                             "--addr, so the newcomer can reach you)")
+    if not addrs:
+        note = ("\n(no address in the code: start `bullpen serve` first, or give --addr, so "
+                "the newcomer can reach you)")
+    elif not running and not args.addr:
+        note = ("\n(the code names the addresses Bullpen listens on when it runs: start the "
+                "app or `bullpen serve` before the newcomer joins)")
+    else:
+        note = ""
     emit(args, data, code + note)
     return 0
 

@@ -46,7 +46,7 @@ from multiaddr import Multiaddr
 from bullpen.app.identity import short_id
 from bullpen.app.workspace import ChangeSet, Workspace
 
-from . import framing, peers
+from . import addresses, framing, peers
 from .docs import WorkspaceDocs
 from .framing import FrameError
 from .join import JOIN_PROTOCOL, serve_join
@@ -273,7 +273,7 @@ class Node:
         self.peer_id = ws.peer_id
         self.links: dict[str, Link] = {}
         self.peers: dict[str, PeerState] = {}
-        self.listen_addrs: list[str] = []
+        self._bound: list[str] = []  # as the host listens (maybe on 0.0.0.0)
         self._refused: set[str] = set()
         self._dialing: set[str] = set()
         self._state_dirty = True
@@ -309,8 +309,20 @@ class Node:
             out.append(state)
         return out
 
+    @property
+    def listen_addrs(self) -> list[str]:
+        """Where others can dial this node now (wildcards expanded, see ``addresses``)."""
+        return addresses.dialable(self._bound)
+
     def advertised_addrs(self) -> list[str]:
-        return list(self.listen_addrs) if self.advertise else []
+        return self.listen_addrs if self.advertise else []
+
+    def _keep_port(self, bound: list[str]) -> None:
+        """Remember the wildcard listener's port for the next run (see ``addresses``)."""
+        port = addresses.bound_port(bound)
+        if port is not None and port != self.ws.store.get_meta(addresses.PORT_KEY):
+            with self.ws.store.transaction():
+                self.ws.store.set_meta(addresses.PORT_KEY, port)
 
     def _call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         if self._token is None:
@@ -328,13 +340,16 @@ class Node:
         self._host = host
         for peer_id, state in (await trio.to_thread.run_sync(peers.known_peers, self.ws)).items():
             self.peers[peer_id] = state
+        listen = addresses.with_kept_port(self.listen, await trio.to_thread.run_sync(
+            self.ws.store.get_meta, addresses.PORT_KEY))
         unsubscribe = self.ws.subscribe(self._on_change_threadsafe)
         try:
             with trio.CancelScope() as self._cancel:
-                async with host.run(listen_addrs=[Multiaddr(a) for a in self.listen]):
+                async with host.run(listen_addrs=[Multiaddr(a) for a in listen]):
                     host.set_stream_handler(PROTOCOL_ID, self._handle_stream)
                     host.set_stream_handler(JOIN_PROTOCOL, self._handle_join)
-                    self.listen_addrs = [str(a) for a in host.get_addrs()]
+                    self._bound = [str(a) for a in host.get_addrs()]
+                    await trio.to_thread.run_sync(self._keep_port, self._bound)
                     async with trio.open_nursery() as nursery:
                         self._nursery = nursery
                         nursery.start_soon(self._poll_store)
@@ -365,7 +380,7 @@ class Node:
                 from .discovery import attach_mdns
 
                 host = new_host(key_pair=key_pair, connection_config=config, enable_mDNS=True)
-                attach_mdns(self)
+                attach_mdns(self, host)
                 return host
             except Exception as exc:  # no multicast here: sync with known peers only
                 log.warning("mDNS discovery unavailable (%s); syncing with known peers only", exc)
