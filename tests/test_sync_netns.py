@@ -117,15 +117,19 @@ def test_partition_2_2_then_heal_converges(tmp_path: Path, lab: Lab) -> None:
             s.kill()
 
 
-def test_mdns_discovery_inside_namespaces(tmp_path: Path, lab: Lab) -> None:
-    """Two peers on one private segment find each other by mDNS, with no `peer add`."""
+@pytest.mark.parametrize("wildcard", [False, True], ids=["bound", "all-interfaces"])
+def test_mdns_discovery_inside_namespaces(tmp_path: Path, lab: Lab, wildcard: bool) -> None:
+    """Two peers on one private segment find each other by mDNS, with no `peer add`; also
+    when listening on every interface, as the app does (mDNS must not announce 0.0.0.0)."""
     homes = make_profiles(tmp_path, ["Ann", "Bob"])
     add_opp(homes[0], "found by mdns")
     serves = []
     try:
         for i, home in enumerate(homes):
-            serves.append(Serve(home, listen=f"/ip4/{lab.addr(i)}/tcp/4001",
+            host = "0.0.0.0" if wildcard else lab.addr(i)
+            serves.append(Serve(home, listen=f"/ip4/{host}/tcp/4001",
                                 prefix=lab.prefix(i), mdns=True))
+            assert "/0.0.0.0/" not in serves[-1].addr
         wait_for(lambda: "found by mdns" in titles(homes[1]), 60, "discovery and sync")
     finally:
         for s in serves:
