@@ -29,7 +29,7 @@ from bullpen.app.workspace import Workspace
 from bullpen.crdt.changes import ChangeHeader
 
 from .messages import ProtocolError, compress_saved, decompress_saved, inspect_sync
-from .policy import Policy
+from .policy import Policy, RefusedChanges
 
 TRIM_AFTER_BYTES = 256 * 1024
 
@@ -112,7 +112,7 @@ class WorkspaceDocs:
         new = [h for h in headers if not _holds(doc, h.hash)]
         refused = self.policy.refused_changes(doc_id, new)
         if refused:
-            raise ProtocolError(f"refused change to {doc_id}: {refused[0][1]}")
+            raise RefusedChanges(f"refused change to {doc_id}: {refused[0][1]}")
 
     def _check_authors(self, doc_id: str, doc: Document | None, received: Document) -> None:
         """Refuse the whole message when any change it adds has an author the policy rejects
@@ -120,7 +120,7 @@ class WorkspaceDocs:
         new = received.get_changes(doc.get_heads() if doc is not None else [])
         refused = self.policy.refused_changes(doc_id, new)
         if refused:
-            raise ProtocolError(f"refused change to {doc_id}: {refused[0][1]}")
+            raise RefusedChanges(f"refused change to {doc_id}: {refused[0][1]}")
 
     def saved(self, doc_id: str) -> bytes:
         with self.ws.lock:
@@ -147,7 +147,7 @@ class WorkspaceDocs:
                 new = [c for c in loaded.get_changes([]) if not _holds(doc, c.hash)]
                 refused = self.policy.refused_changes(doc_id, new)
                 if refused:
-                    raise ProtocolError(f"refused change to {doc_id}: {refused[0][1]}")
+                    raise RefusedChanges(f"refused change to {doc_id}: {refused[0][1]}")
         self.ws.merge_saved(doc_id, raw, loaded)
         self._merged += len(raw)
         return loaded.get_heads()

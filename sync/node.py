@@ -93,6 +93,7 @@ class Link:
         self.closed = trio.Event()
         self.reason = ""
         self._step_lock = trio.Lock()
+        self._reported: set[str] = set()  # blocked documents already logged
         self._opened = False
         self._scope = trio.CancelScope()
 
@@ -181,6 +182,11 @@ class Link:
         if not self._opened and self.session.state is State.OPEN:
             self._opened = True
             self.node._hello_seen(self)
+        for doc_id in set(self.session.blocked) - self._reported:
+            log.warning("peer %s: %s; that document is not synced with this peer until it "
+                        "sends changes this workspace accepts", self.short,
+                        self.session.blocked[doc_id])
+        self._reported = set(self.session.blocked)
         self._notify()
         return out
 

@@ -11,6 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .messages import ProtocolError
+
+
+class RefusedChanges(ProtocolError):
+    """A message carries changes whose author the policy refuses. Coming from a peer that is
+    itself allowed, this is no attack: it relays what it accepted before it learned of a
+    removal. The session leaves that document alone (nothing of the message is applied) and
+    keeps syncing the others, instead of dropping the whole connection."""
+
 
 class Policy:
     def is_allowed(self, peer_id: str) -> bool:

@@ -24,6 +24,9 @@ Protocol, after both sides sent :class:`~.messages.Hello`:
 
 Anything that breaks these rules raises :class:`~.messages.ProtocolError`; the node then drops
 the peer. The port applies received data atomically, so nothing from a bad message is kept.
+One exception: changes the policy refuses (:class:`~.policy.RefusedChanges`, e.g. a removed
+member's, relayed by a member who accepted them before it learned of the removal) only block
+that document with this peer (:attr:`Session.blocked`); the other documents keep syncing.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from .messages import (
     inspect_sync,
     strip_changes,
 )
-from .policy import Policy
+from .policy import Policy, RefusedChanges
 
 MAX_BLOB = 1 << 30
 
@@ -114,6 +117,10 @@ class Session:
         self._from_peer: dict[str, set[bytes]] = {}
         self._wanted: dict[str, bytearray] = {}  # blobs requested from this peer
         self._whole: list[str] = []  # documents the peer lacks, still to send whole
+        # Documents whose last changes from this peer were refused, with the reason: not
+        # applied, not counted as behind (nothing more can be exchanged), and reported; the
+        # next accepted changes clear it.
+        self.blocked: dict[str, str] = {}
 
     # ----- inputs ----------------------------------------------------------------------------
 
@@ -190,7 +197,7 @@ class Session:
     def _update_progress(self) -> None:
         docs = self.policy.docs_visible_to(self.peer_id, self.port.all_heads()) | self.peer_docs
         behind = 0
-        for doc_id in docs:
+        for doc_id in docs - set(self.blocked):
             mine = self.port.heads(doc_id)
             if mine is None or sorted(mine) != sorted(self.peer_heads.get(doc_id, [])):
                 behind += 1
@@ -277,7 +284,13 @@ class Session:
     def _sync(self, msg: Sync) -> list[Message]:
         self._check_visible(msg.doc_id)
         info = inspect_sync(msg.data)
-        self.port.receive(msg.doc_id, self._state(msg.doc_id), msg.data)
+        try:
+            self.port.receive(msg.doc_id, self._state(msg.doc_id), msg.data)
+        except RefusedChanges as exc:
+            self.blocked[msg.doc_id] = str(exc)
+            return []
+        if info.changes:  # accepted changes (a message of heads alone settles nothing)
+            self.blocked.pop(msg.doc_id, None)
         self._unqueue(msg.doc_id)
         if info.headers:
             self._from_peer.setdefault(msg.doc_id, set()).update(h.hash for h in info.headers)
@@ -287,7 +300,12 @@ class Session:
 
     def _saved(self, msg: Saved) -> list[Message]:
         self._check_visible(msg.doc_id)
-        heads = self.port.merge_saved(msg.doc_id, msg.data)
+        try:
+            heads = self.port.merge_saved(msg.doc_id, msg.data)
+        except RefusedChanges as exc:
+            self.blocked[msg.doc_id] = str(exc)
+            return []
+        self.blocked.pop(msg.doc_id, None)
         self._unqueue(msg.doc_id)
         self.peer_docs.add(msg.doc_id)
         self.peer_heads[msg.doc_id] = heads

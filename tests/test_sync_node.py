@@ -249,3 +249,40 @@ def test_commands_from_another_thread(replicas) -> None:
     na.stop()
     thread.join(20)
     assert not thread.is_alive()
+
+
+def test_relayed_changes_of_a_removed_member_block_only_that_document(tmp_path: Path) -> None:
+    """Bob accepted Xena's edit before he learned she was removed; Ann refuses it when Bob
+    relays it, but keeps syncing everything else with Bob (no dropped connection)."""
+    from replicas import exchange, join
+
+    from bullpen.app.node import make_node
+
+    ann = Workspace.create(tmp_path / "ann", "Ann", "Acme")
+    bob = join(ann, tmp_path / "bob", "Bob")
+    xena = join(ann, tmp_path / "xena", "Xena")
+    exchange(ann, bob)
+    try:
+        ann.remove_member(xena.peer_id)  # Bob has not heard of it yet
+        opp(xena, "after removal")
+        bob.merge_saved("pipeline", xena.doc("pipeline").save())
+        bob.add("contact", {"name": "Eli"})
+        nodes = [make_node(ws, listen=["/ip4/127.0.0.1/tcp/0"], redial=False, publish=False)
+                 for ws in (ann, bob)]
+
+        async def body(aa, ab) -> None:
+            await nodes[1].dial(aa[0])
+            names = lambda: {c["name"] for c in ann.list("contact")}  # noqa: E731
+            await eventually(lambda: "Eli" in names())
+            await eventually(lambda: bob.role(xena.peer_id) is None)  # Bob learns
+            link = nodes[0].links[bob.peer_id]
+            await eventually(lambda: "pipeline" in link.session.blocked)
+            await trio.to_thread.run_sync(lambda: bob.add("contact", {"name": "Fay"}))
+            await eventually(lambda: "Fay" in names())  # the connection stayed up
+            assert nodes[0].links[bob.peer_id] is link
+
+        run_nodes(*nodes, body=body)
+        assert "after removal" not in titles(ann)
+    finally:
+        for ws in (ann, bob, xena):
+            ws.close()

@@ -15,7 +15,7 @@ from automerge.core import Document, Message, SyncState
 from bullpen.crdt import records as rec
 from bullpen.sync import messages as m
 from bullpen.sync.messages import ProtocolError
-from bullpen.sync.policy import Policy
+from bullpen.sync.policy import Policy, RefusedChanges
 from bullpen.sync.session import PeerClosed, Refused, Session, State
 
 
@@ -189,6 +189,31 @@ def test_documents_the_peer_lacks_go_one_per_step_records_first() -> None:
     assert sent == ["contacts", "pipeline", "doc:1"]
     assert sa.next_whole() == []
     assert read(b, "pipeline", "r1") == {"title": "late"}
+
+
+class RefusingPort(FakePort):
+    """Refuses every change to ``pipeline``, as the policy does for a removed member's."""
+
+    def receive(self, doc_id: str, state: Any, data: bytes) -> None:
+        if doc_id == "pipeline" and m.inspect_sync(data).changes:
+            raise RefusedChanges("refused change to pipeline: change by x, who is not a member")
+        super().receive(doc_id, state, data)
+
+
+def test_refused_changes_block_that_document_only() -> None:
+    base = {"pipeline": collection("pipeline"), "contacts": collection("contacts")}
+    pa = FakePort({d: doc.fork() for d, doc in base.items()})
+    pb = RefusingPort({d: doc.fork() for d, doc in base.items()})
+    sa, sb = session(pa, "B"), session(pb, "A")
+    wire, links = connect(sa, sb)
+    pump(wire, links)
+    edit(pa.docs["pipeline"], r1={"title": "from a removed member"})
+    edit(pa.docs["contacts"], c1={"name": "Eli"})
+    pump([(sa, x) for x in sa.local_change(["pipeline", "contacts"])], links)
+    assert read(pb, "contacts", "c1") == {"name": "Eli"}
+    assert read(pb, "pipeline", "r1") is None
+    assert list(sb.blocked) == ["pipeline"] and "not a member" in sb.blocked["pipeline"]
+    assert sb.state is State.OPEN and sb.in_sync  # nothing more can be exchanged
 
 
 def test_local_change_is_sent_at_once_and_relayed_down_a_line() -> None:
