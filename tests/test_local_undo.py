@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bullpen.ui.local_undo import LocalUndo
+from collections.abc import Callable
+
+from bullpen.ui.local_undo import LocalUndo, Step
+from bullpen.ui.textsync import Splice
 
 
 class Text:
@@ -28,20 +31,18 @@ class Text:
         self.history.remote([(pos, deleted, inserted)])
 
     def undo(self) -> bool:
-        step = self.history.take_undo(self.text)
-        if step is None:
-            return False
-        self._apply(*step.undo_splice())
-        self.history.undone(step)
-        return True
+        return self._replay(self.history.take_undo, Step.undo_splice, self.history.undone)
 
     def redo(self) -> bool:
-        step = self.history.take_redo(self.text)
-        if step is None:
-            return False
-        self._apply(*step.redo_splice())
-        self.history.redone(step)
-        return True
+        return self._replay(self.history.take_redo, Step.redo_splice, self.history.redone)
+
+    def _replay(self, take: Callable[[str], Step | None], splice: Callable[[Step], Splice],
+                done: Callable[[Step], None]) -> bool:
+        step = take(self.text)
+        if step is not None:
+            self._apply(*splice(step))
+            done(step)
+        return step is not None
 
 
 def test_a_burst_of_typing_undoes_at_once_and_redoes() -> None:

@@ -135,41 +135,40 @@ def test_compaction_keeps_everything_and_shrinks_rows(tmp_path: Path):
         ws.close()
 
 
-def test_second_process_sees_writes_of_the_first(tmp_path: Path):
+@pytest.fixture
+def two_openers(tmp_path: Path):
+    """One profile opened twice, as by two processes (the app and the CLI)."""
     home = tmp_path / "p"
     first = Workspace.create(home, "Dana", "Acme")
     second = Workspace.open(home)
-    try:
-        seen = []
-        second.subscribe(lambda change: seen.append(change))
-        oid = first.add("opportunity", opp_fields())
-        assert second.get(oid)["account"] == "Acme"
-        assert any(oid in c.ids for c in seen)
-        second.update(oid, {"stage": "closed_won"})
-        first.compact(threshold=1)
-        assert first.get(oid)["stage"] == "closed_won"
-        third = second.add("contact", {"name": "Ann"})
-        assert first.get(third)["name"] == "Ann"
-        assert first.digest() == second.digest()
-    finally:
-        first.close()
-        second.close()
+    yield first, second
+    first.close()
+    second.close()
 
 
-def test_documents_made_by_another_process_are_listed(tmp_path: Path):
-    home = tmp_path / "p"
-    first = Workspace.create(home, "Dana", "Acme")
-    second = Workspace.open(home)
-    try:
-        before = set(second.doc_ids())
-        rid = first.new_document("Plan", "hello")
-        second.refresh()
-        new = set(second.doc_ids()) - before
-        assert any(doc_id.endswith(rid) for doc_id in new), new
-        assert second.document(rid)["text"] == "hello"
-    finally:
-        first.close()
-        second.close()
+def test_second_process_sees_writes_of_the_first(two_openers):
+    first, second = two_openers
+    seen = []
+    second.subscribe(lambda change: seen.append(change))
+    oid = first.add("opportunity", opp_fields())
+    assert second.get(oid)["account"] == "Acme"
+    assert any(oid in c.ids for c in seen)
+    second.update(oid, {"stage": "closed_won"})
+    first.compact(threshold=1)
+    assert first.get(oid)["stage"] == "closed_won"
+    third = second.add("contact", {"name": "Ann"})
+    assert first.get(third)["name"] == "Ann"
+    assert first.digest() == second.digest()
+
+
+def test_documents_made_by_another_process_are_listed(two_openers):
+    first, second = two_openers
+    before = set(second.doc_ids())
+    rid = first.new_document("Plan", "hello")
+    second.refresh()
+    new = set(second.doc_ids()) - before
+    assert any(doc_id.endswith(rid) for doc_id in new), new
+    assert second.document(rid)["text"] == "hello"
 
 
 def test_store_without_docs_rows_lists_every_document_after_reopen(tmp_path: Path):

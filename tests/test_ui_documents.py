@@ -68,6 +68,16 @@ def test_bold_and_heading_become_marks(qtbot, session) -> None:  # noqa: F811
     assert any(s["name"] == "list" for s in session.ws.document(doc_id)["spans"])
 
 
+def _teammate_prefixes(qtbot, profile, editor, doc_id: str, prefix: str) -> None:
+    """Another process on the profile (as the sync node) inserts ``prefix`` at the start."""
+    other = Workspace.open(profile)
+    try:
+        other.edit_document(doc_id, splice=(0, 0, prefix))
+    finally:
+        other.close()
+    wait(qtbot, lambda: editor.edit.toPlainText().startswith(prefix))
+
+
 def test_remote_edit_merges_without_moving_the_cursor(qtbot, session, home) -> None:  # noqa: F811
     editor, doc_id = _open(qtbot, session, "Globex battlecard")
     text = editor.edit.toPlainText()
@@ -75,12 +85,7 @@ def test_remote_edit_merges_without_moving_the_cursor(qtbot, session, home) -> N
     cursor = editor.edit.textCursor()
     cursor.setPosition(anchor)
     editor.edit.setTextCursor(cursor)
-    other = Workspace.open(home)
-    try:
-        other.edit_document(doc_id, splice=(0, 0, "DRAFT: "))
-    finally:
-        other.close()
-    wait(qtbot, lambda: editor.edit.toPlainText().startswith("DRAFT: Globex"))
+    _teammate_prefixes(qtbot, home, editor, doc_id, "DRAFT: ")
     # The cursor stayed before the same word, shifted by the inserted text.
     assert editor.edit.textCursor().position() == anchor + len("DRAFT: ")
     # Typing continues where the user was, and both edits are kept.
@@ -99,12 +104,7 @@ def test_undo_takes_back_own_typing_and_keeps_a_teammates_edit(
     editor.edit.setTextCursor(cursor)
     qtbot.keyClicks(editor.edit, " Call Lee")
     qtbot.waitUntil(lambda: editor.queue.outstanding == 0)
-    other = Workspace.open(home)
-    try:
-        other.edit_document(doc_id, splice=(0, 0, "DRAFT: "))
-    finally:
-        other.close()
-    wait(qtbot, lambda: editor.edit.toPlainText().startswith("DRAFT: "))
+    _teammate_prefixes(qtbot, home, editor, doc_id, "DRAFT: ")
     qtbot.keyClick(editor.edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: editor.queue.outstanding == 0)
     assert session.ws.document(doc_id)["text"] == "DRAFT: " + original
