@@ -115,13 +115,15 @@ class Store:
     def doc_ids(self) -> list[str]:
         """Every stored document this process has seen (the sync asks this per document and
         message, so it is kept in memory; :meth:`rows_after` adds other processes' new ones)."""
-        if self._doc_ids is None:
-            self._doc_ids = {r[0] for r in self.db.execute("SELECT doc_id FROM docs")}
-        return sorted(self._doc_ids)
+        return sorted(self._known())
 
     def has_doc(self, doc_id: str) -> bool:
-        self.doc_ids()
-        return doc_id in (self._doc_ids or ())
+        return doc_id in self._known()
+
+    def _known(self) -> set[str]:
+        if self._doc_ids is None:
+            self._doc_ids = {r[0] for r in self.db.execute("SELECT doc_id FROM docs")}
+        return self._doc_ids
 
     def _saw(self, doc_id: str) -> None:
         if self._doc_ids is not None:

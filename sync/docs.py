@@ -109,15 +109,15 @@ class WorkspaceDocs:
 
     def _check_headers(self, doc_id: str, doc: Document, headers: list[ChangeHeader]) -> None:
         """As :meth:`_check_authors`, from the changes' own headers: those ``doc`` lacks."""
-        new = [h for h in headers if not _holds(doc, h.hash)]
-        refused = self.policy.refused_changes(doc_id, new)
-        if refused:
-            raise RefusedChanges(f"refused change to {doc_id}: {refused[0][1]}")
+        self._refuse_any(doc_id, [h for h in headers if not _holds(doc, h.hash)])
 
     def _check_authors(self, doc_id: str, doc: Document | None, received: Document) -> None:
         """Refuse the whole message when any change it adds has an author the policy rejects
         (a non-member, a removed member, a guest outside their space)."""
-        new = received.get_changes(doc.get_heads() if doc is not None else [])
+        self._refuse_any(doc_id, received.get_changes(doc.get_heads() if doc is not None else []))
+
+    def _refuse_any(self, doc_id: str, new: list[Any]) -> None:
+        """Raise when the policy refuses any of the ``new`` changes (or change headers)."""
         refused = self.policy.refused_changes(doc_id, new)
         if refused:
             raise RefusedChanges(f"refused change to {doc_id}: {refused[0][1]}")
@@ -144,10 +144,8 @@ class WorkspaceDocs:
             if doc is None or not _has_marker(doc):
                 self._check_authors(doc_id, None, loaded)
             else:
-                new = [c for c in loaded.get_changes([]) if not _holds(doc, c.hash)]
-                refused = self.policy.refused_changes(doc_id, new)
-                if refused:
-                    raise RefusedChanges(f"refused change to {doc_id}: {refused[0][1]}")
+                self._refuse_any(
+                    doc_id, [c for c in loaded.get_changes([]) if not _holds(doc, c.hash)])
         self.ws.merge_saved(doc_id, raw, loaded)
         self._merged += len(raw)
         return loaded.get_heads()
