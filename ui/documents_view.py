@@ -381,18 +381,18 @@ class DocumentEditor(QWidget):
         """Ctrl+Z / Ctrl+Shift+Z go to our own history. Tab / Shift+Tab in a table go to the
         next / previous cell (Qt would type a tab, which the stored grid uses as its cell
         separator); Tab in the last cell adds a row."""
-        if watched is self.edit and event.type() == QEvent.Type.KeyPress and isinstance(
+        if watched is not self.edit or event.type() != QEvent.Type.KeyPress or not isinstance(
                 event, QKeyEvent):
-            if event.matches(QKeySequence.StandardKey.Undo):
-                self.undo()
-                return True
-            if event.matches(QKeySequence.StandardKey.Redo) or (
-                    event.key() == Qt.Key.Key_Y
-                    and event.modifiers() == Qt.KeyboardModifier.ControlModifier):
-                self.redo()
-                return True
-        if watched is self.edit and event.type() == QEvent.Type.KeyPress and isinstance(
-                event, QKeyEvent) and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
+            return super().eventFilter(watched, event)
+        if event.matches(QKeySequence.StandardKey.Undo):
+            self.undo()
+            return True
+        if event.matches(QKeySequence.StandardKey.Redo) or (
+                event.key() == Qt.Key.Key_Y
+                and event.modifiers() == Qt.KeyboardModifier.ControlModifier):
+            self.redo()
+            return True
+        if event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
             cursor = self.edit.textCursor()
             table = cursor.currentTable()
             if table is not None:
