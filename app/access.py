@@ -23,6 +23,7 @@ from .identity import peer_id_from_public
 from .workspace import Workspace
 
 FULL_ACCESS = ("manager", "rep")
+SPACE_PREFIX = space_doc_id("")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -46,6 +47,8 @@ class AccessPolicy:
         names; trusted only until this profile holds the workspace's membership log."""
         self.ws = ws
         self.trusted = set(trusted)
+        self._guest_docs: dict[str, frozenset[str]] = {}
+        self._spaces_seen: tuple[Any, ...] = ()
 
     def _bootstrapping(self, peer_id: str | None = None) -> bool:
         if peer_id is not None and peer_id not in self.trusted:
@@ -58,15 +61,32 @@ class AccessPolicy:
     def role(self, peer_id: str) -> str | None:
         return self.ws.role(peer_id)
 
-    def guest_docs(self, peer_id: str) -> set[str]:
-        """The documents a guest may receive and write (besides the index)."""
+    def guest_docs(self, peer_id: str) -> frozenset[str]:
+        """The documents a guest may receive and write (besides the index).
+
+        Asked for every message and change a guest's session handles, and it lists every
+        space and document: kept per guest until a space document changes (spaces, their
+        guest lists and the documents shared in them all live in those documents). Under the
+        workspace lock, so a guest never gets an answer computed before a change."""
+        with self.ws.lock:
+            state = tuple((d, tuple(self.ws.heads(d))) for d in self.ws.doc_ids()
+                          if d.startswith(SPACE_PREFIX))
+            if state != self._spaces_seen:
+                self._spaces_seen = state
+                self._guest_docs.clear()
+            found = self._guest_docs.get(peer_id)
+            if found is None:
+                found = self._guest_docs[peer_id] = self._compute_guest_docs(peer_id)
+            return found
+
+    def _compute_guest_docs(self, peer_id: str) -> frozenset[str]:
         docs: set[str] = set()
         for space in self.ws.list("space"):
             if peer_id in (space.get("guests") or []):
                 doc_id = space_doc_id(space["id"])
                 docs.add(doc_id)
                 docs.update(text_doc_id(d["id"]) for d in self._documents_in(doc_id))
-        return docs
+        return frozenset(docs)
 
     def _documents_in(self, doc_id: str) -> list[dict[str, Any]]:
         return [d for d in self.ws.list("document") if self.ws.index.doc_of(d["id"]) ==

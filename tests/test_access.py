@@ -46,6 +46,19 @@ def test_guest_receives_exactly_their_space(ws, tmp_path):
         guest.close()
 
 
+def test_guest_access_follows_later_changes_to_their_spaces(ws):
+    guest = Identity.generate().peer_id
+    ws.add_member(guest, "guest", "Carl (Initech)")
+    room = ws.add("space", {"title": "Initech deal room", "guests": [guest]})
+    policy = AccessPolicy(ws)
+    assert policy.guest_docs(guest) == {f"space:{room}"}
+    shared = ws.new_document("Initech proposal", "Price: 45 per seat", space=room)
+    assert policy.guest_docs(guest) == {f"space:{room}", f"doc:{shared}"}
+    ws.update(room, {"guests": []})
+    assert policy.guest_docs(guest) == set()
+    assert policy.docs_visible_to(guest, ws.doc_ids()) == {"index"}
+
+
 def test_changes_are_accepted_by_author_and_role(ws, join_ws, tmp_path):
     rep = join_ws(ws, "Eli", "rep")
     guest = Workspace.create_joining(tmp_path / "carl", "Carl", ws.workspace_id)
