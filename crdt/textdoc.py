@@ -77,11 +77,11 @@ def set_mark(
     """Apply (or with ``value`` None, remove) a style over ``[start, end)``."""
     if name not in INLINE_MARKS + BLOCK_MARKS:
         raise ValueError(f"unknown style {name!r}")
+    expand = ExpandMark.Neither if name in ("link",) + BLOCK_MARKS else ExpandMark.After
     if value is None or value is False:
-        tx.unmark(obj, start, end, name)
+        tx.unmark(obj, start, end, name, expand)
         return
     kind, scalar = _scalar(value)
-    expand = ExpandMark.Neither if name in ("link",) + BLOCK_MARKS else ExpandMark.After
     tx.mark(obj, start, end, name, kind, scalar, expand)
 
 

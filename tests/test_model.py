@@ -98,6 +98,19 @@ def test_concurrent_document_edits_merge(make_ws, join_ws):
     assert {"start": 16, "end": 21, "name": "bold", "value": True} in a.document(did)["spans"]
 
 
+def test_a_style_removed_from_part_of_a_range_stays_on_the_rest(make_ws):
+    a = make_ws("Dana")
+    did = a.new_document("Proposal", "Scope: 50 seats")
+    a.edit_document(did, style=(0, 15, "bold", True))
+    a.edit_document(did, style=(7, 15, "bold", None))
+    a.edit_document(did, style=(0, 15, "heading", 2))
+    a.edit_document(did, style=(0, 15, "heading", None))
+    spans = a.document(did)["spans"]
+    assert [s for s in spans if s["name"] == "bold"] == [
+        {"start": 0, "end": 7, "name": "bold", "value": True}]
+    assert not [s for s in spans if s["name"] == "heading"]
+
+
 FIELDS = st.sampled_from(["amount", "stage", "next_step", "owner"])
 VALUES = {
     "amount": st.integers(0, 10**6),
