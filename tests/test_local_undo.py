@@ -90,3 +90,20 @@ def test_a_new_edit_clears_redo_and_undone_steps_never_merge() -> None:
     t.type(2, 0, "d")
     assert not t.redo()
     assert t.undo() and t.text == "ab"
+
+
+def test_a_style_step_restores_the_spans_it_replaced_where_they_moved() -> None:
+    t = Text("Price 45 per seat")
+    t.history.styled(6, 8, "bold", [(6, 7, True)], None)  # unbolded "45", "4" was bold
+    t.teammate(0, 0, "New: ")  # everything moves right by 5
+    step = t.history.take_undo(t.text)
+    assert step is not None and step.undo_styles() == [(11, 13, None), (11, 12, True)]
+    t.history.undone(step)
+    assert t.history.take_redo(t.text).redo_styles() == [(11, 13, None)]
+
+
+def test_a_style_over_text_deleted_since_is_dropped() -> None:
+    t = Text("Price 45 per seat")
+    t.history.styled(6, 8, "bold", [], True)
+    t.teammate(5, 4, "")  # " 45 " is gone
+    assert t.history.take_undo(t.text) is None

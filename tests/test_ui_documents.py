@@ -68,6 +68,34 @@ def test_bold_and_heading_become_marks(qtbot, session) -> None:  # noqa: F811
     assert any(s["name"] == "list" for s in session.ws.document(doc_id)["spans"])
 
 
+def test_undo_and_redo_a_style(qtbot, session) -> None:  # noqa: F811
+    from bullpen.ui.documents_view import has_inline
+
+    editor, doc_id = _open(qtbot, session, "Globex battlecard")
+    start = editor.edit.toPlainText().index("onboarding")
+    bold = {"start": start, "end": start + len("onboarding"), "name": "bold", "value": True}
+
+    def bold_stored() -> bool:
+        return bold in session.ws.document(doc_id)["spans"]
+
+    def bold_shown() -> bool:
+        cursor = QTextCursor(editor.edit.document())
+        cursor.setPosition(start + 2)
+        return has_inline(cursor.charFormat(), "bold")
+
+    cursor = editor.edit.textCursor()
+    cursor.setPosition(start)
+    cursor.setPosition(start + len("onboarding"), QTextCursor.MoveMode.KeepAnchor)
+    editor.edit.setTextCursor(cursor)
+    qtbot.keyClick(editor.edit, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
+    wait(qtbot, bold_stored)
+    qtbot.keyClick(editor.edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    wait(qtbot, lambda: not bold_stored() and not bold_shown())
+    qtbot.keyClick(editor.edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier
+                   | Qt.KeyboardModifier.ShiftModifier)
+    wait(qtbot, lambda: bold_stored() and bold_shown())
+
+
 def _teammate_prefixes(qtbot, profile, editor, doc_id: str, prefix: str) -> None:
     """Another process on the profile (as the sync node) inserts ``prefix`` at the start."""
     other = Workspace.open(profile)

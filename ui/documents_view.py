@@ -51,7 +51,7 @@ from bullpen.app.workspace import ChangeSet
 
 from .base_view import BaseView, allow_rename, titled_item
 from .context import AppContext
-from .local_undo import LocalUndo
+from .local_undo import LocalUndo, Step, StyleStep
 from .records_model import when
 from .textsync import (
     Splice,
@@ -111,6 +111,10 @@ class DocumentEditor(QWidget):
         self._applying = False
         self._replaying = False  # an undo or redo is being typed into the editor
         self.history = LocalUndo()
+        # Ranges the user styled (or undid a style over) since the last echo: the editor's
+        # look there was set locally, so the echo redraws them from the stored marks even if
+        # the mirror of the marks never saw the intermediate state.
+        self._styled: list[tuple[int, int]] = []
         self._local_edits = 0
         self._remote_wanted = False
         self.title = QLabel("No document open", self)
@@ -253,6 +257,16 @@ class DocumentEditor(QWidget):
             if on or (before is not None and has_inline(before, name)):
                 self._submit_style(pos, pos + length, name, True if on else None)
 
+    def _user_style(self, start: int, end: int, name: str, value: Any) -> None:
+        """A style the user set over a range: saved, and recorded for undo with the mark's
+        spans there until now (from the mirror of the CRDT's marks)."""
+        before = [(max(s["start"], start), min(s["end"], end), s["value"]) for s in self._spans
+                  if s["name"] == name and s["value"] not in (None, False)
+                  and s["start"] < end and s["end"] > start]
+        self.history.styled(start, end, name, before, value)
+        self._styled.append((start, end))
+        self._submit_style(start, end, name, value)
+
     def _submit_style(self, start: int, end: int, name: str, value: Any) -> None:
         if self.record_id is None or end <= start:
             return
@@ -281,8 +295,8 @@ class DocumentEditor(QWidget):
             cursor.mergeCharFormat(fmt)
         finally:
             self._applying = False
-        self._submit_style(cursor.selectionStart(), cursor.selectionEnd(), name,
-                           True if on else None)
+        self._user_style(cursor.selectionStart(), cursor.selectionEnd(), name,
+                         True if on else None)
 
     def _blocks(self) -> list[Any]:
         cursor = self.edit.textCursor()
@@ -304,7 +318,7 @@ class DocumentEditor(QWidget):
             self._applying = False
         start = blocks[0].position()
         end = blocks[-1].position() + max(blocks[-1].length() - 1, 0)
-        self._submit_style(start, end, "heading", level)
+        self._user_style(start, end, "heading", level)
 
     def _format_heading(self, block: Any, level: int | None) -> None:
         """Give ``block`` the heading ``level`` (None: normal text): block format, the size
@@ -340,7 +354,7 @@ class DocumentEditor(QWidget):
             self._applying = False
         start = blocks[0].position()
         end = blocks[-1].position() + max(blocks[-1].length() - 1, 0)
-        self._submit_style(start, end, "list", kind)
+        self._user_style(start, end, "list", kind)
 
     def insert_table(self) -> None:
         """A 2x2 table; its cell separators go out as a splice (``textsync`` maps them to
@@ -355,18 +369,24 @@ class DocumentEditor(QWidget):
     def undo(self) -> None:
         step = self.history.take_undo(self._text)
         if step is not None:
-            self._replay(step.undo_splice())
+            self._replay(step, undo=True)
             self.history.undone(step)
 
     def redo(self) -> None:
         step = self.history.take_redo(self._text)
         if step is not None:
-            self._replay(step.redo_splice())
+            self._replay(step, undo=False)
             self.history.redone(step)
 
-    def _replay(self, splice: Splice) -> None:
-        """Type an undo or redo into the editor: it is saved like any edit, not recorded."""
-        pos, deleted, inserted = splice
+    def _replay(self, step: Step | StyleStep, undo: bool) -> None:
+        """Apply an undo or redo: marks go to the CRDT (its echo redraws them); text is typed
+        into the editor, saved like any edit but not recorded."""
+        if isinstance(step, StyleStep):
+            for start, end, value in step.undo_styles() if undo else step.redo_styles():
+                self._submit_style(start, end, step.name, value)
+            self._styled.append((step.start, step.end))
+            return
+        pos, deleted, inserted = step.undo_splice() if undo else step.redo_splice()
         cursor = QTextCursor(self.edit.document())
         cursor.setPosition(pos)
         cursor.setPosition(pos + deleted, QTextCursor.MoveMode.KeepAnchor)
@@ -495,7 +515,8 @@ class DocumentEditor(QWidget):
         self._show_meta(data)
         old_spans = {span_key(self._shifted(s, patches)) for s in self._spans}
         new_spans = {span_key(s): s for s in data["spans"]}
-        if not patches and old_spans == set(new_spans):
+        styled, self._styled = self._styled, []
+        if not patches and old_spans == set(new_spans) and not styled:
             return  # our own echo: nothing to draw
         doc = self.edit.document()
         dirty: list[tuple[int, int]] = []
@@ -517,6 +538,8 @@ class DocumentEditor(QWidget):
                 return
             for key in old_spans.symmetric_difference(new_spans):
                 dirty.append((key[0], key[1]))
+            dirty += [(shift_position(s, patches), shift_position(e, patches, end=True))
+                      for s, e in styled]
             for start, end in merge_ranges(dirty):
                 self._format_range(start, end)
         finally:

@@ -2,17 +2,18 @@
 
 Qt's undo stack records every change made to the editor, including the patches that bring in
 teammates' edits: Ctrl+Z would delete a colleague's sentence and sync that deletion to everyone.
-This history holds only local edits, as steps "``before`` was replaced by ``after`` at
-``pos``", with ``pos`` kept in the current text's coordinates: every later edit, local or
-remote, shifts it. A step is undone only if its ``after`` text is still there, exactly; a step
-a teammate edited into is dropped instead (as Yjs's UndoManager does for text it cannot map).
-No Qt here: the editor feeds it splices and applies what it returns.
+This history holds only local edits: text steps, "``before`` was replaced by ``after`` at
+``pos``", and style steps, "mark ``name`` was set to ``after`` over ``start..end``, where it
+had the ``before`` spans". Positions are kept in the current text's coordinates: every later
+edit, local or remote, shifts them. A text step is undone only if its ``after`` text is still
+there, exactly; a step a teammate edited into is dropped instead (as Yjs's UndoManager does for
+text it cannot map). No Qt here: the editor feeds it splices and applies what it returns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .textsync import Splice, shift_position
 
@@ -32,6 +33,42 @@ class Step:
 
     def redo_splice(self) -> Splice:
         return self.pos, len(self.before), self.after
+
+    def shift(self, patches: list[Splice]) -> None:
+        self.pos = shift_position(self.pos, patches)
+
+    def applies(self, text: str, undo: bool) -> bool:
+        shown = self.after if undo else self.before
+        return bool(self.before or self.after) and text[self.pos:self.pos + len(shown)] == shown
+
+
+Span = tuple[int, int, Any]  # start, end, value of one mark
+
+
+@dataclass
+class StyleStep:
+    start: int
+    end: int
+    name: str
+    before: list[Span]  # the mark's spans inside start..end before the change
+    after: Any
+    at: float = 0.0
+
+    def undo_styles(self) -> list[Span]:
+        """What to set, in order: clear the range, then put back what was there."""
+        return [(self.start, self.end, None), *self.before]
+
+    def redo_styles(self) -> list[Span]:
+        return [(self.start, self.end, self.after)]
+
+    def shift(self, patches: list[Splice]) -> None:
+        self.start = shift_position(self.start, patches)
+        self.end = shift_position(self.end, patches, end=True)
+        self.before = [(shift_position(s, patches), shift_position(e, patches, end=True), v)
+                       for s, e, v in self.before]
+
+    def applies(self, text: str, undo: bool) -> bool:
+        return self.start < self.end  # its text was not deleted meanwhile
 
 
 class LocalUndo:
@@ -57,13 +94,22 @@ class LocalUndo:
         """The user replaced ``before`` by ``after`` at ``pos``."""
         self.redo_steps.clear()
         last = self.undo_steps[-1] if self.undo_steps else None
-        if last is not None and now - last.at < MERGE_WITHIN_S and _merge(last, pos, before,
-                                                                           after):
+        if isinstance(last, Step) and now - last.at < MERGE_WITHIN_S and _merge(
+                last, pos, before, after):
             last.at = now
             self._shift([(pos, len(before), after)], but=last)
             return
         self._shift([(pos, len(before), after)])
-        self.undo_steps.append(Step(pos, before, after, now))
+        self._push(Step(pos, before, after, now))
+
+    def styled(self, start: int, end: int, name: str, before: list[Span], after: Any) -> None:
+        """The user set mark ``name`` to ``after`` over ``start..end`` (``before``: the
+        mark's spans there until then)."""
+        self.redo_steps.clear()
+        self._push(StyleStep(start, end, name, before, after))
+
+    def _push(self, step: Step | StyleStep) -> None:
+        self.undo_steps.append(step)
         del self.undo_steps[:-MAX_STEPS]
 
     def remote(self, patches: list[Splice]) -> None:
@@ -72,35 +118,36 @@ class LocalUndo:
 
     # --- undo and redo ---
 
-    def take_undo(self, text: str) -> Step | None:
-        """The last step whose inserted text is still in place (stale ones are dropped); the
-        caller applies :meth:`Step.undo_splice` and then calls :meth:`undone`."""
-        return _take(self.undo_steps, text, lambda s: s.after)
+    def take_undo(self, text: str) -> Step | StyleStep | None:
+        """The last step that still applies (stale ones are dropped); the caller applies
+        its undo splice or styles, then calls :meth:`undone`."""
+        return _take(self.undo_steps, text, undo=True)
 
-    def undone(self, step: Step) -> None:
-        self._shift([step.undo_splice()])
+    def undone(self, step: Step | StyleStep) -> None:
+        if isinstance(step, Step):
+            self._shift([step.undo_splice()])
         step.at = 0.0  # never merge typing into an undone step
         self.redo_steps.append(step)
 
-    def take_redo(self, text: str) -> Step | None:
-        return _take(self.redo_steps, text, lambda s: s.before)
+    def take_redo(self, text: str) -> Step | StyleStep | None:
+        return _take(self.redo_steps, text, undo=False)
 
-    def redone(self, step: Step) -> None:
-        self._shift([step.redo_splice()])
+    def redone(self, step: Step | StyleStep) -> None:
+        if isinstance(step, Step):
+            self._shift([step.redo_splice()])
         step.at = 0.0
         self.undo_steps.append(step)
 
     def _shift(self, patches: list[Splice], but: Step | None = None) -> None:
         for step in (*self.undo_steps, *self.redo_steps):
             if step is not but:
-                step.pos = shift_position(step.pos, patches)
+                step.shift(patches)
 
 
-def _take(steps: list[Step], text: str, shown: Callable[[Step], str]) -> Step | None:
+def _take(steps: list[Step | StyleStep], text: str, undo: bool) -> Step | StyleStep | None:
     while steps:
         step = steps.pop()
-        if (step.before or step.after) and text[step.pos:step.pos + len(shown(step))] == \
-                shown(step):
+        if step.applies(text, undo):
             return step
     return None
 
