@@ -124,6 +124,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         for p in d["peers"]:
             seen = p.get("last_seen") or "never"
             state = "connected" if p.get("connected") else f"last seen {seen}"
+            refused = p.get("refused") or {}
+            state += "".join(f"; holding back {d}: {why}" for d, why in sorted(refused.items()))
             lines.append(f"peer {p.get('name') or p.get('short_id') or p.get('peer_id')}: {state}")
         return "\n".join(lines)
 

@@ -311,7 +311,8 @@ class Node:
                               now if link is not None else known.last_seen,
                               link.session.behind if link is not None else None,
                               known.bytes_in + (link.bytes_in if link else 0),
-                              known.bytes_out + (link.bytes_out if link else 0))
+                              known.bytes_out + (link.bytes_out if link else 0),
+                              dict(link.session.blocked) if link is not None else {})
             out.append(state)
         return out
 

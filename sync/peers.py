@@ -57,6 +57,9 @@ class PeerState:
     docs_behind: int | None = None
     bytes_in: int = 0
     bytes_out: int = 0
+    # documents whose changes from this peer are refused, with the reason (a removed
+    # member's changes it relays): they stay out of sync with this peer
+    refused: dict[str, str] = field(default_factory=dict)
 
     @property
     def short_id(self) -> str:

@@ -277,6 +277,9 @@ def test_relayed_changes_of_a_removed_member_block_only_that_document(tmp_path: 
             await eventually(lambda: bob.role(xena.peer_id) is None)  # Bob learns
             link = nodes[0].links[bob.peer_id]
             await eventually(lambda: "pipeline" in link.session.blocked)
+            state = {s.peer_id: s for s in nodes[0].peer_states()}[bob.peer_id]
+            assert list(state.refused) == ["pipeline"] and "not a member" in state.refused[
+                "pipeline"]
             await trio.to_thread.run_sync(lambda: bob.add("contact", {"name": "Fay"}))
             await eventually(lambda: "Fay" in names())  # the connection stayed up
             assert nodes[0].links[bob.peer_id] is link

@@ -108,6 +108,18 @@ def test_team_lists_members_and_offline_state(qtbot, session) -> None:  # noqa: 
     assert "Offline" in window.network_label.text()
 
 
+def test_team_sync_column_says_what_is_held_back() -> None:
+    from bullpen.ui.team_view import sync_text
+
+    peer = {"connected": True, "docs_behind": 0,
+            "refused": {"pipeline": "refused change to pipeline: change by QrdxME, who is "
+                                    "not a member"}}
+    assert sync_text(peer) == ("in sync; holding back pipeline (change by QrdxME, who is not "
+                               "a member)")
+    assert sync_text({"connected": True, "docs_behind": 2}) == "2 documents to sync"
+    assert sync_text({"connected": False}) == "offline"
+
+
 def test_trio_guest_runs_inside_qt(qtbot) -> None:
     guest = TrioGuest()
     ticks: list[int] = []

@@ -46,7 +46,17 @@ def sync_text(peer: dict[str, Any] | None) -> str:
         return "offline"
     if behind is None:
         return "connecting…"
-    return "in sync" if behind == 0 else f"{behind} documents to sync"
+    text = "in sync" if behind == 0 else f"{behind} documents to sync"
+    return text + held_back(peer)
+
+
+def held_back(peer: dict[str, Any]) -> str:
+    """What is not accepted from this peer (changes by a removed member it relays)."""
+    refused = peer.get("refused") or {}
+    if not refused:
+        return ""
+    reason = next(iter(refused.values())).split(": ", 1)[-1]
+    return f"; holding back {', '.join(sorted(refused))} ({reason})"
 
 
 def ago(value: Any) -> str:
