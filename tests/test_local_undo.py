@@ -107,3 +107,13 @@ def test_a_style_over_text_deleted_since_is_dropped() -> None:
     t.history.styled(6, 8, "bold", [], True)
     t.teammate(5, 4, "")  # " 45 " is gone
     assert t.history.take_undo(t.text) is None
+
+
+def test_backspaces_over_styled_text_keep_its_marks_in_place() -> None:
+    history = LocalUndo()
+    history.edited(10, "d", "", 1.0, [(0, 1, "bold", True)])
+    history.edited(9, "l", "", 1.1, [(0, 1, "bold", True)])
+    history.edited(8, "x", "", 1.2)
+    step = history.take_undo("0123456789")
+    assert (step.pos, step.before) == (8, "xld")
+    assert step.marks == [(1, 2, "bold", True), (2, 3, "bold", True)]

@@ -96,6 +96,50 @@ def test_undo_and_redo_a_style(qtbot, session) -> None:  # noqa: F811
     wait(qtbot, lambda: bold_stored() and bold_shown())
 
 
+def test_undoing_a_deletion_brings_back_its_styles_and_tables(
+        qtbot, session) -> None:  # noqa: F811
+    editor, doc_id = _open(qtbot, session, "Globex battlecard")
+    start = editor.edit.toPlainText().index("onboarding")
+    end = start + len("onboarding")
+    bold = {"start": start, "end": end, "name": "bold", "value": True}
+    cursor = editor.edit.textCursor()
+    cursor.setPosition(start)
+    cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+    editor.edit.setTextCursor(cursor)
+    qtbot.keyClick(editor.edit, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
+    wait(qtbot, lambda: bold in session.ws.document(doc_id)["spans"])
+    text = session.ws.document(doc_id)["text"]
+    qtbot.wait(1500)  # a separate step
+    cursor.setPosition(start)
+    cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+    editor.edit.setTextCursor(cursor)
+    qtbot.keyClick(editor.edit, Qt.Key.Key_Backspace)
+    wait(qtbot, lambda: "onboarding" not in session.ws.document(doc_id)["text"])
+    qtbot.keyClick(editor.edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    wait(qtbot, lambda: session.ws.document(doc_id)["text"] == text
+         and bold in session.ws.document(doc_id)["spans"])
+
+    cursor.setPosition(0)
+    editor.edit.setTextCursor(cursor)
+    editor.insert_table()
+    qtbot.keyClicks(editor.edit, "Plan")
+    qtbot.waitUntil(lambda: editor.queue.outstanding == 0)
+    wait(qtbot, lambda: editor._text.startswith("\nPlan\t\n"))
+    qtbot.wait(1500)
+    cursor = editor.edit.textCursor()
+    cursor.setPosition(0)
+    cursor.setPosition(len("\nPlan\t\n\t\n"), QTextCursor.MoveMode.KeepAnchor)
+    editor.edit.setTextCursor(cursor)
+    qtbot.keyClick(editor.edit, Qt.Key.Key_Delete)
+    wait(qtbot, lambda: not _tables(editor))
+    qtbot.keyClick(editor.edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    wait(qtbot, lambda: len(_tables(editor)) == 1)
+    assert _cells(_tables(editor)[0]) == [["Plan", ""], ["", ""]]
+    stored = session.ws.document(doc_id)
+    assert stored["text"].startswith("\nPlan\t\n\t\n")
+    assert any(s["name"] == "table" and s["start"] == 0 for s in stored["spans"])
+
+
 def _teammate_prefixes(qtbot, profile, editor, doc_id: str, prefix: str) -> None:
     """Another process on the profile (as the sync node) inserts ``prefix`` at the start."""
     other = Workspace.open(profile)

@@ -228,8 +228,13 @@ class DocumentEditor(QWidget):
         if splice is None:
             return  # a format change only
         if not self._replaying:
-            self.history.edited(splice[0], old[splice[0]:splice[0] + splice[1]], splice[2],
-                                time.monotonic())
+            pos, deleted = splice[0], splice[1]
+            marks = [(max(m["start"], pos) - pos, min(m["end"], pos + deleted) - pos,
+                      m["name"], m["value"]) for m in self._spans
+                     if m["value"] not in (None, False) and m["start"] < pos + deleted
+                     and m["end"] > pos] if deleted else []
+            self.history.edited(pos, old[pos:pos + deleted], splice[2], time.monotonic(),
+                                marks)
         self._local_edits += 1
         rid = self.record_id
         ws = self.ctx.ws
@@ -396,6 +401,10 @@ class DocumentEditor(QWidget):
         finally:
             self._replaying = False
         self.edit.setTextCursor(cursor)
+        if undo and step.marks:  # the deleted text's styles (a table too) come back with it
+            for start, end, name, value in step.marks:
+                self._submit_style(pos + start, pos + end, name, value)
+            self._styled.append((pos, pos + len(inserted)))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Ctrl+Z / Ctrl+Shift+Z go to our own history. Tab / Shift+Tab in a table go to the

@@ -12,13 +12,14 @@ text it cannot map). No Qt here: the editor feeds it splices and applies what it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .textsync import Splice, shift_position
 
 MERGE_WITHIN_S = 1.0  # keystrokes closer than this undo together, as a word or a burst
 MAX_STEPS = 500
+Mark = tuple[int, int, str, Any]  # start, end, name, value
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Step:
     before: str
     after: str
     at: float = 0.0
+    # the marks the deleted ``before`` text carried, relative to ``pos``: put back on undo
+    marks: list[Mark] = field(default_factory=list)
 
     def undo_splice(self) -> Splice:
         return self.pos, len(self.after), self.before
@@ -90,17 +93,19 @@ class LocalUndo:
 
     # --- what happened to the text ---
 
-    def edited(self, pos: int, before: str, after: str, now: float) -> None:
-        """The user replaced ``before`` by ``after`` at ``pos``."""
+    def edited(self, pos: int, before: str, after: str, now: float,
+               marks: list[Mark] | None = None) -> None:
+        """The user replaced ``before`` by ``after`` at ``pos``; ``marks``: the styles the
+        replaced text had, relative to ``pos``."""
         self.redo_steps.clear()
         last = self.undo_steps[-1] if self.undo_steps else None
-        if isinstance(last, Step) and now - last.at < MERGE_WITHIN_S and _merge(
-                last, pos, before, after):
+        step = Step(pos, before, after, now, list(marks or []))
+        if isinstance(last, Step) and now - last.at < MERGE_WITHIN_S and _merge(last, step):
             last.at = now
             self._shift([(pos, len(before), after)], but=last)
             return
         self._shift([(pos, len(before), after)])
-        self._push(Step(pos, before, after, now))
+        self._push(step)
 
     def styled(self, start: int, end: int, name: str, before: list[Span], after: Any) -> None:
         """The user set mark ``name`` to ``after`` over ``start..end`` (``before``: the
@@ -152,9 +157,10 @@ def _take(steps: list[Step | StyleStep], text: str, undo: bool) -> Step | StyleS
     return None
 
 
-def _merge(last: Step, pos: int, before: str, after: str) -> bool:
+def _merge(last: Step, new: Step) -> bool:
     """Fold a keystroke into the previous step when it continues it: typing on at its end,
     backspacing over what it typed, or more backspaces / deletes next to its deletion."""
+    pos, before, after = new.pos, new.before, new.after
     end = last.pos + len(last.after)
     if not before and pos == end:  # typing on
         last.after += after
@@ -164,9 +170,13 @@ def _merge(last: Step, pos: int, before: str, after: str) -> bool:
         return True
     if not after and before and not last.after:
         if pos + len(before) == last.pos:  # backspace
+            last.marks = new.marks + [(s + len(before), e + len(before), n, v)
+                                      for s, e, n, v in last.marks]
             last.pos, last.before = pos, before + last.before
             return True
         if pos == last.pos:  # delete forward
+            last.marks += [(s + len(last.before), e + len(last.before), n, v)
+                           for s, e, n, v in new.marks]
             last.before += before
             return True
     return False
