@@ -36,7 +36,7 @@ from bullpen.app.workspace import ChangeSet
 
 from . import interop
 from .base_view import BaseView, ok_cancel
-from .context import AppContext
+from .context import AppContext, apply_updates
 from .recurrence import days_of, is_all_day, moved_occurrences
 
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -191,11 +191,7 @@ class CalendarView(BaseView):
 
     def apply_changes(self, updates: dict[str, dict[str, Any] | None],
                       changes: list[ChangeSet]) -> None:
-        for rid, record in updates.items():
-            if record is None:
-                self.events.pop(rid, None)
-            else:
-                self.events[rid] = record
+        apply_updates(self.events, updates)
         self._draw()
 
     def _by_day(self, first: dt.date, last: dt.date

@@ -50,6 +50,15 @@ class ChangeHub(QObject):
         self._unsubscribe()
 
 
+def apply_updates(records: dict[str, Any], updates: dict[str, Any]) -> None:
+    """Bring a screen's records by id up to date with ``updates`` (None: removed)."""
+    for rid, record in updates.items():
+        if record is None:
+            records.pop(rid, None)
+        else:
+            records[rid] = record
+
+
 def merged_after(changes: list[ChangeSet], kinds: set[str] | None = None) -> dict[str, Any]:
     """Latest known value per record id over a batch (None: deleted or gone).
 

@@ -128,18 +128,12 @@ class MainWindow(QMainWindow):
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        for what, fmt in interop.FORMATS.items():
-            action = QAction(f"Import {fmt.label.lower()}…", self)
-            action.triggered.connect(lambda _=False, w=what: interop.import_file(
-                self.ctx, self, w))
-            file_menu.addAction(action)
-        file_menu.addSeparator()
-        for what, fmt in interop.FORMATS.items():
-            action = QAction(f"Export {fmt.label.lower()}…", self)
-            action.triggered.connect(lambda _=False, w=what: interop.export_file(
-                self.ctx, self, w))
-            file_menu.addAction(action)
-        file_menu.addSeparator()
+        for verb, run in (("Import", interop.import_file), ("Export", interop.export_file)):
+            for what, fmt in interop.FORMATS.items():
+                action = QAction(f"{verb} {fmt.label.lower()}…", self)
+                action.triggered.connect(lambda _=False, w=what, r=run: r(self.ctx, self, w))
+                file_menu.addAction(action)
+            file_menu.addSeparator()
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)

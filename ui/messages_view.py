@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from bullpen.app.workspace import ChangeSet, now_iso
 
 from .base_view import BaseView, ok_cancel
-from .context import AppContext
+from .context import AppContext, apply_updates
 from .records_model import when
 from .subscriptions import open_settings
 
@@ -134,11 +134,7 @@ class MessagesView(BaseView):
 
     def apply_changes(self, updates: dict[str, dict[str, Any] | None],
                       changes: list[ChangeSet]) -> None:
-        for rid, record in updates.items():
-            if record is None:
-                self.records.pop(rid, None)
-            else:
-                self.records[rid] = record
+        apply_updates(self.records, updates)
         self._draw()
         current = self.list.currentItem()
         if current is not None and current.data(ID_ROLE) in updates:
