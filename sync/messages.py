@@ -98,9 +98,30 @@ class Error:
     reason: str
 
 
-Message = Hello | Sync | Saved | BlobWant | BlobData | BlobMissing | Error
+FEATURE_REACH = "reach"  # understands Addrs and Held (older peers would drop the connection)
+MAX_REACH_PEERS = 1000
+MAX_PEER_ADDRS = 16
+
+
+@dataclass(frozen=True)
+class Addrs:
+    """Where the sender last reached teammates: peer id -> {multiaddr: unix time}."""
+
+    peers: dict[str, dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Held:
+    """The sender refuses this document's changes from us, and why ("" : no longer)."""
+
+    doc_id: str
+    reason: str = ""
+
+
+Message = Hello | Sync | Saved | BlobWant | BlobData | BlobMissing | Error | Addrs | Held
 _TYPES: dict[type, int] = {
-    Hello: 1, Sync: 2, Saved: 3, BlobWant: 4, BlobData: 5, BlobMissing: 6, Error: 7
+    Hello: 1, Sync: 2, Saved: 3, BlobWant: 4, BlobData: 5, BlobMissing: 6, Error: 7, Addrs: 8,
+    Held: 9,
 }
 _BY_CODE = {code: cls for cls, code in _TYPES.items()}
 
@@ -125,6 +146,10 @@ def encode(msg: Message) -> bytes:
             header = {"sha": msg.sha256}
         case Error():
             header = {"reason": msg.reason[:500]}
+        case Addrs():
+            header = {"peers": msg.peers}
+        case Held():
+            header = {"doc": msg.doc_id, "reason": msg.reason[:500]}
     raw = json.dumps(header, separators=(",", ":")).encode()
     return _HEAD.pack(_TYPES[type(msg)], len(raw)) + raw + body
 
@@ -223,7 +248,31 @@ def decode(raw: bytes) -> Message:
         return BlobWant(_sha(header))
     if cls is BlobMissing:
         return BlobMissing(_sha(header))
+    if cls is Addrs:
+        return _addrs(header)
+    if cls is Held:
+        reason = header.get("reason", "")
+        if not isinstance(reason, str) or len(reason) > 500:
+            raise ProtocolError("held 'reason' must be a short string")
+        return Held(_str(header, "doc"), reason)
     return Error(_str(header, "reason", 500))
+
+
+def _addrs(header: dict[str, Any]) -> Addrs:
+    peers = header.get("peers")
+    if not isinstance(peers, dict) or len(peers) > MAX_REACH_PEERS:
+        raise ProtocolError("addrs 'peers' must be a map of peer id to addresses")
+    out: dict[str, dict[str, float]] = {}
+    for peer_id, addrs in peers.items():
+        if not peer_id or len(peer_id) > MAX_ID or not isinstance(addrs, dict) \
+                or len(addrs) > MAX_PEER_ADDRS:
+            raise ProtocolError("addrs: bad peer entry")
+        for addr, at in addrs.items():
+            if not addr or len(addr) >= 300 or isinstance(at, bool) \
+                    or not isinstance(at, int | float) or not 0 <= at < 1e11:
+                raise ProtocolError("addrs: each address needs a time")
+        out[peer_id] = {addr: float(at) for addr, at in addrs.items()}
+    return Addrs(out)
 
 
 # ----- automerge payloads --------------------------------------------------------------------
