@@ -3,48 +3,37 @@
 Screens never subscribe to the workspace themselves: the workspace calls its listeners on
 whichever thread wrote (a worker, the sync node's threads), and a listener must not touch
 widgets there. :class:`ChangeHub` is the one listener; it queues each ChangeSet to the GUI
-thread and hands the screens one *batch* per event-loop turn, so a burst of 100 received
+thread and hands the screens one *batch* per wakeup, so a burst of 100 received
 changes costs each open view one refresh of just those ids.
 """
 
 from __future__ import annotations
 
-import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from bullpen.app.identity import short_id
 from bullpen.app.workspace import ChangeSet, Workspace
 
 from . import worker
+from .trio_bridge import GuiMailbox
 
 
 class ChangeHub(QObject):
-    """Workspace ChangeSets (any thread) -> ``batch`` (GUI thread, coalesced per turn)."""
+    """Workspace ChangeSets (any thread) -> ``batch`` (GUI thread, one list per wakeup).
 
-    _arrived = Signal(object)
+    The sync node's threads deliver ChangeSets at network speed, so they go through a
+    :class:`GuiMailbox` (one posted event per batch), never a signal emit per ChangeSet."""
+
     batch = Signal(list)  # list[ChangeSet]
 
     def __init__(self, ws: Workspace) -> None:
         super().__init__()
-        self._pending: list[ChangeSet] = []
-        self._lock = threading.Lock()
-        self._arrived.connect(self._queue, Qt.ConnectionType.QueuedConnection)
-        self._unsubscribe = ws.subscribe(self._arrived.emit)
-
-    @Slot(object)
-    def _queue(self, change: ChangeSet) -> None:
-        if not self._pending:
-            QTimer.singleShot(0, self._flush)
-        self._pending.append(change)
-
-    def _flush(self) -> None:
-        pending, self._pending = self._pending, []
-        if pending:
-            self.batch.emit(pending)
+        self._mailbox: GuiMailbox[ChangeSet] = GuiMailbox(self.batch.emit, self)
+        self._unsubscribe = ws.subscribe(self._mailbox.put)
 
     def close(self) -> None:
         self._unsubscribe()
