@@ -6,8 +6,12 @@ Decided from the verified membership log (app/membership.py), per peer and per c
   the member list), the shared spaces that name them as guests, and the bodies of documents
   catalogued in those spaces: nothing of the pipeline, the team's discussions or other spaces;
 - a change is accepted only if its author (the Ed25519 key in its actor id) is a current member
-  allowed to write that document: guests write only in their spaces. Automerge ids of the
-  deterministic first change of each document (genesis) are accepted only for that change.
+  allowed to write that document: guests write only in their spaces, only managers write the
+  admin document (quotas, rates, snapshots). Automerge ids of the deterministic first change
+  of each document (genesis) are accepted only for that change, and the one change older
+  releases made to create the pipeline's settings maps is accepted by the same rule;
+- what a change does is then judged by :mod:`.authz` (settings, spaces, containers), on the
+  document the change was applied to, before anything is stored.
 """
 
 from __future__ import annotations
@@ -16,9 +20,18 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from bullpen.crdt.records import genesis
-from bullpen.crdt.schema import INDEX_DOC, space_doc_id, text_doc_id
+from bullpen.crdt.changes import apply_changes
+from bullpen.crdt.records import genesis, settings_maps_change
+from bullpen.crdt.schema import (
+    ADMIN_MAPS,
+    INDEX_DOC,
+    genesis_shape,
+    kind_spec,
+    space_doc_id,
+    text_doc_id,
+)
 
+from . import authz
 from .identity import peer_id_from_public
 from .workspace import Workspace
 
@@ -26,10 +39,22 @@ FULL_ACCESS = ("manager", "rep")
 SPACE_PREFIX = space_doc_id("")
 
 
+PIPELINE_DOC = kind_spec("opportunity").collection
+
+
 @functools.lru_cache(maxsize=1024)
-def genesis_hash(doc_id: str, with_body: bool) -> bytes:
-    """Hash of the deterministic first change of ``doc_id`` (same on every peer)."""
-    return genesis(doc_id, ["body"] if with_body else []).get_heads()[0]
+def rule_made_changes(doc_id: str) -> frozenset[bytes]:
+    """Hashes of the changes of ``doc_id`` that no member authored but every peer makes the
+    same way: the document's genesis, and (pipeline) the change that releases before the
+    admin document made to create the quotas, rates and snapshots maps."""
+    texts, maps = genesis_shape(doc_id)
+    found = {genesis(doc_id, texts, maps).get_heads()[0]}
+    if doc_id == PIPELINE_DOC:
+        legacy = genesis(doc_id)
+        legacy_change = settings_maps_change(doc_id, ADMIN_MAPS)
+        apply_changes(legacy, [legacy_change])
+        found.update(legacy.get_heads())
+    return frozenset(found)
 
 
 def author_of(actor: bytes) -> str | None:
@@ -107,13 +132,14 @@ class AccessPolicy:
             return None  # a newcomer's first sync, from the inviter the signed code names
         author = author_of(change.actor_id)
         if author is None:
-            first = not change.deps and change.seq == 1
-            if first and change.hash in (genesis_hash(doc_id, False), genesis_hash(doc_id, True)):
+            if change.seq == 1 and change.hash in rule_made_changes(doc_id):
                 return None
             return "change by an unknown actor"
         role = self.role(author)
         if role is None:
             return f"change by {author[-6:]}, who is not a member"
+        if role != "manager" and doc_id in authz.MANAGER_ONLY_DOCS:
+            return f"{role} {author[-6:]} may not change {doc_id} (managers only)"
         if role == "guest" and doc_id != INDEX_DOC and doc_id not in self.guest_docs(author):
             return f"guest {author[-6:]} may not write {doc_id}"
         if role == "guest" and doc_id == INDEX_DOC:
@@ -133,3 +159,12 @@ class AccessPolicy:
 
     def refused_changes(self, doc_id: str, changes: Iterable[Any]) -> list[tuple[Any, str]]:
         return [(c, reason) for c in changes if (reason := self.change_refused(doc_id, c))]
+
+    def refused_content(
+        self, doc_id: str, doc: Any, changes: Iterable[Any]
+    ) -> list[tuple[Any, str]]:
+        """Of ``changes`` (already in ``doc``, not yet stored), those whose effect breaks
+        the role rules of :mod:`.authz`."""
+        if self._bootstrapping():
+            return []
+        return authz.judge(doc_id, doc, changes, self.role, author_of)

@@ -2,10 +2,11 @@
 
 The arithmetic lives in the pure modules (``forecast``, ``leaderboard``, ``periods``); this
 module only gathers their inputs from the workspace (opportunities, the member list as teams,
-quotas and rates from the pipeline document's settings) and writes back what must be shared.
-Quotas, rates and weekly snapshots are settings *maps* of the ``pipeline`` document, merged per
-key, so two managers setting different quotas offline both keep theirs, and every manager sees
-the same snapshots after sync.
+quotas and rates from the admin document's settings) and writes back what must be shared.
+Quotas, rates and weekly snapshots are settings *maps* of the ``admin`` document, which only
+managers write (every peer refuses anyone else's change to it), merged per key, so two managers
+setting different quotas offline both keep theirs, and every member sees the same snapshots
+after sync. The maps exist from the document's genesis: no change ever needs to create them.
 """
 
 from __future__ import annotations
@@ -13,25 +14,25 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from bullpen.crdt.schema import ValidationError, kind_spec
+from bullpen.crdt.checks import MAX_AMOUNT, currency
+from bullpen.crdt.schema import ADMIN_DOC, ADMIN_MAPS, ValidationError, kind_spec
 
 from . import forecast as fc
+from .authz import require_manager
 from .leaderboard import Standing, leaderboard
 from .periods import Period, current_period, parse_period
 from .workspace import Workspace, now_iso
 
 PIPELINE_DOC = kind_spec("opportunity").collection
-QUOTAS = "quotas"  # "OWNER|PERIOD" -> amount in the base currency
-RATES = "rates"  # "CUR" -> value of one CUR in the base currency
-SNAPSHOTS = "forecast_snapshots"  # "PERIOD|ISO-WEEK" -> JSON snapshot
+# quotas: "OWNER|PERIOD" -> amount in the base currency; rates: "CUR" -> value of one CUR in
+# the base currency; snapshots: "PERIOD|ISO-WEEK" -> JSON snapshot
+QUOTAS, RATES, SNAPSHOTS = ADMIN_MAPS
 SNAPSHOT_BY = "owner"  # snapshots keep the finest grouping; the total rides along
 KUDOS_KINDS = ("post", "resource", "document")
-SETTINGS_MAPS = (QUOTAS, RATES, SNAPSHOTS)
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+LEGACY_ADOPTED = "legacy_adopted"  # admin setting: the pipeline's old maps were copied over
 
 
 # ----- names ---------------------------------------------------------------------------------
@@ -86,37 +87,45 @@ def period_of(text: str | None, today: dt.date | None = None) -> Period:
 def _amount(text: Any, what: str, *, positive: bool = False) -> float:
     try:
         value = float(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValidationError(f"{what}: {text!r} is not a number") from None
     if not math.isfinite(value) or value < 0 or (positive and value == 0):
         sign = "positive" if positive else "non-negative"
         raise ValidationError(f"{what}: {text!r} must be a {sign} number")
+    if value > MAX_AMOUNT:
+        raise ValidationError(f"{what}: {text!r} must be at most {MAX_AMOUNT:g}")
     return value
 
 
 def _currency(text: str) -> str:
-    code = text.strip().upper()
-    if not _CURRENCY.match(code):
-        raise ValidationError(f"currency {text!r}: use a three-letter ISO code such as USD")
-    return code
+    return currency(text, f"currency {text!r}")
 
 
 # ----- quotas and rates -------------------------------------------------------------------------
 
 
 def _settings_map(ws: Workspace, name: str) -> dict[str, Any]:
-    return dict(ws.setting(name, PIPELINE_DOC) or {})
+    return dict(ws.setting(name, ADMIN_DOC) or {})
 
 
-def ensure_settings_maps(ws: Workspace) -> None:
-    """Make the quotas/rates/snapshots maps exist, all three in one change (the one every
-    peer has made since these maps exist), before a write."""
-    ws.ensure_setting_maps(PIPELINE_DOC, SETTINGS_MAPS)
+def _set_entry(ws: Workspace, name: str, key: str, value: Any, what: str) -> None:
+    require_manager(ws.role(), what)
+    _adopt_legacy(ws)
+    ws.set_setting_entry(ADMIN_DOC, name, key, value)
 
 
-def _set_entry(ws: Workspace, name: str, key: str, value: Any) -> None:
-    ensure_settings_maps(ws)
-    ws.set_setting_entry(PIPELINE_DOC, name, key, value)
+def _adopt_legacy(ws: Workspace) -> None:
+    """Copy quotas, rates and snapshots from where releases before the admin document kept
+    them (settings maps of the pipeline, which any member could write) into the admin
+    document, once, on the first manager's write: the manager's own machine held them."""
+    if ws.setting(LEGACY_ADOPTED, ADMIN_DOC):
+        return
+    for name in ADMIN_MAPS:
+        current = _settings_map(ws, name)
+        for key, value in (ws.setting(name, PIPELINE_DOC) or {}).items():
+            if key not in current and value is not None:
+                ws.set_setting_entry(ADMIN_DOC, name, key, value)
+    ws.set_setting(ADMIN_DOC, LEGACY_ADOPTED, True)
 
 
 def set_quota(ws: Workspace, owner: str, period: str, amount: Any) -> str:
@@ -125,7 +134,7 @@ def set_quota(ws: Workspace, owner: str, period: str, amount: Any) -> str:
     if not owner or "|" in owner:
         raise ValidationError(f"quota owner {owner!r}: give a name without '|'")
     key = f"{owner}|{period_of(period).label}"
-    _set_entry(ws, QUOTAS, key, _amount(amount, "quota"))
+    _set_entry(ws, QUOTAS, key, _amount(amount, "quota"), "set quotas")
     return key
 
 
@@ -144,7 +153,8 @@ def set_rate(ws: Workspace, currency: str, rate: Any) -> str:
     code = _currency(currency)
     if code == ws.currency:
         raise ValidationError(f"{code} is the base currency; its rate is always 1")
-    _set_entry(ws, RATES, code, _amount(rate, f"rate for {code}", positive=True))
+    _set_entry(ws, RATES, code, _amount(rate, f"rate for {code}", positive=True),
+               "set exchange rates")
     return code
 
 
@@ -170,15 +180,17 @@ def forecast(
 ) -> fc.Forecast:
     """The forecast for a period (default: this quarter), grouped by owner, team or stage.
 
-    The first forecast of a period run in a new ISO week also stores that week's snapshot, so
-    the week-over-week history fills itself in as managers look at the numbers.
+    The first forecast of a period a manager runs in a new ISO week also stores that week's
+    snapshot, so the week-over-week history fills itself in as managers look at the numbers
+    (only managers write snapshots: a rep's forecast stores nothing).
     """
     if by not in fc.GROUPINGS:
         raise ValidationError(f"--by {by!r}: use one of {', '.join(fc.GROUPINGS)}")
     span = period_of(period, _day(now))
     opps = _opportunities(ws, span)
     result = _rollup(ws, opps, span, by)
-    if auto_snapshot and fc.snapshot_due(last_snapshot_at(ws, span.label), now or now_iso()):
+    if (auto_snapshot and ws.role() == "manager"
+            and fc.snapshot_due(last_snapshot_at(ws, span.label), now or now_iso())):
         owner_view = result if by == SNAPSHOT_BY else _rollup(ws, opps, span, SNAPSHOT_BY)
         _store_snapshot(ws, owner_view, now)
     return result
@@ -261,7 +273,8 @@ def take_snapshot(ws: Workspace, period: str | None = None, *, now: str | None =
 def _store_snapshot(ws: Workspace, result: fc.Forecast, now: str | None) -> str:
     snap = fc.snapshot(result, now or now_iso())
     key = f"{result.period}|{snap['week']}"
-    _set_entry(ws, SNAPSHOTS, key, json.dumps(snap, separators=(",", ":")))
+    _set_entry(ws, SNAPSHOTS, key, json.dumps(snap, separators=(",", ":")),
+               "store forecast snapshots")
     return key
 
 

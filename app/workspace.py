@@ -16,7 +16,7 @@ import os
 import threading
 import uuid
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,12 +35,14 @@ from bullpen.crdt.schema import (
     SPACE_KINDS,
     Stage,
     ValidationError,
+    genesis_shape,
     kind_spec,
     space_doc_id,
     text_doc_id,
     validate,
 )
 
+from .authz import require_manager
 from .blobs import BlobStore
 from .identity import Identity, load_identity, save_identity
 from .index import Index
@@ -305,7 +307,7 @@ class Workspace:
         self._generations[doc_id] = stored.generation
         return doc
 
-    def _ensure_doc(self, doc_id: str, texts: Iterable[str] = ()) -> Document:
+    def _ensure_doc(self, doc_id: str) -> Document:
         """Open ``doc_id``, creating it from its deterministic genesis when new."""
         with self.lock:
             if doc_id in self.docs:
@@ -313,7 +315,7 @@ class Workspace:
             stored = self.store.load(doc_id)
             if stored.snapshot is not None or stored.changes:
                 return self._load(doc_id)
-            doc = rec.genesis(doc_id, texts)
+            doc = rec.genesis(doc_id, *genesis_shape(doc_id))
             self.store.append((doc_id, c.bytes) for c in doc.get_changes([]))
             doc.set_actor(self.actor)
             self.docs[doc_id] = doc
@@ -423,26 +425,28 @@ class Workspace:
             return set()
 
         self._write(INDEX_DOC, put)
-
-    def ensure_setting_maps(self, doc_id: str, names: Sequence[str]) -> None:
-        """Make the settings maps ``names`` of ``doc_id`` exist, created by the change that is
-        the same on every peer (:func:`~bullpen.crdt.records.settings_maps_change`). Maps made
-        before that existed are kept as they are."""
-        with self.lock:
-            doc = self._writable(doc_id)
-            settings = rec.container(doc, rec.SETTINGS)
-            if any(doc.get(settings, name) is not None for name in names):
-                return
-            change = rec.settings_maps_change(doc_id, names)
-            self.apply_remote(doc_id, lambda d: am_changes.apply_changes(d, [change]))
+        require_manager(self.role(), "change the pipeline's stages")
 
     def set_setting_entry(self, doc_id: str, name: str, key: str, value: Any) -> None:
         """Set one key of a settings map (invites, quotas, exchange rates ...): merges per
-        key, into the one map object every peer shares."""
-        self.ensure_setting_maps(doc_id, (name,))
+        key, into the one map object every peer shares. The maps exist from the document's
+        genesis (admin) or the workspace's creation (index): a map two replicas each created
+        would hide one's entries behind the other's."""
 
         def put(tx: Any) -> set[str]:
-            rec.merge_map(tx, rec.container(tx, rec.SETTINGS), name, {key: value})
+            settings = rec.container(tx, rec.SETTINGS)
+            if tx.get(settings, name) is None:
+                raise WorkspaceError(f"{doc_id} has no settings map {name!r}")
+            rec.merge_map(tx, settings, name, {key: value})
+            return set()
+
+        self._write(doc_id, put)
+
+    def set_setting(self, doc_id: str, name: str, value: Any) -> None:
+        """Set one plain setting of a document."""
+
+        def put(tx: Any) -> set[str]:
+            rec.put_setting(tx, name, value)
             return set()
 
         self._write(doc_id, put)
@@ -705,7 +709,7 @@ class Workspace:
         catalogue = self._target_doc("document", values, space)
         rid = new_id()
         doc_id = text_doc_id(rid)
-        self._ensure_doc(doc_id, [textdoc.BODY])
+        self._ensure_doc(doc_id)
         self._write_record(catalogue, "document", rid, values, new=True)
         if text:
             self.edit_document(rid, text=text)

@@ -32,10 +32,12 @@ META_FIELDS = ("_kind", "_created_at", "_created_by", "_updated_at", "_updated_b
 Heads = Sequence[bytes] | None
 
 
-def genesis(doc_id: str, texts: Iterable[str] = ()) -> Document:
+def genesis(doc_id: str, texts: Iterable[str] = (), maps: Iterable[str] = ()) -> Document:
     """The deterministic first state of document ``doc_id`` (identical on every peer).
 
-    ``texts`` names root-level text objects (a co-edited document's body)."""
+    ``texts`` names root-level text objects (a co-edited document's body), ``maps`` the
+    settings maps the document holds from its start (the admin document's quotas ...): made
+    here, they are one object on every peer with no later change that creates them."""
     doc = Document(actor_id=hashlib.sha256(b"bullpen-genesis:" + doc_id.encode()).digest()[:16])
     with doc.transaction() as tx:
         tx.put(ROOT, "_doc", ScalarType.Str, doc_id)
@@ -43,12 +45,16 @@ def genesis(doc_id: str, texts: Iterable[str] = ()) -> Document:
             tx.put_object(ROOT, name, ObjType.Map)
         for name in texts:
             tx.put_object(ROOT, name, ObjType.Text)
+        settings = container(tx, SETTINGS)
+        for name in maps:
+            tx.put_object(settings, name, ObjType.Map)
     return doc
 
 
 def settings_maps_change(doc_id: str, names: Sequence[str]) -> bytes:
-    """The one change that creates the settings maps ``names`` of ``doc_id``: identical bytes
-    on every peer.
+    """The one change that created the settings maps ``names`` of ``doc_id``: identical bytes
+    on every peer. No longer made (the maps now live in the admin document from its genesis),
+    but workspaces hold it, so every peer accepts it by this rule (:mod:`bullpen.app.access`).
 
     Two replicas that each created a missing settings map (two managers offline, each making
     the first invite or quota) would hold two map objects under one key, and after sync the
@@ -96,6 +102,11 @@ def _put_value(tx: Transaction, obj: bytes, key: str, value: Any) -> None:
         raise TypeError("maps are merged key by key with merge_map")
     else:
         raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def put_setting(tx: Transaction, name: str, value: Any) -> None:
+    """Set (``None``: clear) one plain value of the document's settings map."""
+    _put_value(tx, container(tx, SETTINGS), name, value)
 
 
 def merge_map(tx: Transaction, record: bytes, key: str, entries: dict[str, Any]) -> None:

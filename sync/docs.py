@@ -97,28 +97,40 @@ class WorkspaceDocs:
                 return
             if doc is not None and info.headers is not None and _has_marker(doc):
                 self._check_headers(doc_id, doc, info.headers)
-                self.ws.apply_remote(doc_id, lambda d: _receive(d, state, msg))
+
+                def apply(live: Document) -> None:
+                    before = live.get_heads()
+                    _receive(live, state, msg)
+                    # a refusal here drops the in-memory copy: nothing of it is stored
+                    self._check_content(doc_id, live, live.get_changes(before))
+
+                self.ws.apply_remote(doc_id, apply)
                 return
             fork = doc.fork() if doc is not None else Document()
             try:
                 fork.receive_sync_message(state, msg)
             except Exception as exc:
                 raise ProtocolError(f"sync message rejected by automerge: {exc}") from None
-            self._check_authors(doc_id, doc, fork)
+            new = fork.get_changes(doc.get_heads() if doc is not None else [])
+            self._refuse_any(doc_id, new)
+            self._check_content(doc_id, fork, new)
             self.ws.apply_remote(doc_id, lambda d: d.merge(fork))
 
     def _check_headers(self, doc_id: str, doc: Document, headers: list[ChangeHeader]) -> None:
         """As :meth:`_check_authors`, from the changes' own headers: those ``doc`` lacks."""
         self._refuse_any(doc_id, [h for h in headers if not _holds(doc, h.hash)])
 
-    def _check_authors(self, doc_id: str, doc: Document | None, received: Document) -> None:
-        """Refuse the whole message when any change it adds has an author the policy rejects
-        (a non-member, a removed member, a guest outside their space)."""
-        self._refuse_any(doc_id, received.get_changes(doc.get_heads() if doc is not None else []))
-
     def _refuse_any(self, doc_id: str, new: list[Any]) -> None:
-        """Raise when the policy refuses any of the ``new`` changes (or change headers)."""
+        """Raise when the policy refuses any of the ``new`` changes (or change headers): an
+        author who is a non-member, a removed member, a guest outside their space."""
         refused = self.policy.refused_changes(doc_id, new)
+        if refused:
+            raise RefusedChanges(f"refused change to {doc_id}: {refused[0][1]}")
+
+    def _check_content(self, doc_id: str, doc: Document, new: list[Any]) -> None:
+        """Raise when any of the ``new`` changes (held by ``doc``) does what its author's role
+        does not allow."""
+        refused = self.policy.refused_content(doc_id, doc, new)
         if refused:
             raise RefusedChanges(f"refused change to {doc_id}: {refused[0][1]}")
 
@@ -141,11 +153,11 @@ class WorkspaceDocs:
             raise ProtocolError(f"saved document does not load: {exc}") from None
         with self.ws.lock:
             doc = self._existing(doc_id)
-            if doc is None or not _has_marker(doc):
-                self._check_authors(doc_id, None, loaded)
-            else:
-                self._refuse_any(
-                    doc_id, [c for c in loaded.get_changes([]) if not _holds(doc, c.hash)])
+            new = loaded.get_changes([])
+            if doc is not None and _has_marker(doc):
+                new = [c for c in new if not _holds(doc, c.hash)]
+            self._refuse_any(doc_id, new)
+            self._check_content(doc_id, loaded, new)
         self.ws.merge_saved(doc_id, raw, loaded)
         self._merged += len(raw)
         return loaded.get_heads()

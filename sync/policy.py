@@ -34,6 +34,13 @@ class Policy:
         """Received automerge changes that must not be applied, each with the reason."""
         return []
 
+    def refused_content(
+        self, doc_id: str, doc: Any, changes: Iterable[Any]
+    ) -> list[tuple[Any, str]]:
+        """Of ``changes``, already applied to ``doc`` but not yet stored, those whose effect
+        (what they wrote, not only who wrote them) must be refused."""
+        return []
+
     def blob_visible(self, peer_id: str, sha256: str) -> bool:
         """May ``peer_id`` receive the shared file with this content hash?"""
         return True

@@ -81,6 +81,8 @@ def test_default_period_is_this_quarter(ws):
 
 def test_quotas_and_rates_merge_per_key_across_replicas(team):
     dana, eli, _ = team
+    dana.set_role(eli.peer_id, "manager")  # two managers, offline at once
+    exchange(dana, eli)
     sales.set_quota(dana, "Eli", Q4, 1000)
     sales.set_quota(eli, "Fay", Q4, 2000)  # concurrently, offline
     sales.set_rate(eli, "GBP", 1.2)
@@ -88,6 +90,19 @@ def test_quotas_and_rates_merge_per_key_across_replicas(team):
     expected = {("Eli", Q4): 1000.0, ("Fay", Q4): 2000.0}
     assert sales.quotas(dana) == sales.quotas(eli) == expected
     assert sales.rates(dana) == {"GBP": 1.2}
+
+
+def test_only_managers_set_quotas_rates_and_snapshots(team):
+    _, eli, _ = team  # a rep
+    for write in (lambda: sales.set_quota(eli, "Eli", Q4, 10**6),
+                  lambda: sales.set_rate(eli, "GBP", 9),
+                  lambda: sales.take_snapshot(eli, Q4)):
+        with pytest.raises(ValidationError, match="only managers"):
+            write()
+    sales.forecast(eli, Q4)  # a rep's look at the forecast stores no snapshot
+    assert sales.snapshots(eli, Q4) == [] and sales.quotas(eli) == {}
+    assert eli.heads("admin") == eli.doc("admin").get_heads()
+    assert len(eli.doc("admin").get_changes([])) == 1  # the genesis only
 
 
 def test_weekly_snapshots_and_history_shared_by_sync(team):
@@ -170,10 +185,14 @@ def test_kudos_refuses_own_items_and_other_kinds(ws):
         sales.kudos(ws, topic)
 
 
-def test_settings_maps_are_one_object_everywhere_without_reindexing(ws):
+def test_quota_maps_exist_from_the_admin_genesis_and_writing_reindexes_nothing(ws):
     ws.add("opportunity", opp_fields())
     seen = []
     ws.subscribe(seen.append)
-    sales.ensure_settings_maps(ws)
-    sales.ensure_settings_maps(ws)  # once only
-    assert [(c.doc_id, c.ids) for c in seen] == [("pipeline", set())]
+    sales.set_quota(ws, "Dana", "2026-Q4", 1000)
+    assert [(c.doc_id, c.ids) for c in seen if c.doc_id != "admin"] == []
+    assert {c.ids == set() for c in seen} == {True}
+    # the only changes of the admin document are its genesis and this manager's writes
+    changes = ws.doc("admin").get_changes([])
+    assert len(changes[0].actor_id) == 16 and not changes[0].deps
+    assert all(len(c.actor_id) == 36 for c in changes[1:])
