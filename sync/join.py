@@ -5,11 +5,18 @@ peer id the signed code names, so the secret goes only to them). The member admi
 newcomer by signing a membership entry (app/invites.admit); from then on the newcomer is a
 member like any other and syncs on ``/bullpen/sync/1``. A refusal is a plain sentence the
 newcomer's ``bullpen join`` prints.
+
+The requester is a stranger until its secret matches an invite this workspace stores (by its
+hash): until then every refusal is the same sentence (:data:`NOT_ACCEPTED`), so a wrong code,
+another workspace's id or garbage tells it nothing, not even whether the workspace id it
+guessed is this one. It must send its request within the gate's handshake deadline, one join
+at a time per connection (``gate.py``).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 from typing import Any
@@ -20,15 +27,17 @@ from libp2p.network.stream.exceptions import StreamEOF
 
 from bullpen.app.identity import short_id
 from bullpen.app.invites import Invite, InviteError, admit
-from bullpen.app.workspace import Workspace
+from bullpen.app.workspace import INVITES, Workspace
 
 from . import framing
+from .gate import HANDSHAKE_TIMEOUT, Gate
 
 log = logging.getLogger("bullpen.sync")
 
 JOIN_PROTOCOL = TProtocol("/bullpen/join/1")
 MAX_JOIN_MESSAGE = 4096
 TIMEOUT = 15.0
+NOT_ACCEPTED = "the invite was not accepted: check the code, or ask for a new one"
 
 
 class JoinRefused(RuntimeError):
@@ -67,27 +76,54 @@ def parse_request(raw: bytes, workspace_id: str) -> tuple[bytes, str]:
     return secret, name
 
 
-async def serve_join(ws: Workspace, stream: Any) -> None:
+def _proven(ws: Workspace, raw: bytes) -> tuple[bytes, str] | None:
+    """(secret, name) when the request holds the secret of an invite this workspace stores;
+    None for anything else (the requester has proven nothing)."""
+    try:
+        secret, name = parse_request(raw, ws.workspace_id)
+    except InviteError:
+        return None
+    known = (ws.setting(INVITES) or {}).get(hashlib.sha256(secret).hexdigest())
+    return (secret, name) if known is not None else None
+
+
+async def serve_join(ws: Workspace, stream: Any, gate: Gate) -> None:
     """Answer one join request (a stream handler of the member's node)."""
     peer_id = str(stream.muxed_conn.peer_id)
+    async with gate.joining(stream) as allowed:
+        if not allowed:
+            return
+        try:
+            with trio.fail_after(HANDSHAKE_TIMEOUT):
+                raw = await _read_one(stream)
+            proven = await trio.to_thread.run_sync(_proven, ws, raw)
+            answer = await _answer(ws, peer_id, proven)
+            if answer.get("ok"):
+                await gate.admitted(stream)  # a member now: its connection is no longer limited
+            with trio.fail_after(HANDSHAKE_TIMEOUT):
+                await _send(stream, answer)
+        except (trio.TooSlowError, JoinRefused, framing.FrameError) as exc:
+            log.info("join attempt from %s failed: %s", short_id(peer_id), exc)
+        except Exception as exc:  # handler exceptions vanish silently in libp2p: log them
+            log.warning("join stream from %s failed: %s", short_id(peer_id), exc)
+        finally:
+            await _close(stream)
+
+
+async def _answer(ws: Workspace, peer_id: str, proven: tuple[bytes, str] | None
+                  ) -> dict[str, Any]:
+    """Admit a requester who proved an invite's secret; the answer to send back."""
+    if proven is None:
+        log.info("refused join by %s: no invite of this workspace", short_id(peer_id))
+        return {"ok": False, "error": NOT_ACCEPTED}
+    secret, name = proven
     try:
-        with trio.fail_after(TIMEOUT):
-            raw = await _read_one(stream)
-            try:
-                secret, name = parse_request(raw, ws.workspace_id)
-                await trio.to_thread.run_sync(admit, ws, secret, peer_id, name)
-            except InviteError as exc:
-                log.info("refused join by %s: %s", short_id(peer_id), exc)
-                await _send(stream, {"ok": False, "error": str(exc)})
-            else:
-                log.info("admitted %s (%s) with an invite", name, short_id(peer_id))
-                await _send(stream, {"ok": True, "role": ws.role(peer_id)})
-    except (trio.TooSlowError, JoinRefused, framing.FrameError) as exc:
-        log.info("join attempt from %s failed: %s", short_id(peer_id), exc)
-    except Exception as exc:  # handler exceptions vanish silently in libp2p: log them
-        log.warning("join stream from %s failed: %s", short_id(peer_id), exc)
-    finally:
-        await _close(stream)
+        await trio.to_thread.run_sync(admit, ws, secret, peer_id, name)
+    except InviteError as exc:  # the secret is proven: the reason may be told
+        log.info("refused join by %s: %s", short_id(peer_id), exc)
+        return {"ok": False, "error": str(exc)}
+    log.info("admitted %s (%s) with an invite", name, short_id(peer_id))
+    return {"ok": True, "role": ws.role(peer_id)}
 
 
 async def _close(stream: Any) -> None:

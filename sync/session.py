@@ -127,6 +127,10 @@ class Session:
     def start(self) -> list[Message]:
         if self.state is not State.NEW:
             raise RuntimeError("session already started")
+        if not self.policy.is_allowed(self.peer_id):
+            # The hello names the workspace, us and our addresses: a non-member gets nothing.
+            self.state = State.CLOSED
+            raise Refused("peer is not a member of this workspace")
         self.state = State.HELLO_SENT
         heads = self.port.all_heads()
         visible = self.policy.docs_visible_to(self.peer_id, heads)

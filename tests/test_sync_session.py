@@ -277,9 +277,21 @@ def test_policy_hooks_filter_documents() -> None:
             return False
 
     sn = session(FakePort(), "B", policy=Nobody())
-    sn.start()
     with pytest.raises(Refused):
-        sn.receive(m.Hello("ws", {}))
+        sn.start()  # a non-member gets nothing, not even our hello
+
+    class Removed(Policy):
+        member = True
+
+        def is_allowed(self, peer_id):
+            return self.member
+
+    removed = Removed()
+    sr = session(FakePort(), "B", policy=removed)
+    sr.start()
+    removed.member = False
+    with pytest.raises(Refused):
+        sr.receive(m.Hello("ws", {}))
 
 
 def test_messages_before_hello_and_second_hello_are_violations() -> None:

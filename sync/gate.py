@@ -1,0 +1,222 @@
+"""Admission: what a peer that has not proven membership can learn from this node, and cost it.
+
+Every connection is libp2p Noise and nothing else: the handshake proves that the remote holds
+the Ed25519 key of its peer id, and a member's peer id *is* its member key, so membership is
+decided from the authenticated peer id before this node sends a byte of its own. (py-libp2p
+also offers plaintext, secio and TLS by default; plaintext lets anyone claim any peer id,
+so a stranger could pose as a member. :meth:`Gate.security_options` offers Noise alone.)
+
+A connection from a peer that is not a current member (a stranger, a removed member, a
+newcomer about to prove an invite on ``/bullpen/join/1``) is *unadmitted* until it proves
+membership, and while it is:
+
+* it may send at most :data:`UNADMITTED_BYTES` in all (counted as the muxer reads them, so a
+  half-sent frame or a stream nobody reads is counted too); past that it is hung up on;
+* it is hung up on after :data:`HANDSHAKE_TIMEOUT` unless a join is under way;
+* at most :data:`MAX_UNADMITTED` such connections exist at once, and one per peer id;
+* at most one join stream runs per connection; sync, identify and ping streams are reset
+  unanswered (identify would tell it our addresses);
+* nothing about it is kept once it is gone (entries live only as long as the connection).
+
+Members' connections are not limited here (they are judged by the sync session).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import trio
+from libp2p.crypto.x25519 import create_new_key_pair as create_new_x25519_key_pair
+from libp2p.custom_types import TProtocol
+from libp2p.host.defaults import get_default_protocols
+from libp2p.security.exceptions import HandshakeFailure
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+
+from bullpen.app.identity import short_id
+
+log = logging.getLogger("bullpen.sync")
+
+HANDSHAKE_TIMEOUT = 5.0
+UNADMITTED_BYTES = 64 << 10
+MAX_UNADMITTED = 32
+SWEEP_INTERVAL = 0.25
+
+Handler = Callable[[Any], Awaitable[None]]
+
+
+class _Entry:
+    """One connection's admission state (dropped with the connection)."""
+
+    __slots__ = ("peer_id", "secure", "admitted", "received", "deadline", "joins")
+
+    def __init__(self, peer_id: str, secure: Any, admitted: bool) -> None:
+        self.peer_id = peer_id
+        self.secure = secure
+        self.admitted = admitted
+        self.received = 0
+        self.deadline = trio.current_time() + HANDSHAKE_TIMEOUT
+        self.joins = 0
+
+
+class Metered:
+    """A secured connection whose reads are counted while its peer is unadmitted; every other
+    attribute is the wrapped connection's, so the muxer and swarm see no difference."""
+
+    def __init__(self, inner: Any, gate: Gate, entry: _Entry) -> None:
+        self._inner = inner
+        self._gate = gate
+        self.entry = entry
+
+    async def read(self, n: int | None = None) -> bytes:
+        data = await self._inner.read(n)
+        entry = self.entry
+        if not entry.admitted:
+            entry.received += len(data)
+            if entry.received > UNADMITTED_BYTES:
+                log.info("hanging up on %s: %d bytes before proving membership",
+                         short_id(entry.peer_id), entry.received)
+                await self._gate.hang_up(entry)
+                return b""  # the muxer sees the end of the connection
+        return data
+
+    async def close(self) -> None:
+        self._gate.forget(self.entry)
+        await self._inner.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _GatedNoise(NoiseTransport):
+    """Noise whose secured connections are wrapped by the gate."""
+
+    def __init__(self, gate: Gate, key_pair: Any) -> None:
+        super().__init__(key_pair, noise_privkey=create_new_x25519_key_pair().private_key)
+        self._gate = gate
+
+    async def secure_inbound(self, conn: Any) -> Any:
+        return await self._gate.wrap(await super().secure_inbound(conn))
+
+    async def secure_outbound(self, conn: Any, peer_id: Any) -> Any:
+        return await self._gate.wrap(await super().secure_outbound(conn, peer_id))
+
+
+class Gate:
+    """``is_member(peer_id)``: the membership check (blocking; it runs in a worker thread)."""
+
+    def __init__(self, is_member: Callable[[str], bool]) -> None:
+        self.is_member = is_member
+        self._unadmitted: set[_Entry] = set()
+
+    def security_options(self, key_pair: Any) -> dict[TProtocol, Any]:
+        """The host's only secure transport: Noise, gated."""
+        return {NOISE_PROTOCOL_ID: _GatedNoise(self, key_pair)}
+
+    def install(self, host: Any) -> None:
+        """Answer libp2p's own protocols (identify, identify-push, ping) to members only."""
+        for protocol, handler in get_default_protocols(host).items():
+            host.set_stream_handler(protocol, self.guard(handler))
+
+    @property
+    def unadmitted(self) -> int:
+        """Connections of peers that have not proven membership (for tests and benches)."""
+        return len(self._unadmitted)
+
+    async def wrap(self, secure: Any) -> Metered:
+        peer_id = str(secure.get_remote_peer())
+        admitted = await trio.to_thread.run_sync(self.is_member, peer_id)
+        if not admitted and (len(self._unadmitted) >= MAX_UNADMITTED
+                             or any(e.peer_id == peer_id for e in self._unadmitted)):
+            log.info("refusing a connection from %s: too many unproven connections",
+                     short_id(peer_id))
+            await secure.close()
+            raise HandshakeFailure("too many connections from peers that are not members")
+        entry = _Entry(peer_id, secure, admitted)
+        if not admitted:
+            self._unadmitted.add(entry)
+        return Metered(secure, self, entry)
+
+    def forget(self, entry: _Entry) -> None:
+        self._unadmitted.discard(entry)
+
+    async def hang_up(self, entry: _Entry) -> None:
+        self.forget(entry)
+        with trio.move_on_after(2):
+            with contextlib.suppress(Exception):
+                await entry.secure.close()
+
+    @staticmethod
+    def _entry(stream: Any) -> _Entry | None:
+        secured = getattr(stream.muxed_conn, "secured_conn", None)
+        return secured.entry if isinstance(secured, Metered) else None
+
+    def _set_admitted(self, entry: _Entry, admitted: bool) -> None:
+        if admitted:
+            entry.admitted = True
+            self._unadmitted.discard(entry)
+        elif entry.admitted:  # removed since: unadmitted again, on a fresh deadline
+            entry.admitted, entry.received = False, 0
+            entry.deadline = trio.current_time() + HANDSHAKE_TIMEOUT
+            self._unadmitted.add(entry)
+
+    async def admitted(self, stream: Any) -> bool:
+        """Is the stream's peer a current member? Checked afresh (a member may have been added
+        or removed since the connection opened); a refused stream is reset unanswered."""
+        entry = self._entry(stream)
+        allowed = entry is not None and await trio.to_thread.run_sync(
+            self.is_member, entry.peer_id)
+        if entry is not None:
+            self._set_admitted(entry, allowed)
+        if not allowed:
+            await reset(stream)
+        return allowed
+
+    def guard(self, handler: Handler) -> Handler:
+        """``handler`` for admitted connections; others get the stream reset."""
+        async def guarded(stream: Any) -> None:
+            entry = self._entry(stream)
+            if entry is not None and entry.admitted:
+                await handler(stream)
+            else:
+                await reset(stream)
+        return guarded
+
+    @contextlib.asynccontextmanager
+    async def joining(self, stream: Any) -> AsyncIterator[bool]:
+        """Around a join request: yields False (and resets the stream) when this connection
+        already has one under way; while it runs the handshake deadline is suspended."""
+        entry = self._entry(stream)
+        if entry is None or entry.joins:
+            await reset(stream)
+            yield False
+            return
+        entry.joins += 1
+        try:
+            yield True
+        finally:
+            entry.joins -= 1
+            entry.deadline = trio.current_time() + HANDSHAKE_TIMEOUT
+
+    async def run(self) -> None:
+        """Hang up on connections that did not prove membership in time."""
+        while True:
+            await trio.sleep(SWEEP_INTERVAL)
+            now = trio.current_time()
+            for entry in [e for e in self._unadmitted if e.deadline <= now and not e.joins]:
+                if await trio.to_thread.run_sync(self.is_member, entry.peer_id):
+                    self._set_admitted(entry, True)  # added meanwhile (joined elsewhere)
+                    continue
+                log.info("hanging up on %s: no proof of membership within %g s",
+                         short_id(entry.peer_id), HANDSHAKE_TIMEOUT)
+                await self.hang_up(entry)
+
+
+async def reset(stream: Any) -> None:
+    """End a stream unanswered (best effort: the peer may be gone)."""
+    with trio.move_on_after(2):
+        with contextlib.suppress(Exception):
+            await stream.reset()
