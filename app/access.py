@@ -30,6 +30,7 @@ from bullpen.crdt.schema import (
     space_doc_id,
     text_doc_id,
 )
+from bullpen.sync.policy import ContentJudge
 
 from . import authz
 from .identity import peer_id_from_public
@@ -160,11 +161,9 @@ class AccessPolicy:
     def refused_changes(self, doc_id: str, changes: Iterable[Any]) -> list[tuple[Any, str]]:
         return [(c, reason) for c in changes if (reason := self.change_refused(doc_id, c))]
 
-    def refused_content(
-        self, doc_id: str, doc: Any, changes: Iterable[Any]
-    ) -> list[tuple[Any, str]]:
-        """Of ``changes`` (already in ``doc``, not yet stored), those whose effect breaks
-        the role rules of :mod:`.authz`."""
+    def content_judge(self, doc_id: str) -> ContentJudge:
+        """The role rules of :mod:`.authz`, by the membership as it is before the changes."""
         if self._bootstrapping():
-            return []
-        return authz.judge(doc_id, doc, changes, self.role, author_of)
+            return lambda doc, changes: []
+        state = self.ws.membership()
+        return lambda doc, changes: authz.judge(doc_id, doc, changes, state.role_of, author_of)

@@ -95,6 +95,7 @@ class WorkspaceDocs:
                 # lack gets a throwaway empty stand-in, so no empty document appears here.
                 (doc if doc is not None else Document()).receive_sync_message(state, msg)
                 return
+            judge = self.policy.content_judge(doc_id)
             if doc is not None and info.headers is not None and _has_marker(doc):
                 self._check_headers(doc_id, doc, info.headers)
 
@@ -102,7 +103,7 @@ class WorkspaceDocs:
                     before = live.get_heads()
                     _receive(live, state, msg)
                     # a refusal here drops the in-memory copy: nothing of it is stored
-                    self._check_content(doc_id, live, live.get_changes(before))
+                    _raise_refused(doc_id, judge(live, live.get_changes(before)))
 
                 self.ws.apply_remote(doc_id, apply)
                 return
@@ -113,7 +114,7 @@ class WorkspaceDocs:
                 raise ProtocolError(f"sync message rejected by automerge: {exc}") from None
             new = fork.get_changes(doc.get_heads() if doc is not None else [])
             self._refuse_any(doc_id, new)
-            self._check_content(doc_id, fork, new)
+            _raise_refused(doc_id, judge(fork, new))
             self.ws.apply_remote(doc_id, lambda d: d.merge(fork))
 
     def _check_headers(self, doc_id: str, doc: Document, headers: list[ChangeHeader]) -> None:
@@ -123,16 +124,7 @@ class WorkspaceDocs:
     def _refuse_any(self, doc_id: str, new: list[Any]) -> None:
         """Raise when the policy refuses any of the ``new`` changes (or change headers): an
         author who is a non-member, a removed member, a guest outside their space."""
-        refused = self.policy.refused_changes(doc_id, new)
-        if refused:
-            raise RefusedChanges(f"refused change to {doc_id}: {refused[0][1]}")
-
-    def _check_content(self, doc_id: str, doc: Document, new: list[Any]) -> None:
-        """Raise when any of the ``new`` changes (held by ``doc``) does what its author's role
-        does not allow."""
-        refused = self.policy.refused_content(doc_id, doc, new)
-        if refused:
-            raise RefusedChanges(f"refused change to {doc_id}: {refused[0][1]}")
+        _raise_refused(doc_id, self.policy.refused_changes(doc_id, new))
 
     def saved(self, doc_id: str) -> bytes:
         with self.ws.lock:
@@ -157,7 +149,7 @@ class WorkspaceDocs:
             if doc is not None and _has_marker(doc):
                 new = [c for c in new if not _holds(doc, c.hash)]
             self._refuse_any(doc_id, new)
-            self._check_content(doc_id, loaded, new)
+            _raise_refused(doc_id, self.policy.content_judge(doc_id)(loaded, new))
         self.ws.merge_saved(doc_id, raw, loaded)
         self._merged += len(raw)
         return loaded.get_heads()
@@ -223,6 +215,12 @@ def _holds(doc: Document, change_hash: bytes) -> bool:
     answers in microseconds (None for a change it lacks), where listing changes costs
     milliseconds. Only for documents with the marker (:func:`_has_marker`)."""
     return doc.get(ROOT, _MARKER, [change_hash]) is not None
+
+
+def _raise_refused(doc_id: str, refused: list[tuple[Any, str]]) -> None:
+    """Refuse the whole message (nothing of it is applied) when any change was refused."""
+    if refused:
+        raise RefusedChanges(f"refused change to {doc_id}: {refused[0][1]}")
 
 
 def _receive(doc: Document, state: SyncState, msg: Message) -> None:

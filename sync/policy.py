@@ -8,10 +8,12 @@ it); ``bullpen.app.access.AccessPolicy`` answers from the verified membership lo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .messages import ProtocolError
+
+ContentJudge = Callable[[Any, list[Any]], list[tuple[Any, str]]]
 
 
 class RefusedChanges(ProtocolError):
@@ -34,12 +36,13 @@ class Policy:
         """Received automerge changes that must not be applied, each with the reason."""
         return []
 
-    def refused_content(
-        self, doc_id: str, doc: Any, changes: Iterable[Any]
-    ) -> list[tuple[Any, str]]:
-        """Of ``changes``, already applied to ``doc`` but not yet stored, those whose effect
-        (what they wrote, not only who wrote them) must be refused."""
-        return []
+    def content_judge(self, doc_id: str) -> ContentJudge:
+        """A judge of changes to ``doc_id`` by what they do (not only who made them), asked
+        before a message is applied: it judges by the roles of that moment, so a change can
+        never vouch for itself (a membership entry in the same message changes nobody's role
+        for its own judgement). The judge gets the document with the changes applied but not
+        yet stored, and the changes; it returns those refused, each with the reason."""
+        return lambda doc, changes: []
 
     def blob_visible(self, peer_id: str, sha256: str) -> bool:
         """May ``peer_id`` receive the shared file with this content hash?"""

@@ -1,0 +1,92 @@
+"""Hostile-member test kit: a modified client of any role writing any automerge change.
+
+The threat model is a member, a guest or a stranger whose client writes whatever it likes to
+any document it holds. :func:`forge` makes such a change in the attacker's own replica,
+bypassing every use-case check (it writes with automerge directly, under the attacker's key);
+:func:`deliver` then hands the attacker's document to a victim through the same code a sync
+node runs (:class:`~bullpen.sync.docs.WorkspaceDocs` under the victim's
+:class:`~bullpen.app.access.AccessPolicy`), by sync messages or as a whole saved document;
+:func:`views` is what the victim's user sees, to compare before and after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from automerge.core import ROOT
+
+from bullpen.app import sales
+from bullpen.app.access import AccessPolicy
+from bullpen.app.workspace import Workspace
+from bullpen.crdt import records as rec
+from bullpen.sync.docs import WorkspaceDocs
+from bullpen.sync.messages import compress_saved
+from bullpen.sync.policy import Policy, RefusedChanges
+
+TEAM_KINDS = ("opportunity", "contact", "event", "announcement", "topic", "post", "resource")
+
+
+def forge(attacker: Workspace, doc_id: str, write: Callable[[Any], None]) -> None:
+    """Make one change to ``doc_id`` in the attacker's replica with raw automerge: ``write``
+    gets the transaction; the document's containers are ``records``/``settings`` at ROOT."""
+    with attacker.lock:
+        doc = attacker._ensure_doc(doc_id)
+        before = doc.get_heads()
+        with doc.transaction() as tx:
+            write(tx)
+        attacker._append(doc_id, doc.get_changes(before))
+
+
+def put_record(tx: Any, record_id: str, fields: dict[str, Any]) -> None:
+    """Write a whole record as a modified client would (any kind, any author fields)."""
+    rec.write_record(tx, rec.container(tx, rec.RECORDS), record_id, fields)
+
+
+def put_setting(tx: Any, path: tuple[str, ...], value: Any) -> None:
+    """Set ``settings[path[0]]...[path[-1]]`` (maps along the way must exist)."""
+    obj = rec.container(tx, rec.SETTINGS)
+    for key in path[:-1]:
+        obj = tx.get(obj, key)[1]
+    rec._put_value(tx, obj, path[-1], value)
+
+
+def replace_root(tx: Any, name: str) -> None:
+    """Replace a top-level container, which would hide everything written in it."""
+    from automerge.core import ObjType
+
+    tx.put_object(ROOT, name, ObjType.Map)
+
+
+def deliver(attacker: Workspace, victim: Workspace, doc_id: str, *, whole: bool = False) -> str:
+    """Send ``doc_id`` from the attacker to the victim as a sync node would; returns the
+    refusal reason ("" when everything was accepted)."""
+    theirs = WorkspaceDocs(attacker, Policy())
+    mine = WorkspaceDocs(victim, AccessPolicy(victim))
+    try:
+        if whole:
+            mine.merge_saved(doc_id, compress_saved(attacker.doc(doc_id).save()))
+            return ""
+        sent, received = theirs.new_sync_state(), mine.new_sync_state()
+        for _ in range(20):
+            out = theirs.generate(doc_id, sent)
+            back = mine.generate(doc_id, received)
+            if out is None and back is None:
+                return ""
+            if out is not None:
+                mine.receive(doc_id, received, out)
+            if back is not None:
+                theirs.receive(doc_id, sent, back)
+        raise AssertionError("sync did not settle")
+    except RefusedChanges as exc:
+        return str(exc)
+
+
+def views(ws: Workspace) -> dict[str, Any]:
+    """What the user of ``ws`` sees of the team: records, settings, numbers, members."""
+    out: dict[str, Any] = {kind: ws.list(kind) for kind in TEAM_KINDS}
+    out["search"] = ws.search("hacked")
+    out["settings"] = (ws.title, ws.currency, [s.__dict__ for s in ws.stages()])
+    out["numbers"] = (sales.quotas(ws), sales.rates(ws), sales.snapshots(ws))
+    out["members"] = sorted((m["peer_id"], m["role"]) for m in ws.members())
+    return out
