@@ -95,35 +95,50 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     ws = _open(args)
     node = make_node(ws, listen=[], advertise=False, redial=False, publish=False)
-    result: dict[str, Any] = {}
+    links: list[Any] = []
 
     async def main() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(node.run)
-                link = await node.dial(addr)
+                links.append(await node.dial(addr))
                 if args.once:
                     await node.wait_in_sync(peer_id, timeout=args.timeout)
-                    result.update(bytes_in=link.bytes_in, bytes_out=link.bytes_out)
                 else:
                     async for _ in signals:
                         break
                 nursery.cancel_scope.cancel()
 
     try:
-        trio.run(main)
-    except BaseException as exc:
-        found = first_of(exc, (DialError, trio.TooSlowError))
-        if found is None:
-            raise
-        if isinstance(found, DialError):
-            return _fail(str(found))
-        return _fail(f"sync with {args.peer} did not complete within {args.timeout:g} s")
+        try:
+            trio.run(main)
+        except BaseException as exc:
+            found = first_of(exc, (DialError, trio.TooSlowError))
+            if found is None:
+                raise
+            if isinstance(found, DialError):
+                return _fail(str(found))
+            left = sorted(links[0].unsynced()) if links else []
+            return _fail(f"sync with {args.peer} did not complete within {args.timeout:g} s"
+                         + (f"; not synced: {', '.join(left)}" if left else ""))
+        return _report_sync(args, peer_id, links[0])
     finally:
         ws.close()
+
+
+def _report_sync(args: argparse.Namespace, peer_id: str, link: Any) -> int:
+    """What ``sync`` did; non-zero when a document was left unsynced because one side refuses
+    the other's changes, naming the document, the peer and the reason."""
+    held = link.held()
     if args.json:
-        print(json.dumps({"peer_id": peer_id, "in_sync": True, **result}))
-    elif args.once:
+        print(json.dumps({"peer_id": peer_id, "in_sync": not held, "held": held,
+                          "bytes_in": link.bytes_in, "bytes_out": link.bytes_out}))
+    for doc_id, why in sorted(held.items()):
+        print(f"bullpen: document {doc_id} not synced with peer {peer_id}: {why}",
+              file=sys.stderr)
+    if held:
+        return 1
+    if args.once and not args.json:
         print(f"in sync with {peer_id}")
     return 0
 
@@ -134,10 +149,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_peer(args: argparse.Namespace) -> int:
     from bullpen.sync import peers
 
+    from .access import AccessPolicy
+
     ws = _open(args)
     try:
         if args.action == "add":
             try:
+                peer_id, _ = peers.split_p2p_addr(args.addr)
+                if not AccessPolicy(ws).is_allowed(peer_id):
+                    return _fail(f"{peer_id} is not a member of this workspace (a newcomer "
+                                 f"joins with an invite; or sync with a teammate first)")
                 peer_id = peers.add_peer(ws, args.addr, args.name or "")
             except peers.PeerAddrError as exc:
                 return _fail(str(exc))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections.abc import Iterable
 
 import ifaddr
@@ -83,3 +84,30 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+# ----- where teammates were last reached ------------------------------------------------------
+#
+# A peer's known addresses are kept with the time each was last confirmed (the peer advertised
+# it in a hello, the user added it, or a teammate reached the peer there): {multiaddr: unix
+# time}. Merging keeps the newer time of each address, so an older report never overwrites a
+# newer one, whichever order reports arrive in (from the table, a hello, a teammate).
+
+MAX_KEPT = 8  # addresses kept per peer, newest first
+
+
+def merge_times(old: dict[str, float], new: dict[str, float],
+                now: float | None = None) -> dict[str, float]:
+    """``old`` with ``new`` folded in: the later time per address, times from the future
+    (another machine's clock, or a lie) capped at ``now``, only the newest :data:`MAX_KEPT`."""
+    limit = time.time() if now is None else now
+    out = dict(old)
+    for addr, at in new.items():
+        at = min(float(at), limit)
+        if at > out.get(addr, -1.0):
+            out[addr] = at
+    return dict(sorted(out.items(), key=lambda kv: -kv[1])[:MAX_KEPT])
+
+
+def newest_first(times: dict[str, float]) -> list[str]:
+    return [a for a, _ in sorted(times.items(), key=lambda kv: -kv[1])]

@@ -1,7 +1,7 @@
 """LAN discovery with libp2p's mDNS, feeding found peers to the node's redial loops.
 
-Discovery only proposes addresses: a found peer is dialled like any other and must pass the
-hello (same workspace, allowed by the policy) before anything syncs or is remembered. Callbacks
+Discovery only proposes addresses: a found peer that is not a member is ignored, and a member is
+dialled like any other and must pass the hello before anything syncs. Callbacks
 arrive on zeroconf's thread, so they are handed to trio with ``run_sync_soon``. Where the
 machine has no multicast, creating the host with mDNS fails and the node carries on without it
 (see ``Node._make_host``).
@@ -10,6 +10,7 @@ machine has no multicast, creating the host with mDNS fails and the node carries
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from .addresses import dialable
@@ -29,8 +30,12 @@ def attach_mdns(node: Node, host: Any) -> None:
 
     def found(info: Any) -> None:  # zeroconf's thread
         peer_id = str(info.peer_id)
-        addrs = [f"{a}/p2p/{peer_id}" if "/p2p/" not in str(a) else str(a) for a in info.addrs]
-        node._call_soon(node._learn_peer, PeerState(peer_id, addrs=addrs))
+        now = time.time()
+        times = {f"{a}/p2p/{peer_id}" if "/p2p/" not in str(a) else str(a): now
+                 for a in info.addrs}
+        state = PeerState(peer_id)
+        state.set_times(times)
+        node.submit(node.reach.learn_checked, [state], False)  # members only
 
     peerDiscovery.register_peer_discovered_handler(found)
     node._on_stop.append(lambda: peerDiscovery.unregister_peer_discovered_handler(found))

@@ -1,9 +1,12 @@
 """Known peers and the running node's view of them, kept in the workspace store.
 
-The ``peers`` table remembers whom to redial (``bullpen peer add``, or anyone who synced with
-us); the running node also publishes its live per-peer state under the ``sync_node`` meta key
-with a heartbeat, so a separate ``bullpen status`` process can show it. Nothing here imports
-libp2p: these helpers serve quick CLI commands.
+The ``peers`` table remembers whom to redial (``bullpen peer add``, or a member who synced with
+us), each address with the time it was last confirmed (see ``addresses.merge_times``: every
+writer merges, so an older address never overwrites a newer one, and a running node picks up
+``peer add`` from the table within a heartbeat); the running node also publishes its live
+per-peer state under the ``sync_node`` meta key with a heartbeat, so a separate
+``bullpen status`` process can show it. Nothing here imports libp2p: these helpers serve quick
+CLI commands.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Any
 
 from bullpen.app.identity import public_from_peer_id, short_id
 from bullpen.app.workspace import Workspace
+
+from .addresses import merge_times, newest_first
 
 NODE_META = "sync_node"
 HEARTBEAT = 1.0  # the node publishes at least this often (seconds)
@@ -51,7 +56,7 @@ class PeerState:
 
     peer_id: str
     name: str = ""
-    addrs: list[str] = field(default_factory=list)
+    addrs: list[str] = field(default_factory=list)  # newest first
     connected: bool = False
     last_seen: float | None = None  # unix time
     docs_behind: int | None = None
@@ -60,6 +65,14 @@ class PeerState:
     # documents whose changes from this peer are refused, with the reason (a removed
     # member's changes it relays): they stay out of sync with this peer
     refused: dict[str, str] = field(default_factory=dict)
+    # documents this peer told us it refuses from us, with its reason
+    held_by_peer: dict[str, str] = field(default_factory=dict)
+    addr_times: dict[str, float] = field(default_factory=dict)  # address -> last confirmed
+    dials: int = 0  # connection attempts this run (a peer that refuses us is not hammered)
+
+    def set_times(self, times: dict[str, float]) -> None:
+        self.addr_times = times
+        self.addrs = newest_first(times)
 
     @property
     def short_id(self) -> str:
@@ -78,6 +91,21 @@ class PeerState:
 # ----- the peers table -----------------------------------------------------------------------
 
 
+def _times(raw: str | None) -> dict[str, float]:
+    """The stored address column: {addr: time}; a list (older stores) counts as never
+    confirmed, so any dated address comes first."""
+    try:
+        parsed = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    if isinstance(parsed, list):
+        return {a: 0.0 for a in parsed if isinstance(a, str)}
+    if isinstance(parsed, dict):
+        return {a: float(t) for a, t in parsed.items()
+                if isinstance(a, str) and isinstance(t, int | float)}
+    return {}
+
+
 def known_peers(ws: Workspace) -> dict[str, PeerState]:
     with ws.lock:
         rows = ws.store.db.execute(
@@ -85,34 +113,34 @@ def known_peers(ws: Workspace) -> dict[str, PeerState]:
         ).fetchall()
     out = {}
     for peer_id, addrs, name, last_seen in rows:
-        try:
-            parsed = json.loads(addrs or "[]")
-        except ValueError:
-            parsed = []
         seen = float(last_seen) if last_seen not in (None, "") else None
-        out[peer_id] = PeerState(peer_id, name or "", list(parsed), last_seen=seen)
+        state = out[peer_id] = PeerState(peer_id, name or "", last_seen=seen)
+        state.set_times(_times(addrs))
     return out
 
 
-def remember(ws: Workspace, peer_id: str, addrs: list[str], name: str = "") -> None:
-    """Insert or update a peer; keeps a known name or address list when none is given."""
+def remember(ws: Workspace, peer_id: str, times: dict[str, float], name: str = "") -> None:
+    """Insert or update a peer, merging ``times`` into its addresses (the newer time wins);
+    keeps a known name when none is given."""
     with ws.lock, ws.store.transaction():
+        row = ws.store.db.execute("SELECT addrs FROM peers WHERE peer_id = ?",
+                                  [peer_id]).fetchone()
+        merged = merge_times(_times(row[0]) if row else {}, times)
         ws.store.db.execute(
             "INSERT INTO peers (peer_id, addrs, name) VALUES (?, ?, ?) ON CONFLICT(peer_id) DO "
-            "UPDATE SET addrs = CASE WHEN excluded.addrs = '[]' THEN addrs ELSE excluded.addrs "
-            "END, name = CASE WHEN excluded.name = '' THEN name ELSE excluded.name END",
-            [peer_id, json.dumps(addrs), name],
+            "UPDATE SET addrs = excluded.addrs, "
+            "name = CASE WHEN excluded.name = '' THEN name ELSE excluded.name END",
+            [peer_id, json.dumps(merged), name],
         )
 
 
 def add_peer(ws: Workspace, addr: str, name: str = "") -> str:
-    """``bullpen peer add``: remember a peer by its full address; returns its peer id."""
+    """``bullpen peer add``: remember a peer by its full address (the newest one now, so a
+    running node dials it first); returns its peer id."""
     peer_id, addr = split_p2p_addr(addr)
     if peer_id == ws.peer_id:
         raise PeerAddrError("that address is this profile itself")
-    known = known_peers(ws).get(peer_id)
-    addrs = [addr] + [a for a in (known.addrs if known else []) if a != addr]
-    remember(ws, peer_id, addrs, name)
+    remember(ws, peer_id, {addr: time.time()}, name)
     return peer_id
 
 
@@ -121,20 +149,23 @@ def remove_peer(ws: Workspace, peer: str) -> str | None:
     matches = [p for p in known_peers(ws) if p == peer or p.endswith(peer)]
     if len(matches) != 1:
         return None
-    with ws.lock, ws.store.transaction():
-        ws.store.db.execute("DELETE FROM peers WHERE peer_id = ?", [matches[0]])
+    forget(ws, matches)
     return matches[0]
 
 
+def forget(ws: Workspace, peer_ids: list[str]) -> None:
+    with ws.lock, ws.store.transaction():
+        ws.store.db.executemany("DELETE FROM peers WHERE peer_id = ?", [[p] for p in peer_ids])
+
+
 def save_seen(ws: Workspace, states: list[PeerState]) -> None:
-    """Update last-seen and addresses of peers still in the table (a removed one stays gone)."""
+    """Update last-seen and names of peers still in the table (a removed one stays gone).
+    Addresses are not written here: they go through :func:`remember`, which merges."""
     with ws.lock, ws.store.transaction():
         for s in states:
             ws.store.db.execute(
-                "UPDATE peers SET last_seen = ?, addrs = CASE WHEN ? = '[]' THEN addrs ELSE ? "
-                "END, name = CASE WHEN ? = '' THEN name ELSE ? END WHERE peer_id = ?",
-                [s.last_seen, json.dumps(s.addrs), json.dumps(s.addrs), s.name, s.name,
-                 s.peer_id],
+                "UPDATE peers SET last_seen = ?, name = CASE WHEN ? = '' THEN name ELSE ? "
+                "END WHERE peer_id = ?", [s.last_seen, s.name, s.name, s.peer_id],
             )
 
 
@@ -173,7 +204,10 @@ def peer_status(ws: Workspace) -> list[dict[str, Any]]:
     peers = known_peers(ws)
     info = node_info(ws)
     for raw in (info or {}).get("peers", []):
-        live = PeerState(**raw)
+        try:
+            live = PeerState(**raw)
+        except TypeError:  # published by a node of another version
+            continue
         known = peers.get(live.peer_id)
         if known is not None:
             live.name = live.name or known.name

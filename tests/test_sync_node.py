@@ -76,7 +76,9 @@ def test_live_changes_and_relay_down_a_line(replicas) -> None:
     a, make = replicas
     b, c = make("Bob"), make("Cat")
     opp(a, "first")
-    na, nb, nc = Node(a, publish=False), Node(b, publish=False), Node(c, publish=False)
+    # A and C hear of each other from B (Addrs) but do not redial: the line stays a line.
+    na, nb = Node(a, publish=False, redial=False), Node(b, publish=False)
+    nc = Node(c, publish=False, redial=False)
 
     async def body(aa, ab, ac) -> None:
         await nb.dial(aa[0])

@@ -85,7 +85,9 @@ def test_line_topology_converges_through_the_middle(tmp_path: Path) -> None:
         add_opp(c, "from Cat")
         wait_converged([a, b, c])
         assert titles(a) == titles(c) == {"from Ann", "from Cat"}
-        assert sc.peer_id not in peers_by_id(a) and sa.peer_id not in peers_by_id(c)
+        # B tells each side where it reached the other (Addrs): the line becomes a mesh
+        wait_for(lambda: sc.peer_id in peers_by_id(a) and sa.peer_id in peers_by_id(c), 10,
+                 "A and C to hear of each other from B")
         add_opp(b, "from Bob")
         wait_converged([a, b, c])
         assert "from Bob" in titles(a) and "from Bob" in titles(c)

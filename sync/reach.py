@@ -1,0 +1,255 @@
+"""Whom the node keeps connected, where it dials them, and what it tells teammates about it.
+
+* **Only members.** The node remembers and redials only peers the policy allows (current
+  members); a stranger who opened a stream, or a removed member, is never added, and is pruned
+  from memory and from the peers table when the membership changes. Each dial checks again.
+* **The newest address first.** Addresses carry the time they were last confirmed
+  (``addresses.merge_times``): a ``bullpen peer add`` (read from the table within a heartbeat),
+  the addresses a peer advertises in its hello, and what teammates report (:class:`Addrs`) are
+  all merged, so an older report never overwrites a newer one. A peer with a new address is
+  dialled at once (its redial loop is woken), trying addresses newest first, one at a time:
+  libp2p would try only the first TCP address it ever saw for a peer, and would refuse to dial
+  again for a minute after a failure.
+* **Teammates tell each other.** When a peer's addresses change materially (a new address, or a
+  different newest one), the node tells every other connected teammate, who does the same; each
+  new link starts with the whole book. So a member back on a new address, who reaches any one
+  member, is found by all within a round trip or two.
+* **Backoff.** A peer that is offline, refuses us or drops the session is redialled after
+  1, 2, 4 ... 30 s; only a link that worked (reached sync) resets it, never an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+import trio
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo
+from multiaddr import Multiaddr
+
+from bullpen.app.identity import short_id
+
+from . import peers
+from .addresses import merge_times
+from .link import PROTOCOL_ID
+from .messages import MAX_REACH_PEERS, Addrs
+from .peers import PeerState
+
+if TYPE_CHECKING:
+    from .link import Link
+    from .node import Node
+
+log = logging.getLogger("bullpen.sync")
+
+DIAL_TIMEOUT = 10.0  # one address
+DIAL_ADDRS = 3  # addresses tried per attempt, newest first
+MAX_BACKOFF = 30.0
+
+
+class DialError(ConnectionError):
+    """A peer could not be reached; the message is one plain line."""
+
+
+class Reach:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.peers: dict[str, PeerState] = {}  # remembered members
+        self._dialing: set[str] = set()
+        self._wake: dict[str, trio.Event] = {}
+
+    # ----- the address book ----------------------------------------------------------------
+
+    def learn(self, peer_id: str, times: dict[str, float], name: str = "",
+              source: Link | None = None) -> None:
+        """Merge what is known of an allowed peer (the caller checked the policy); dial it now
+        and tell the other teammates when its addresses changed materially."""
+        if peer_id == self.node.peer_id:
+            return
+        known = self.peers.get(peer_id)
+        if known is None:
+            known = self.peers[peer_id] = PeerState(peer_id)
+        before = known.addrs
+        known.set_times(merge_times(known.addr_times, times))
+        known.name = name or known.name
+        if known.addrs != before:
+            self.node._state_dirty = True
+            wake = self._wake.get(peer_id)
+            if wake is not None:
+                wake.set()
+            self._tell({peer_id: known.addr_times}, source)
+            if self.node.publish:
+                self.node._nursery_start(trio.to_thread.run_sync, peers.remember, self.node.ws,
+                                         peer_id, dict(known.addr_times), known.name)
+        if self.node.redial:
+            self.keep_connected(peer_id)
+
+    def forget(self, peer_id: str) -> None:
+        if self.peers.pop(peer_id, None) is not None:
+            self.node._state_dirty = True
+            wake = self._wake.get(peer_id)
+            if wake is not None:
+                wake.set()
+
+    async def learn_checked(self, found: list[PeerState], stored: bool = True) -> None:
+        """Peers from the table (``peer add``), memory or mDNS (not ``stored``): learn the
+        members, forget the others (pruned from the table too)."""
+        allowed = await trio.to_thread.run_sync(
+            lambda: {s.peer_id for s in found if self.node.policy.is_allowed(s.peer_id)})
+        for state in found:
+            if state.peer_id in allowed:
+                self.learn(state.peer_id, state.addr_times, state.name)
+                known = self.peers.get(state.peer_id)
+                if known is not None and known.last_seen is None:
+                    known.last_seen = state.last_seen
+        gone = [s.peer_id for s in found if s.peer_id not in allowed]
+        for peer_id in gone:
+            self.forget(peer_id)
+        if gone and stored and self.node.publish:
+            await trio.to_thread.run_sync(peers.forget, self.node.ws, gone)
+
+    async def prune(self) -> None:
+        """After a membership change: forget remembered peers that are no longer members."""
+        await self.learn_checked(list(self.peers.values()))
+
+    # ----- telling teammates ---------------------------------------------------------------
+
+    def opened(self, link: Link) -> None:
+        """A new link: give the peer our whole book (it may have missed every change)."""
+        book = {p: s.addr_times for p, s in self.peers.items()
+                if p != link.peer_id and s.addr_times}
+        if book:
+            link.send(Addrs(dict(list(book.items())[:MAX_REACH_PEERS])))
+
+    def _tell(self, entries: dict[str, dict[str, float]], source: Link | None) -> None:
+        for link in list(self.node.links.values()):
+            if link is not source:
+                shown = {p: t for p, t in entries.items() if p != link.peer_id}
+                if shown:
+                    link.send(Addrs(shown))
+
+    def heard(self, link: Link, book: dict[str, dict[str, float]]) -> None:
+        """A teammate's report of where it reached others (checked, then learned)."""
+        self.node._nursery_start(self._heard, link, book)
+
+    async def _heard(self, link: Link, book: dict[str, dict[str, float]]) -> None:
+        wanted = [p for p in book if p not in (self.node.peer_id, link.peer_id)]
+        allowed = await trio.to_thread.run_sync(
+            lambda: [p for p in wanted if self.node.policy.is_allowed(p)])
+        for peer_id in allowed:
+            self.learn(peer_id, book[peer_id], source=link)
+
+    # ----- dialing -------------------------------------------------------------------------
+
+    def keep_connected(self, peer_id: str) -> None:
+        if peer_id not in self._dialing and peer_id != self.node.peer_id:
+            self._dialing.add(peer_id)
+            self.node._nursery_start(self._redial_loop, peer_id)
+
+    async def _redial_loop(self, peer_id: str) -> None:
+        """Keep ``peer_id`` connected while it is a remembered member: redial with
+        exponential backoff (capped) while it is offline or refuses us; a new address for it
+        wakes the loop at once."""
+        backoff = 1.0
+        try:
+            while peer_id in self.peers:
+                wake = self._wake[peer_id] = trio.Event()
+                link = self.node.links.get(peer_id)
+                if link is not None:
+                    await link.closed.wait()
+                    if link.synced and not link.reason.startswith(
+                            ("protocol violation", "refused", "peer closed")):
+                        backoff = 1.0  # it worked: a dropped connection is redialled soon
+                        await trio.sleep(random.uniform(0.1, 0.5))
+                        continue
+                elif not await trio.to_thread.run_sync(self.node.policy.is_allowed, peer_id):
+                    self.forget(peer_id)
+                    break
+                elif self.peers.get(peer_id, PeerState(peer_id)).addrs:
+                    try:
+                        await self.dial(peer_id, self.peers[peer_id].addrs)
+                        continue
+                    except DialError as exc:
+                        log.debug("redial %s: %s", short_id(peer_id), exc)
+                with trio.move_on_after(backoff * random.uniform(0.8, 1.2)):
+                    await wake.wait()
+                backoff = min(backoff * 2, MAX_BACKOFF)
+        finally:
+            self._dialing.discard(peer_id)
+            self._wake.pop(peer_id, None)
+
+    async def dial(self, peer_id: str, addrs: list[str]) -> Link:
+        """Open a sync link to ``peer_id``, trying ``addrs`` newest first."""
+        if peer_id == self.node.peer_id:
+            raise DialError("that address is this node itself")
+        existing = self.node.links.get(peer_id)
+        if existing is not None:
+            return existing
+        known = self.peers.get(peer_id)
+        if known is not None:
+            known.dials += 1
+            self.node._state_dirty = True
+        log.debug("dialing %s", short_id(peer_id))
+        errors = []
+        for addr in _own(peer_id, addrs)[:DIAL_ADDRS] or [None]:
+            try:
+                with trio.fail_after(DIAL_TIMEOUT):
+                    stream = await self._open(peer_id, addr)
+                break
+            except trio.TooSlowError:
+                errors.append(f"{addr or 'no address'}: did not answer in time")
+            except Exception as exc:
+                errors.append(f"{addr or 'no address'}: {_one_line(exc)}")
+        else:
+            raise DialError(f"cannot reach peer {short_id(peer_id)}: " + "; ".join(errors))
+        return self.node._dialed(stream, peer_id)
+
+    async def _open(self, peer_id: str, addr: Multiaddr | None) -> Any:
+        host = self.node.host
+        pid = ID.from_base58(peer_id)
+        if addr is not None and not host.get_network().get_connections(pid):
+            # libp2p dials only the first address it ever stored for a peer, and refuses to
+            # dial a peer again for a minute once all failed (a private cache of libp2p 0.8):
+            # one address per attempt, the stale ones forgotten.
+            host.get_peerstore().clear_addrs(pid)
+            cache = getattr(host.get_network(), "_negative_peer_cache", None)
+            if cache is not None:
+                cache.evict(peer_id)
+        await host.connect(PeerInfo(pid, [addr] if addr is not None else []))
+        return await host.new_stream(pid, [PROTOCOL_ID])
+
+    def states(self) -> list[PeerState]:
+        """Remembered members, with the live state of their links."""
+        out = []
+        now = time.time()
+        for peer_id, known in list(self.peers.items()):
+            link = self.node.links.get(peer_id)
+            state = PeerState(peer_id, known.name, list(known.addrs), link is not None,
+                              now if link is not None else known.last_seen,
+                              link.session.behind if link is not None else None,
+                              known.bytes_in + (link.bytes_in if link else 0),
+                              known.bytes_out + (link.bytes_out if link else 0),
+                              dict(link.session.blocked) if link is not None else {},
+                              dict(link.held_by_peer) if link is not None else {},
+                              dict(known.addr_times), known.dials)
+            out.append(state)
+        return out
+
+
+def _own(peer_id: str, addrs: list[str]) -> list[Multiaddr]:
+    """``addrs`` as transport multiaddrs (without ``/p2p/PEERID``), unparseable ones left out."""
+    out = []
+    for a in addrs:
+        try:
+            m = Multiaddr(a)
+            out.append(m.decapsulate(Multiaddr(f"/p2p/{peer_id}")) if "/p2p/" in a else m)
+        except Exception:
+            continue
+    return out
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())[:200]
