@@ -38,8 +38,9 @@ WORK = PACKAGING / "build"
 STAGE = WORK / "src"
 DIST = ROOT / "dist"
 BUNDLE = DIST / "bullpen"
-# pinned: hooks and bootloader behaviour change between releases
-PYINSTALLER = "pyinstaller==6.22.3"
+# PyInstaller's version is pinned in the lock (hooks and bootloader behaviour change between
+# releases), like every dependency the bundle freezes
+LOCK = ROOT / "constraints.txt"
 TARGET_MB = 250
 
 
@@ -48,13 +49,20 @@ def log(message: str) -> None:
 
 
 def ensure_pyinstaller() -> None:
-    """Install the pinned PyInstaller when missing (kept out of pyproject: only builders need
+    """Install PyInstaller at its locked version (kept out of pyproject: only builders need
     it, and it must not end up in the app's own dependency set)."""
-    try:
-        import PyInstaller  # noqa: F401
-    except ImportError:
-        log(f"installing {PYINSTALLER}")
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", PYINSTALLER], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", str(LOCK), "pyinstaller"],
+                   check=True)
+
+
+def environment_is_locked() -> bool:
+    """Whether every installed dependency is at its version in constraints.txt: the bundle
+    freezes this environment, so it must be the one the tests and the soak test passed on."""
+    check = subprocess.run([sys.executable, str(ROOT / "scripts" / "lock.py"), "--check"],
+                           capture_output=True, text=True)
+    if check.returncode != 0:
+        log(check.stderr.strip())
+    return check.returncode == 0
 
 
 def version() -> str:
@@ -173,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     ensure_pyinstaller()
+    if not environment_is_locked():
+        return 1
     stage_sources()
     run_pyinstaller(args.clean)
     add_desktop_files()

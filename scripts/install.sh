@@ -23,9 +23,11 @@ if command -v apt-get >/dev/null 2>&1; then
     fi
 fi
 
+# constraints.txt locks every dependency to the versions the tests and the soak test passed with
+# (README, "Dependency lock"); pip replaces an installed package that differs from it.
 PY="${PYTHON:-python3}"
 if [ "${1:-}" = "--test" ]; then
-    "$PY" -m pip install -q -e ".[test]"
+    "$PY" -m pip install -q -c constraints.txt -e ".[test]"
 else
-    "$PY" -m pip install -q -e .
+    "$PY" -m pip install -q -c constraints.txt -e .
 fi

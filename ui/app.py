@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox
 
 from bullpen.app.workspace import STORE_FILE, Workspace
 
-from . import worker
+from . import qt_check, worker
 from .context import AppContext, plain_error
 from .main_window import MainWindow
 from .network import Network, NodeFactory, default_node_factory
@@ -196,6 +196,13 @@ def _quit_on_signals(app: QApplication) -> None:
 
 def run(home: Path, *, demo: bool = False) -> int:
     """Open the app on ``home`` (first start: create, join or demo); returns the exit code."""
+    problem = qt_check.refusal()
+    if problem:
+        print(f"bullpen: {problem}", file=sys.stderr)
+        return 1
+    warning = qt_check.warning()
+    if warning:
+        print(f"bullpen: warning: {warning}", file=sys.stderr)
     app = application()
     office = None
     try:
