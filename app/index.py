@@ -18,7 +18,7 @@ from bullpen.crdt.schema import KINDS
 
 from .db import DatabaseError, connect
 
-INDEX_VERSION = "3"
+INDEX_VERSION = "4"
 FILTER_COLUMNS = ("stage", "owner", "close_date", "topic_id", "category")
 
 
@@ -93,13 +93,18 @@ class Index:
             "CREATE VIRTUAL TABLE search USING fts5(id UNINDEXED, kind UNINDEXED, title, body, "
             "tokenize = 'unicode61 remove_diacritics 2')"
         )
-        self.db.execute("CREATE TABLE heads (doc TEXT PRIMARY KEY, heads TEXT)")
+        # mark: the store state (Store.marks) the heads were indexed at
+        self.db.execute("CREATE TABLE heads (doc TEXT PRIMARY KEY, heads TEXT, mark TEXT)")
         self.db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
         self.db.execute("INSERT INTO meta VALUES ('version', ?)", [INDEX_VERSION])
 
-    def stored_heads(self, doc_id: str) -> str | None:
-        row = self.db.execute("SELECT heads FROM heads WHERE doc = ?", [doc_id]).fetchone()
-        return row[0] if row else None
+    def stored_marks(self) -> dict[str, tuple[str, str | None]]:
+        """doc id -> (heads, store mark) of every indexed document, in one query."""
+        return {d: (h, m) for d, h, m in self.db.execute("SELECT doc, heads, mark FROM heads")}
+
+    def forget_heads(self, doc_id: str) -> None:
+        """Mark ``doc_id`` as not indexed (its search text is to be rebuilt)."""
+        self.db.execute("DELETE FROM heads WHERE doc = ?", [doc_id])
 
     def update(
         self,
@@ -109,11 +114,13 @@ class Index:
         *,
         replace_doc: bool = False,
         extra_text: dict[str, str] | None = None,
+        mark: str | None = None,
     ) -> None:
         """Upsert records of one document (``None`` data removes one) and store its heads.
 
         ``replace_doc`` first drops everything indexed from the document (full rebuild).
-        ``extra_text`` adds searchable text per record id (a document's body)."""
+        ``extra_text`` adds searchable text per record id (a document's body); ``mark`` is
+        the store state the heads belong to (:meth:`stored_marks`)."""
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -157,7 +164,8 @@ class Index:
                 "INSERT INTO search (rowid, id, kind, title, body) VALUES (?,?,?,?,?)", fts
             )
             conn.execute(
-                "INSERT OR REPLACE INTO heads (doc, heads) VALUES (?, ?)", [doc_id, heads]
+                "INSERT OR REPLACE INTO heads (doc, heads, mark) VALUES (?, ?, ?)",
+                [doc_id, heads, mark],
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -165,7 +173,8 @@ class Index:
             raise
 
     def set_text(
-        self, record_id: str, kind: str, title: str, body: str, *, heads: str | None = None
+        self, record_id: str, kind: str, title: str, body: str, *, heads: str | None = None,
+        mark: str | None = None,
     ) -> None:
         """Refresh the searchable body of one record (a co-edited document's text); ``heads``
         records which state of its ``doc:<id>`` document that text is."""
@@ -173,8 +182,8 @@ class Index:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if heads is not None:
-                conn.execute("INSERT OR REPLACE INTO heads (doc, heads) VALUES (?, ?)",
-                             [f"doc:{record_id}", heads])
+                conn.execute("INSERT OR REPLACE INTO heads (doc, heads, mark) VALUES (?, ?, ?)",
+                             [f"doc:{record_id}", heads, mark])
             rowid = fts_rowid(record_id)
             conn.execute("DELETE FROM search WHERE rowid = ?", [rowid])
             conn.execute(

@@ -179,6 +179,26 @@ class Store:
             self._saw(doc_id)
         return found
 
+    def marks(self) -> dict[str, str]:
+        """Each document's stored state as ``generation:last row``, without reading any
+        document: equal marks mean the same snapshot and change rows (rows are only ever
+        appended, and a compaction bumps the generation), so the index can tell it is current
+        without loading the automerge documents."""
+        rows = self.db.execute(
+            "SELECT d.doc_id, d.generation, "
+            "(SELECT MAX(seq) FROM changes c WHERE c.doc_id = d.doc_id) FROM docs d"
+        ).fetchall()
+        for doc_id, _, _ in rows:
+            self._saw(doc_id)
+        return {doc_id: f"{gen}:{last or 0}" for doc_id, gen, last in rows}
+
+    def last_seq(self, doc_id: str, upto: int) -> int:
+        """The last change row of ``doc_id`` at or before row ``upto`` (0: none)."""
+        row = self.db.execute(
+            "SELECT MAX(seq) FROM changes WHERE doc_id = ? AND seq <= ?", [doc_id, upto]
+        ).fetchone()
+        return row[0] or 0
+
     def change_count(self, doc_id: str) -> int:
         row = self.db.execute("SELECT COUNT(*) FROM changes WHERE doc_id = ?", [doc_id])
         return row.fetchone()[0]

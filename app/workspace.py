@@ -54,6 +54,9 @@ STORE_FILE = "store.db"
 INDEX_FILE = "index.db"
 COMPACT_AFTER_ROWS = 500
 MAX_LOADED_TEXTS = 8  # text documents kept in memory (Workspace.doc unloads the rest)
+# A co-edited text's length (about 400 pages): automerge holds a text as one operation per
+# character, so each million characters costs seconds and hundreds of MB whenever it loads.
+MAX_TEXT_CHARS = 1_000_000
 MEMBERSHIP = "membership"  # settings map of the index document: entry id -> signed entry
 INVITES = "invites"  # settings map of the index document: invite hash -> JSON
 
@@ -73,6 +76,25 @@ class ChangeSet:
     # Record values before and after (None: did not exist), for notifications and views.
     before: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     after: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+
+
+def check_text_length(before: int, after: int) -> None:
+    """Refuse an edit that would leave a co-edited text longer than MAX_TEXT_CHARS (an edit
+    that shortens a text already over it, received before this limit, is allowed)."""
+    if after > MAX_TEXT_CHARS and after > before:
+        raise ValidationError(
+            f"a document holds at most {MAX_TEXT_CHARS:,} characters (this edit would make "
+            f"it {after:,}): split it into several documents"
+        )
+
+
+def _parse_heads(text: str) -> list[bytes] | None:
+    """Heads as the index stores them (``heads_hex``); None when unreadable (an index
+    written by hand or damaged is rebuilt, never trusted)."""
+    try:
+        return [bytes.fromhex(h) for h in text.split(",") if h]
+    except ValueError:
+        return None
 
 
 def now_iso() -> str:
@@ -229,7 +251,7 @@ class Workspace:
 
     def close(self) -> None:
         with self.lock:
-            self._flush_texts()
+            self._flush_texts(loaded_only=True)
             self.compact()
             self.index.close()
             self.store.close()
@@ -323,7 +345,16 @@ class Workspace:
             return doc
 
     def heads_hex(self, doc_id: str) -> str:
-        return ",".join(sorted(h.hex() for h in self.doc(doc_id).get_heads()))
+        return ",".join(sorted(h.hex() for h in self.heads(doc_id)))
+
+    def _mark(self, doc_id: str) -> str:
+        """The store state (:meth:`Store.marks`) the live ``doc_id`` holds, to index beside
+        its heads. A loaded document holds every stored row of its own up to the cursor
+        (loading reads them all, :meth:`refresh` applies newer ones), and its generation's
+        snapshot; rows it holds past the cursor only make the mark look older, which costs
+        one needless reindex, never a missed one."""
+        last = self.store.last_seq(doc_id, self._cursor)
+        return f"{self._generations.get(doc_id, 0)}:{last}"
 
     def digest(self) -> str:
         """Hash of the heads of every document: equal on two replicas iff same state."""
@@ -706,6 +737,7 @@ class Workspace:
 
     def new_document(self, title: str, text: str = "", *, space: str | None = None) -> str:
         values = validate("document", {"title": title})
+        check_text_length(0, len(text))
         catalogue = self._target_doc("document", values, space)
         rid = new_id()
         doc_id = text_doc_id(rid)
@@ -736,6 +768,11 @@ class Workspace:
 
         def edit(tx: Any) -> set[str]:
             body = textdoc.body(tx)
+            length = tx.length(body)
+            if splice is not None:
+                check_text_length(length, length - splice[1] + len(splice[2]))
+            if text is not None:
+                check_text_length(length, len(text))
             if splice is not None:
                 textdoc.splice(tx, body, *splice)
             if text is not None:
@@ -917,25 +954,40 @@ class Workspace:
         items = [(rid, self._record_data(doc, records, rid)) for rid in ids]
         change.after = dict(items)
         change.kinds.update(d["kind"] for _, d in items if d)
-        self.index.update(doc_id, heads, items, extra_text=self._document_texts(items))
+        self.index.update(doc_id, heads, items, extra_text=self._document_texts(items),
+                          mark=self._mark(doc_id))
 
     def _document_texts(self, items: list[tuple[str, dict[str, Any] | None]]) -> dict[str, str]:
-        """Body text of the co-edited documents among ``items`` (for the search index)."""
-        known = set(self.store.doc_ids()) | set(self.docs)
-        return {
-            rid: textdoc.read(self.doc(text_doc_id(rid)))[0]
-            for rid, data in items
-            if data and data["kind"] == "document" and text_doc_id(rid) in known
-        }
+        """Body text of the co-edited documents among ``items`` that are in memory (for the
+        search index). A text not loaded is not loaded for this (a long text costs seconds):
+        it is marked stale, here and in the index, and indexed at the next search."""
+        texts: dict[str, str] = {}
+        for rid, data in items:
+            doc_id = text_doc_id(rid)
+            if not data or data["kind"] != "document":
+                continue
+            if doc_id in self.docs:
+                texts[rid] = textdoc.read(self.docs[doc_id])[0]
+            elif self.store.has_doc(doc_id):
+                self._stale_texts.add(doc_id)
+                self.index.forget_heads(doc_id)
+        return texts
 
-    def _flush_texts(self) -> None:
-        """Bring the search text (and stored heads) of edited documents up to date."""
-        while self._stale_texts:
-            doc_id = self._stale_texts.pop()
+    def _flush_texts(self, *, loaded_only: bool = False) -> None:
+        """Bring the search text (and stored heads) of edited documents up to date;
+        ``loaded_only`` leaves those not in memory stale (the index says so, by their heads'
+        mark, to the next process) instead of loading them."""
+        for doc_id in sorted(self._stale_texts):
+            if loaded_only and doc_id not in self.docs:
+                continue
+            self._stale_texts.discard(doc_id)
+            if not self.store.has_doc(doc_id):
+                continue  # an empty stand-in for a document that has not arrived
             rid = doc_id[4:]
             meta = self.index.get_many([rid]).get(rid, {})
-            self.index.set_text(rid, "document", meta.get("title", ""),
-                                textdoc.read(self.doc(doc_id))[0], heads=self.heads_hex(doc_id))
+            text = textdoc.read(self.doc(doc_id))[0]
+            self.index.set_text(rid, "document", meta.get("title", ""), text,
+                                heads=self.heads_hex(doc_id), mark=self._mark(doc_id))
 
     def reindex_doc(self, doc_id: str) -> None:
         """Rebuild the index entries of one document from scratch."""
@@ -948,13 +1000,26 @@ class Workspace:
             plain = rec.read_value(doc, doc.get(ROOT, rec.RECORDS)) or {}
             items = [(rid, present(rid, raw)) for rid, raw in plain.items()]
             self.index.update(doc_id, self.heads_hex(doc_id), items, replace_doc=True,
-                              extra_text=self._document_texts(items))
+                              extra_text=self._document_texts(items), mark=self._mark(doc_id))
 
     def check_index(self) -> None:
-        """Rebuild what the index is missing or has stale (heads differ from the documents')."""
+        """Rebuild what the index is missing or has stale, without loading what is current.
+
+        Each indexed document's heads are stored with the store state they were read at
+        (:meth:`_mark`); a document whose store state still matches is not loaded (a command
+        touching only the pipeline must not pay for a long text) and its indexed heads stand
+        in for it (:meth:`heads`). A stale collection is reindexed now; a stale text is
+        reindexed when it is next searched."""
         with self.lock:
-            for doc_id in self.store.doc_ids():
-                if self.index.stored_heads(doc_id) != self.heads_hex(doc_id):
+            indexed = self.index.stored_marks()
+            for doc_id, mark in self.store.marks().items():
+                heads, indexed_mark = indexed.get(doc_id, ("", None))
+                known = _parse_heads(heads) if indexed_mark == mark else None
+                if known is not None and doc_id not in self.docs:
+                    self._unloaded_heads[doc_id] = known
+                elif doc_id.startswith("doc:"):
+                    self._stale_texts.add(doc_id)
+                else:
                     self.reindex_doc(doc_id)
 
     # ----- compaction ----------------------------------------------------------------------

@@ -101,8 +101,10 @@ def test_damaged_change_row_is_named_and_recover_keeps_the_rest(tmp_path: Path):
     ).fetchone()[0]
     store.db.execute("UPDATE changes SET bytes = ? WHERE seq = ?", [b"\x85oJ\x83garbage", seq])
     store.close()
+    damaged = Workspace.open(home)  # opening loads no document: the damage shows on use
     with pytest.raises(StoreError) as err:
-        Workspace.open(home)
+        damaged.add("contact", {"name": "C5"})
+    damaged.close()
     assert "contacts" in str(err.value) and "store.db" in str(err.value)
     report = recover(home)
     assert report["ok"] and report["dropped"] == 1
