@@ -13,14 +13,25 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from bullpen import __version__
 from bullpen.crdt.schema import ValidationError
 
+from .joining import first_of
+from .terminal import escape_json, safe_terminal
 from .workspace import Workspace, WorkspaceError
 
 EXIT_USAGE = 2
+EXIT_SOFTWARE = 70  # sysexits' EX_SOFTWARE: a fault of Bullpen's, not of the input
+DEBUG_ENV = "BULLPEN_DEBUG"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (its default prints the usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def default_home() -> Path:
@@ -34,7 +45,7 @@ def default_home() -> Path:
 
 def emit(args: argparse.Namespace, data: Any, human: Callable[[Any], str] | str) -> None:
     if getattr(args, "json", False):
-        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        print(escape_json(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
     else:
         text = human if isinstance(human, str) else human(data)
         if text:
@@ -493,7 +504,7 @@ def cmd_demo_peer(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="bullpen", description="Bullpen: a peer-to-peer, offline-first virtual sales office."
     )
     parser.add_argument("--version", action="version", version=f"bullpen {__version__}")
@@ -630,30 +641,57 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
     errors += [InteropError, InviteError]
     try:
+        from multiaddr.exceptions import ParseError as AddressError
+
         from bullpen.sync.join import JoinRefused
         from bullpen.sync.node import DialError
 
-        errors += [JoinRefused, DialError]
+        errors += [JoinRefused, DialError, AddressError]
     except ImportError:  # libp2p missing: the sync commands say so themselves
         pass
     return tuple(errors)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def fail(message: object) -> None:
+    """One line on stderr, whatever the message holds."""
+    print("bullpen: " + " ".join(str(message).split()), file=sys.stderr)
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.home = (args.home or default_home()).expanduser().resolve()
-    func = getattr(args, "func", None)
-    if func is None:
-        func = cmd_gui
+
+def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command; every failure becomes one line on stderr and a non-zero exit.
+
+    Errors of the input or the data's state say what to do. Anything else is a fault of
+    Bullpen's: still one line (naming the error, and BULLPEN_DEBUG=1 for the traceback), since
+    a traceback tells a user nothing and may print record data."""
+    expected = user_errors()
     try:
         return func(args)
-    except user_errors() as exc:
-        print(f"bullpen: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, ValidationError) else 1
     except KeyboardInterrupt:
         return 130
+    except BaseException as exc:
+        if isinstance(exc, SystemExit):
+            raise
+        found = first_of(exc, expected)
+        if found is not None:
+            fail(found)
+            return EXIT_USAGE if isinstance(found, ValidationError) else 1
+        if first_of(exc, (KeyboardInterrupt,)) is not None:
+            return 130
+        if os.environ.get(DEBUG_ENV):
+            raise
+        while isinstance(exc, BaseExceptionGroup):  # name the error, not trio's wrapper
+            exc = exc.exceptions[0]
+        fail(f"unexpected error ({type(exc).__name__}: {exc}); run again with {DEBUG_ENV}=1 "
+             f"for details, and please report it")
+        return EXIT_SOFTWARE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    with safe_terminal():
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        args.home = (args.home or default_home()).expanduser().resolve()
+        return run(getattr(args, "func", None) or cmd_gui, args)
 
 
 if __name__ == "__main__":

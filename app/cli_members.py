@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bullpen.crdt.schema import ValidationError
+
 from .cli import add_json, emit, kept_addrs, listening_addrs, open_ws, table
 from .identity import short_id
 from .invites import create_invite, parse_duration
@@ -51,10 +53,34 @@ def cmd_member(args: argparse.Namespace) -> int:
     return 0
 
 
+_HOSTS = {"ip4", "ip6", "dns", "dns4", "dns6"}
+
+
+def invite_addr(text: str, peer_id: str) -> str:
+    """An address a newcomer can dial to reach this peer (host and TCP port, and if it
+    names a peer, this one), or ValidationError: a bad one would make an unusable code."""
+    from multiaddr import Multiaddr
+    from multiaddr.exceptions import Error as AddressError
+
+    try:
+        addr = Multiaddr(text)
+        names = [p.name for p in addr.protocols()]
+        named = addr.value_for_protocol("p2p") if "p2p" in names else peer_id
+    except (AddressError, ValueError) as exc:
+        raise ValidationError(f"--addr {text!r} is not a multiaddr ({exc})") from None
+    if len(names) < 2 or names[0] not in _HOSTS or names[1] != "tcp":
+        raise ValidationError(f"--addr {text!r}: give a host and TCP port, e.g. "
+                              f"/ip4/192.0.2.7/tcp/4001")
+    if named != peer_id:
+        raise ValidationError(f"--addr {text!r} names another peer than this one ({peer_id})")
+    return str(addr)
+
+
 def cmd_invite(args: argparse.Namespace) -> int:
     ws = open_ws(args)
     running = listening_addrs(ws)
-    addrs = list(args.addr or []) or running or kept_addrs(ws)
+    given = [invite_addr(a, ws.peer_id) for a in args.addr or []]
+    addrs = given or running or kept_addrs(ws)
     code = create_invite(ws, args.role, parse_duration(args.expires), addrs)
     ws.close()
     data = {"code": code, "role": args.role, "expires_in": args.expires, "addrs": addrs}

@@ -13,9 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class ValidationError(ValueError):
-    """User input that cannot become a record; the message names the field and the problem."""
+from .checks import MAX_AMOUNT, MAX_INT, ValidationError, check_span, currency, text, timezone
 
 
 @dataclass(frozen=True)
@@ -74,8 +72,8 @@ OPPORTUNITY = KindSpec(
     (
         FieldSpec("account", S, required=True, searchable=True),
         FieldSpec("title", S, required=True, searchable=True),
-        FieldSpec("amount", F, required=True, minimum=0),
-        FieldSpec("currency", S),
+        FieldSpec("amount", F, required=True, minimum=0, maximum=MAX_AMOUNT),
+        FieldSpec("currency", "currency"),
         FieldSpec("stage", "enum", required=True),  # choices come from the workspace
         FieldSpec("probability", INT, minimum=0, maximum=100),
         FieldSpec("category", "enum", choices=FORECAST_CATEGORIES),
@@ -113,7 +111,7 @@ EVENT = KindSpec(
         FieldSpec("start", "datetime", required=True),
         FieldSpec("end", "datetime"),
         FieldSpec("all_day", B),
-        FieldSpec("timezone", S),
+        FieldSpec("timezone", "timezone"),
         FieldSpec("location", S, searchable=True),
         FieldSpec("attendees", "list"),
         FieldSpec("opportunity_id", S),
@@ -166,7 +164,7 @@ RESOURCE = KindSpec(
     "resources",
     (
         FieldSpec("name", S, required=True, searchable=True),
-        FieldSpec("size", INT, minimum=0),
+        FieldSpec("size", INT, minimum=0, maximum=MAX_INT),
         FieldSpec("mime", S),
         FieldSpec("sha256", S, required=True),
         FieldSpec("description", S, searchable=True),
@@ -281,11 +279,14 @@ def _number(spec: FieldSpec, value: Any, cast: type) -> float | int:
     try:
         if isinstance(value, bool):
             raise ValueError
-        number = cast(float(value)) if cast is int else cast(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         raise ValidationError(f"{spec.name}: {value!r} is not a number") from None
-    if isinstance(number, float) and not math.isfinite(number):
+    if not math.isfinite(number):
         raise ValidationError(f"{spec.name}: {value!r} is not a finite number")
+    if abs(number) > MAX_INT and cast is int:
+        raise ValidationError(f"{spec.name}: {value!r} is out of range")
+    number = cast(number)
     if spec.minimum is not None and number < spec.minimum:
         raise ValidationError(f"{spec.name}: {value!r} must be at least {spec.minimum:g}")
     if spec.maximum is not None and number > spec.maximum:
@@ -311,7 +312,7 @@ def _list(spec: FieldSpec, value: Any) -> list[str]:
         items = [str(v).strip() for v in value]
     else:
         raise ValidationError(f"{spec.name}: {value!r} is not a list")
-    return [v for v in items if v]
+    return [text(v, spec.name) for v in items if v]
 
 
 def coerce(spec: FieldSpec, value: Any, choices: tuple[str, ...] = ()) -> Any:
@@ -320,7 +321,11 @@ def coerce(spec: FieldSpec, value: Any, choices: tuple[str, ...] = ()) -> Any:
         return None
     kind = spec.type
     if kind == "str":
-        return str(value)
+        return text(value, spec.name)
+    if kind == "currency":
+        return currency(value, spec.name)
+    if kind == "timezone":
+        return timezone(value, spec.name)
     if kind == "float":
         return float(_number(spec, value, float))
     if kind == "int":
@@ -336,15 +341,15 @@ def coerce(spec: FieldSpec, value: Any, choices: tuple[str, ...] = ()) -> Any:
     if kind == "map":
         if not isinstance(value, dict):
             raise ValidationError(f"{spec.name}: {value!r} is not a mapping")
-        return {str(k): str(v) for k, v in value.items()}
+        return {text(k, spec.name): text(v, spec.name) for k, v in value.items()}
     if kind == "enum":
         allowed = choices or spec.choices
-        text = normalise_choice(str(value))
-        if text not in allowed:
+        choice = normalise_choice(str(value))
+        if choice not in allowed:
             raise ValidationError(
                 f"{spec.name}: unknown value {value!r} (one of: {', '.join(allowed)})"
             )
-        return text
+        return choice
     raise AssertionError(f"unhandled field type {kind}")
 
 
@@ -379,4 +384,6 @@ def validate(
         missing = [f.name for f in spec.fields if f.required and f.name not in out]
         if missing:
             raise ValidationError(f"{kind} needs {', '.join(missing)}")
+    check_span(out)
     return out
+

@@ -74,7 +74,7 @@ def test_opp_lifecycle(cli: Cli):
     oid = add_opp(cli, currency="usd", owner="Eli")
     record = cli.json("opp", "show", oid)
     assert record["probability"] == 75 and record["category"] == "best_case"
-    assert record["currency"] == "usd" and record["owner"] == "Eli"
+    assert record["currency"] == "USD" and record["owner"] == "Eli"  # stored as its ISO code
     updated = cli.json("opp", "update", oid[:8], "--stage", "negotiation", "--next-step", "Legal")
     assert updated["stage"] == "negotiation" and updated["probability"] == 90
     assert updated["next_step"] == "Legal"

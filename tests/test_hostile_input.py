@@ -1,0 +1,165 @@
+"""Hostile and broken input at the command line: one line on stderr, a non-zero exit, nothing
+written. Each case is one that printed a traceback or stored nonsense before (issue 13)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_cli import Cli
+
+from bullpen.app.workspace import Workspace
+from bullpen.crdt.schema import ValidationError, validate
+
+OPP = ["--title", "Renewal", "--amount", "500", "--stage", "proposal", "--close", "2026-12-15"]
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    c = Cli(tmp_path / "home")
+    c.out("init", "--name", "Dana", "--workspace", "Acme Sales")
+    return c
+
+
+def refused(cli: Cli, *args: str, needle: str) -> None:
+    """The command fails with one line naming the problem, and the pipeline stays empty."""
+    cli.fails(*args, needle=needle)
+    assert cli.json("opp", "list") == []
+
+
+# ----- values that used to be stored (or crash) ----------------------------------------------
+
+
+@pytest.mark.parametrize(("fields", "needle"), [
+    ({"amount": 1e308}, r"at most 1e\+15"),
+    ({"amount": "inf"}, "not a finite number"),
+    ({"amount": "1e400"}, "not a finite number"),
+    ({"currency": "€€€"}, "not an ISO 4217 currency"),
+    ({"currency": "XYZ"}, "not an ISO 4217 currency"),
+    ({"account": "\udcff\udcfe x"}, "not valid text"),
+    ({"notes": "x" * 100_001}, "longer than 100,000"),
+    ({"probability": "1e400"}, "not a finite number"),
+])  # fmt: skip
+def test_opportunity_values_out_of_bounds_are_refused(fields: dict, needle: str) -> None:
+    with pytest.raises(ValidationError, match=needle):
+        validate("opportunity", fields, partial=True)
+
+
+def test_currency_is_normalised_to_its_iso_code() -> None:
+    assert validate("opportunity", {"currency": " usd "}, partial=True) == {"currency": "USD"}
+
+
+@pytest.mark.parametrize(("fields", "needle"), [
+    ({"start": "2026-12-01T10:00", "end": "2026-12-01T09:00"}, "before start"),
+    ({"start": "2026-12-02", "end": "2026-12-01"}, "before start"),
+    ({"timezone": "Mars/Olympus"}, "not an IANA time zone"),
+    ({"timezone": "../../etc/passwd"}, "not an IANA time zone"),
+    ({"timezone": "/etc/localtime"}, "not an IANA time zone"),
+])  # fmt: skip
+def test_event_values_out_of_bounds_are_refused(fields: dict, needle: str) -> None:
+    with pytest.raises(ValidationError, match=needle):
+        validate("event", {"title": "QBR", "start": "2026-12-01T10:00", **fields})
+
+
+def test_valid_event_span_and_zone_pass() -> None:
+    fields = {"title": "QBR", "start": "2026-12-01T10:00+01:00", "end": "2026-12-01T10:00",
+              "timezone": "Europe/Paris"}
+    assert validate("event", fields)["timezone"] == "Europe/Paris"
+
+
+def test_rate_and_quota_are_bounded(ws: Workspace) -> None:
+    from bullpen.app import sales
+
+    with pytest.raises(ValidationError, match="ISO 4217"):
+        sales.set_rate(ws, "€€€", 1.0)
+    with pytest.raises(ValidationError, match="at most"):
+        sales.set_quota(ws, "Dana", "2026-Q4", "1e300")
+
+
+# ----- the command line ----------------------------------------------------------------------
+
+
+def test_undecodable_argument_is_one_line(cli: Cli) -> None:
+    # what a shell passes for $'\xff\xfe x' arrives in Python as lone surrogates
+    refused(cli, "opp", "add", "--account", "\udcff\udcfe x", *OPP, needle="not valid text")
+
+
+def test_huge_amount_and_bad_currency_are_refused(cli: Cli) -> None:
+    refused(cli, "opp", "add", "--account", "A", *OPP[:2], "--amount", "1e308", *OPP[4:],
+            needle="at most")
+    refused(cli, "opp", "add", "--account", "A", *OPP, "--currency", "€€€", needle="ISO 4217")
+
+
+def test_lower_case_currency_is_stored_upper_case(cli: Cli) -> None:
+    oid = cli.out("opp", "add", "--account", "A", *OPP, "--currency", "usd")
+    assert cli.json("opp", "show", oid)["currency"] == "USD"
+
+
+def test_event_ending_before_start_is_refused(cli: Cli) -> None:
+    cli.fails("event", "add", "--title", "QBR", "--start", "2026-12-01T10:00", "--end",
+              "2026-12-01T09:00", needle="before start")
+    cli.fails("event", "add", "--title", "QBR", "--start", "2026-12-01T10:00", "--timezone",
+              "Mars/Olympus", needle="not an IANA time zone")
+    assert cli.json("event", "list") == []
+
+
+def test_invite_with_an_overflowing_expiry_is_one_line(cli: Cli) -> None:
+    cli.fails("invite", "--role", "rep", "--expires", "100000000000000000000d",
+              needle="not a duration")
+    cli.fails("invite", "--role", "rep", "--expires", "91d", needle="between 1 minute")
+
+
+@pytest.mark.parametrize(("addr", "needle"), [
+    ("garbage", "not a multiaddr"),
+    ("/ip4/192.0.2.7", "host and TCP port"),
+    ("/ip4/192.0.2.7/udp/4001", "host and TCP port"),
+    ("/ip4/192.0.2.7/tcp/99999", "not a multiaddr"),
+    ("/ip4/192.0.2.7/tcp/4001/p2p/12D3KooWN8FHJcq3yyb41agF1xZmPqY5FrmKPnLoskvJsmLXhHZC",
+     "another peer"),
+])  # fmt: skip
+def test_invite_with_an_unusable_address_is_refused(cli: Cli, addr: str, needle: str) -> None:
+    cli.fails("invite", "--role", "rep", "--addr", addr, needle=needle)
+
+
+def test_invite_with_a_dialable_address_names_it(cli: Cli) -> None:
+    data = cli.json("invite", "--role", "rep", "--addr", "/ip4/192.0.2.7/tcp/4001")
+    assert data["addrs"] == ["/ip4/192.0.2.7/tcp/4001"]
+
+
+def test_serve_on_a_garbage_address_is_one_line(cli: Cli) -> None:
+    cli.fails("serve", "--listen", "garbage", needle="Invalid MultiAddr 'garbage'")
+
+
+def test_argument_errors_are_one_line(cli: Cli) -> None:
+    cli.fails("search", "x", "--limit", "many", needle="invalid int value")
+
+
+def test_record_text_cannot_drive_the_terminal(cli: Cli) -> None:
+    cli.out("opp", "add", "--account", "ctl\x1b[31mred\x9b2J\u202eevil", *OPP)
+    listing = cli.out("opp", "list")
+    assert "ctl[31mred2Jevil" in listing
+    assert not any(c in listing for c in "\x1b\x9b\u202e")
+    raw = cli.run("opp", "list", "--json").stdout
+    assert not any(c in raw for c in "\x1b\x9b\u202e")
+    assert json.loads(raw)[0]["account"] == "ctl\x1b[31mred\x9b2J\u202eevil"  # nothing lost
+
+
+def test_an_unexpected_error_is_one_line_naming_it(capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last resort: an error no handler names is still one line (and exit 70), not a
+    traceback; inside a trio error group too. BULLPEN_DEBUG=1 shows the traceback."""
+    import argparse
+
+    from bullpen.app.cli import run
+
+    def broken(_: argparse.Namespace) -> int:
+        raise ExceptionGroup("tasks", [RuntimeError("boom\nsecond line")])
+
+    monkeypatch.delenv("BULLPEN_DEBUG", raising=False)
+    assert run(broken, argparse.Namespace()) == 70
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "(RuntimeError: boom second line)" in err
+    monkeypatch.setenv("BULLPEN_DEBUG", "1")
+    with pytest.raises(ExceptionGroup):
+        run(broken, argparse.Namespace())
