@@ -1,0 +1,87 @@
+"""Torture suite (issue 12): real ``bullpen serve`` processes, random operations of every kind
+through the CLI while they run, kill -9, restarts on the same and on new ports, partitions and
+100 ms delay / 2% loss in network namespaces; then every member must be equal.
+
+Each run: a founder (``init``) and ``--nodes - 1`` teammates who ``join`` with invites, each
+with a ``bullpen serve`` node; then ``--rounds`` random operations (opportunity add / update /
+delete, contact add / update / delete, event, topic and post, announcement, document new and
+append, resource add, forecast, and by a manager quota set, rate set and forecast snapshot;
+invites and joins, role changes, removals; kill -9 of a node, restarts on its old port or on a
+new one, after which ``--tell`` running teammates get ``bullpen peer add NEWADDR``; with
+``--netns``: partitions and netem on/off). At the end every member is restarted, partitions
+and netem are lifted, and the run measures the time from that heal until every member's state
+digest is equal (goal < 5 s for 5 members). Then it checks, on every member:
+
+- equal digests (``bullpen status --json``); otherwise which documents differ on which members;
+- every confirmed write (a command that exited 0) present: records, field values (current or
+  in the record's history), deletions, document text, files, quota/rate/snapshot entries,
+  roles and removals; otherwise which record on which member and why;
+- nothing refused between members (``status`` per peer and the serve logs), with the reason;
+- no node over 400 MB RSS, and no node busy (> 20% of a core) once everyone is equal.
+
+Every command is journaled in ``DIR/journal.log`` (round, member, command, exit status), the
+nodes' logs are ``DIR/<name>-serve-*.log``: a failing seed replays with the same options.
+
+    python bench/torture.py [--seed N] [--rounds N] [--nodes N] [--netns] [--tell one]
+                            [--dir DIR] [--converge-timeout S]
+
+Exit status 0 when every check passed, 1 otherwise. ``--netns`` needs root and ``ip netns``;
+where it is refused the run says why and exits 2. Without ``sch_netem`` in the kernel the
+netns run still partitions, and says that delay/loss were skipped.
+
+Long run (issue 12 asks for at least 1,000 rounds, reported in the README and
+bench/RESULTS.md): on an otherwise idle machine, as root,
+
+    python bench/torture.py --netns --seed 1 --rounds 1000 --nodes 5 --dir /tmp/torture-1000 \
+        --converge-timeout 120 | tee /tmp/torture-1000.txt
+
+takes about 20-30 minutes (one CLI process per operation, ~1 s each on 2 cores). Report its
+last lines (verdict, heal time, stats) with the commit it ran at. A failure prints the check,
+the member, the record or document and the reason; rerun the same ``--seed`` with fewer
+``--rounds`` to find the first round where it appears (the journal shows the operations).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from torture.netlab import NetUnavailable  # noqa: E402
+from torture.run import run  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--rounds", type=int, default=60)
+    p.add_argument("--nodes", type=int, default=5, help="members at the start (at least 3)")
+    p.add_argument("--netns", action="store_true", help="each node in its own namespace")
+    p.add_argument("--tell", choices=("none", "one", "all"), default="one",
+                   help="teammates told a moved node's new address with `peer add`")
+    p.add_argument("--dir", type=Path, help="where profiles, logs and the journal go")
+    p.add_argument("--converge-timeout", type=float, default=60.0)
+    p.add_argument("--json", type=Path, help="also write the report as JSON here")
+    args = p.parse_args(argv)
+    if args.nodes < 3:
+        p.error("--nodes: at least 3")
+    root = args.dir or Path(tempfile.mkdtemp(prefix="bullpen-torture-"))
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        report = run(args.seed, args.rounds, args.nodes, args.netns, root, args.tell,
+                     args.converge_timeout)
+    except NetUnavailable as exc:
+        print(f"torture: --netns unavailable: {exc}", file=sys.stderr)
+        return 2
+    print(report.text())
+    if args.json:
+        args.json.write_text(json.dumps({**vars(report), "failures": [
+            vars(f) for f in report.failures]}, indent=2, default=str))
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""The torture run's checks, read from each member's own profile: equal state digests, every
+confirmed write present, nothing refused between members, memory, and idle behaviour.
+
+A ``Probe`` opens a member's profile in this process (as ``bullpen status`` does beside a
+running node) so that convergence can be polled every 100 ms and the heal time measured to
+that precision; the final digests are also read with ``bullpen status --json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bullpen.app import sales
+from bullpen.app.workspace import Workspace, WorkspaceError
+
+from .ledger import Write
+
+T = TypeVar("T")
+REFUSAL = re.compile(r"refused change|not synced with this peer|protocol violation|"
+                     r"unknown actor|may not change", re.I)
+
+
+def wait_until(predicate: Callable[[], T], timeout: float, interval: float = 0.1) -> T | None:
+    """The predicate's first truthy value within ``timeout`` seconds, else None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value or None
+        time.sleep(interval)
+
+
+class Probe:
+    """A member's profile opened read-mostly in this process."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.ws = Workspace.open(home, passphrase=os.environ["BULLPEN_PASSPHRASE"])
+
+    def __enter__(self) -> Probe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.ws.close()
+
+    def digest(self) -> str:
+        return self.ws.digest()
+
+    def heads(self) -> dict[str, str]:
+        with self.ws.lock:
+            self.ws.refresh()
+            return {d: self.ws.heads_hex(d)[:12] for d in self.ws.doc_ids()}
+
+
+def check_write(ws: Workspace, w: Write) -> str | None:
+    """What this profile lacks of one confirmed write, or None."""
+    try:
+        if w.what == "member":
+            roles = {m["peer_id"]: m["role"] for m in ws.members()}
+            have = roles.get(w.target, "")
+            return None if have == w.value else f"role {have or 'none'}, expected " \
+                                                f"{w.value or 'removed'}"
+        if w.what == "setting":
+            return None if w.target in settings(ws, w.name) else f"no {w.name} entry"
+        record = ws.get(w.target, include_deleted=True)
+        if w.what == "deleted":
+            return None if record["deleted"] else "not deleted"
+        if w.what == "blob":
+            return None if ws.blobs.has(record["sha256"]) else "file content missing"
+        if w.what == "text":
+            return None if w.value in ws.document(w.target)["text"] else "text lacks the edit"
+        if record.get(w.name) == w.value or any(
+                e.fields.get(w.name, (None, None))[1] == w.value for e in ws.history(w.target)):
+            return None
+        return f"{w.name}={w.value!r} neither current ({record.get(w.name)!r}) nor in history"
+    except WorkspaceError as exc:
+        return str(exc)
+
+
+def settings(ws: Workspace, name: str) -> dict[str, Any]:
+    """A quota/rate/snapshot map as the app reads it, by the key the ledger uses."""
+    if name == sales.QUOTAS:
+        return {f"{owner}|{label}": v for (owner, label), v in sales.quotas(ws).items()}
+    if name == sales.RATES:
+        return dict(sales.rates(ws))
+    return {f"{s.get('period')}|{s.get('week')}": s for s in sales.snapshots(ws)}
+
+
+def missing_writes(probe: Probe, writes: Iterable[Write]) -> list[str]:
+    with probe.ws.lock:
+        probe.ws.refresh()
+    return [f"{w.what} {w.target[:24]} ({w.name or w.command}) by {w.node} in round {w.round}:"
+            f" {why}" for w in writes if (why := check_write(probe.ws, w))]
+
+
+def settings_conflicts(probe: Probe, writes: Sequence[Write]) -> list[str]:
+    """A settings entry whose value is none of the values confirmed for it."""
+    out = []
+    for w in writes:
+        if w.what != "setting" or w.value is None:
+            continue
+        allowed = {x.value for x in writes
+                   if x.what == "setting" and x.name == w.name and x.target == w.target}
+        value = settings(probe.ws, w.name).get(w.target)
+        if value is not None and float(value) not in allowed:
+            out.append(f"{w.name}[{w.target}] = {value}, none of the confirmed {sorted(allowed)}")
+    return sorted(set(out))
+
+
+def diverged_docs(heads: dict[str, dict[str, str]]) -> list[str]:
+    """Per document whose heads differ between members: which members hold which heads."""
+    lines = []
+    for doc in sorted({d for h in heads.values() for d in h}):
+        groups: dict[str, list[str]] = {}
+        for member, docs in heads.items():
+            groups.setdefault(docs.get(doc, "(missing)"), []).append(member)
+        if len(groups) > 1:
+            lines.append(f"{doc}: " + "; ".join(f"{h} on {', '.join(m)}"
+                                                for h, m in sorted(groups.items())))
+    return lines
+
+
+def refusals_in_status(status: dict[str, Any], names: dict[str, str]) -> list[str]:
+    """What ``status --json`` says this member holds back from which member."""
+    return [f"holds back {doc} from {names.get(p['peer_id'], p['peer_id'][-6:])}: {why}"
+            for p in status.get("peers", []) if p["peer_id"] in names
+            for doc, why in (p.get("refused") or {}).items()]
+
+
+def refusals_in_logs(logs: Iterable[Path], names: dict[str, str], limit: int = 5) -> list[str]:
+    """Refusal lines of a member's serve logs that concern a member (by short id)."""
+    shorts = {pid[-6:]: name for pid, name in names.items()}
+    found: dict[str, int] = {}
+    for path in logs:
+        for line in path.read_text(errors="replace").splitlines():
+            if REFUSAL.search(line) and any(s in line for s in shorts):
+                text = re.sub(r"^\S+ \S+ ", "", line)  # drop the timestamp, keep the message
+                for short, name in shorts.items():
+                    text = text.replace(short, name)
+                found[text] = found.get(text, 0) + 1
+    return [f"{text} (x{n})" for text, n in list(found.items())[:limit]]
+
+
+def parse_status(stdout: str) -> dict[str, Any]:
+    try:
+        return json.loads(stdout)
+    except ValueError:
+        return {}

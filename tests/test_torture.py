@@ -1,0 +1,53 @@
+"""CI's torture run (bench/torture.py, issue 12): five real ``bullpen serve`` members, a short
+fixed seed of random operations of every kind through the CLI, kill -9 and restarts on the
+same and new ports; in network namespaces (root) also partitions and, where the kernel has
+``sch_netem``, 100 ms delay / 2% loss. Every member must end equal, hold every confirmed write
+and refuse nothing from another member.
+
+Known open bugs: while issue 12's fixes are being made, a run whose every failure matches a
+known open bug (``KNOWN_BUGS`` in bench/torture/run.py: refused settings changes, a member
+not found again on its new port, endless redials) is reported as xfail naming them; any other
+failure fails. Set ``BULLPEN_TORTURE_STRICT=1`` (and, once they are fixed, make ``STRICT``
+True) so that every failure fails.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from torture.netlab import NetUnavailable  # noqa: E402
+from torture.run import Report, run  # noqa: E402
+
+STRICT = os.environ.get("BULLPEN_TORTURE_STRICT") == "1"
+SEED, ROUNDS, NODES = 12, 20, 5
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(290)]
+
+
+def verdict(report: Report) -> None:
+    print(report.text())
+    if report.ok:
+        assert report.heal_s is not None
+        return
+    if report.only_known and not STRICT:
+        bugs = sorted({f.bug for f in report.failures})
+        pytest.xfail(f"only known open bugs of issue 12 ({', '.join(bugs)}):\n{report.text()}")
+    pytest.fail(report.text(), pytrace=False)
+
+
+def test_torture_loopback(tmp_path: Path) -> None:
+    verdict(run(SEED, ROUNDS, NODES, netns=False, root=tmp_path, converge_timeout=45))
+
+
+@pytest.mark.netns
+def test_torture_netns_partitions(tmp_path: Path) -> None:
+    try:
+        report = run(SEED, ROUNDS, NODES, netns=True, root=tmp_path, converge_timeout=45)
+    except NetUnavailable as exc:
+        pytest.skip(f"netns mode not possible here: {exc}")
+    verdict(report)
