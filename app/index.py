@@ -16,7 +16,8 @@ from typing import Any
 
 from bullpen.crdt.schema import KINDS
 
-from .db import DatabaseError, connect
+from .db import DatabaseError, check_pages, connect
+from .store import StoreError
 
 INDEX_VERSION = "4"
 FILTER_COLUMNS = ("stage", "owner", "close_date", "topic_id", "category")
@@ -59,15 +60,30 @@ class Index:
         self.key = key
         try:
             self._open()
-        except DatabaseError:
+        except (DatabaseError, StoreError):
             # Derived data: a damaged index is dropped and rebuilt, never trusted.
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            self._drop_files()
             self._open()
+
+    def _drop_files(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+    def _damaged(self, exc: Exception) -> StoreError:
+        """Damage met after open (not a failed HMAC, which open finds): the files go, so the
+        next open rebuilds the index from the documents."""
+        self._drop_files()
+        return StoreError(f"{self.path}: the search index was damaged ({exc}); it is rebuilt "
+                          f"from the documents: run the command again")
 
     def _open(self) -> None:
         # NORMAL: derived data, rebuilt from the documents if a crash loses its tail.
-        self.db = connect(self.path, self.key, synchronous="NORMAL")
+        self.db = connect(self.path, self.key, synchronous="NORMAL", damaged=self._damaged)
+        try:
+            check_pages(self.db)
+        except DatabaseError:
+            self.db.conn.close()
+            raise
         version = None
         if "meta" in self.db.table_names():
             row = self.db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()

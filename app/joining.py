@@ -4,12 +4,14 @@ The code is checked first (signature, expiry) so a bad one is refused before any
 written. Then a new profile is made, its node dials the inviter named in the code (trusting
 that signed peer id, and only it, until the workspace's own membership log has arrived),
 proves the invite's secret on ``/bullpen/join/1``, and syncs until both hold the same state.
-A profile that was never admitted is removed again, so the user can simply retry.
+A profile that was never admitted is removed again (only what the join made: a folder that
+existed before keeps its other files), so the user can simply retry.
 """
 
 from __future__ import annotations
 
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +56,12 @@ def join_workspace(
     if not invite.addrs:
         raise InviteError("the invite code holds no address: ask for a code made while "
                           "`bullpen serve` (or the app) was running")
-    existed = home.exists()
-    ws = Workspace.create_joining(home, name, invite.workspace_id, ask=ask)
+    before = (set(home.iterdir()), home.stat().st_mode) if home.is_dir() else None
+    try:
+        ws = Workspace.create_joining(home, name, invite.workspace_id, ask=ask)
+    except BaseException:
+        _undo_profile(home, before)
+        raise
     admitted = False
     result: dict[str, Any] = {}
     policy = AccessPolicy(ws, trusted={invite.inviter})
@@ -88,8 +94,8 @@ def join_workspace(
         trio.run(main)
     except BaseException as exc:
         ws.close()
-        if not admitted and not existed:
-            shutil.rmtree(home, ignore_errors=True)
+        if not admitted:
+            _undo_profile(home, before)
         found = first_of(exc, (JoinRefused, DialError, InviteError, trio.TooSlowError))
         if isinstance(found, trio.TooSlowError):
             raise DialError("joined, but the first sync did not finish in time: run "
@@ -100,3 +106,19 @@ def join_workspace(
     status = ws.status()
     ws.close()
     return {**status, **result}
+
+
+def _undo_profile(home: Path, before: tuple[set[Path], int] | None) -> None:
+    """Undo what a join that was never admitted made in ``home``: the whole folder when it
+    did not exist (``before`` is None), else the entries it did not hold and its mode (the
+    profile made it private)."""
+    if before is None:
+        shutil.rmtree(home, ignore_errors=True)
+        return
+    entries, mode = before
+    for entry in set(home.iterdir()) - entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    home.chmod(stat.S_IMODE(mode))

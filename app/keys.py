@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -27,6 +28,10 @@ KEYS_FILE = "keys.json"
 ENV = "BULLPEN_PASSPHRASE"
 KEYRING_SERVICE = "bullpen"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+# What a keys.json may ask for: scrypt takes 128 * n * r bytes and p times as long, so a
+# crafted file with n = 2**30 would take 1 TiB. Bounded at 256 MiB and 4 passes.
+SCRYPT_MAX_MEMORY, SCRYPT_MAX_P, SCRYPT_MIN_N = 2**28, 4, 2**14
+PRIVATE_DIR = 0o700
 
 
 class ProfileLocked(RuntimeError):
@@ -41,7 +46,45 @@ def _b64(data: bytes) -> str:
 
 
 def _kek(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode())
+    # surrogateescape: a passphrase from the environment may hold undecodable bytes
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(
+        passphrase.encode("utf-8", "surrogateescape"))
+
+
+def _scrypt_params(path: Path, record: dict[str, Any]) -> tuple[int, int, int]:
+    """(n, r, p) from a keys.json record, within bounds this machine can afford."""
+    n, r, p = (record[k] for k in ("n", "r", "p"))
+    if not all(type(v) is int for v in (n, r, p)):
+        raise ValueError("scrypt parameters are not integers")
+    if (n & (n - 1) or n < SCRYPT_MIN_N or r < 1 or not 1 <= p <= SCRYPT_MAX_P
+            or 128 * n * r > SCRYPT_MAX_MEMORY):
+        raise ProfileLocked(f"{path}: scrypt parameters n={n} r={r} p={p} are out of "
+                            f"bounds (damaged, or not made by Bullpen)")
+    return n, r, p
+
+
+def private_dir(path: Path) -> None:
+    """Make ``path`` (and missing parents) a folder only its owner can enter; take group and
+    other access away from an existing one (profiles made before this rule)."""
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(PRIVATE_DIR)
+
+
+def make_private(path: Path) -> None:
+    """Take group and other access away from an existing file (profiles made before files
+    were created private)."""
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace ``path`` by a file only its owner can read."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def subkey(key: bytes, purpose: str) -> bytes:
@@ -94,10 +137,8 @@ def create_key(home: Path, passphrase: str | None = None, ask: PassphraseSource 
         account = _b64(os.urandom(12))
         keyring.set_password(KEYRING_SERVICE, account, _b64(key))
         record = {"method": "keyring", "account": account}
-    path = home / KEYS_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record), encoding="utf-8")
-    os.replace(tmp, path)
+    private_dir(home)
+    _write_private(home / KEYS_FILE, json.dumps(record))
     return key
 
 
@@ -105,31 +146,43 @@ def unlock(home: Path, passphrase: str | None = None, ask: PassphraseSource | No
            ) -> bytes:
     """The profile key, or ProfileLocked with a message that says what to do."""
     path = home / KEYS_FILE
+    damaged = ProfileLocked(f"{path} is damaged: this profile's key cannot be read")
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         method = record["method"]
     except FileNotFoundError:
         raise ProfileLocked(f"{path} is missing: this profile's key cannot be found") from None
     except (ValueError, KeyError, TypeError):
-        raise ProfileLocked(f"{path} is damaged: this profile's key cannot be read") from None
+        raise damaged from None
+    private_dir(home)
+    make_private(path)
+    try:
+        key = _unwrap(home, record, method, passphrase, ask)
+    except (ValueError, KeyError, TypeError):
+        raise damaged from None
+    if len(key) != 32:
+        raise damaged
+    return key
+
+
+def _unwrap(home: Path, record: dict[str, Any], method: str, passphrase: str | None,
+            ask: PassphraseSource | None) -> bytes:
     if method == "keyring":
         keyring = _usable_keyring()
         stored = keyring.get_password(KEYRING_SERVICE, record["account"]) if keyring else None
         if not stored:
             raise ProfileLocked(f"{home}: the profile key is not in this machine's keyring")
         return base64.b64decode(stored)
+    n, r, p = _scrypt_params(home / KEYS_FILE, record)  # checked before asking for the passphrase
     secret = _passphrase(home, passphrase, ask)
     if not secret:
         raise ProfileLocked(_locked_message(home))
+    kek = _kek(secret, base64.b64decode(record["salt"]), n, r, p)
     try:
-        kek = _kek(secret, base64.b64decode(record["salt"]), int(record["n"]), int(record["r"]),
-                   int(record["p"]))
         return AESGCM(kek).decrypt(base64.b64decode(record["nonce"]),
                                    base64.b64decode(record["wrapped"]), b"bullpen-profile-key")
     except InvalidTag:
         raise ProfileLocked(f"{home}: wrong passphrase") from None
-    except (ValueError, KeyError, TypeError):
-        raise ProfileLocked(f"{path} is damaged: this profile's key cannot be read") from None
 
 
 def seal(key: bytes, data: bytes, purpose: str) -> bytes:

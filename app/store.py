@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .db import DatabaseError, connect
+from .db import DatabaseError, check_pages, connect
 
 SCHEMA_VERSION = 1
 
@@ -50,7 +50,9 @@ class Store:
         try:
             # FULL: a confirmed write is on disk even if the machine loses power, not only
             # when the process is killed.
-            self.db = connect(path, key, synchronous="FULL")
+            self.db = connect(path, key, synchronous="FULL",
+                              damaged=lambda exc: _damaged(path, exc))
+            check_pages(self.db)
             self._create()
             from .migrations import migrate  # late import: migrations.py imports this module
 
