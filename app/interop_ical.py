@@ -41,13 +41,15 @@ def zone(name: str | None) -> ZoneInfo | None:
 # --- reading -------------------------------------------------------------------------------
 
 
-def read_ical(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+def read_ical(path: str | os.PathLike[str], notes: list[str] | None = None
+              ) -> list[dict[str, Any]]:
     """Read every VEVENT in an .ics file as event fields (validated for the "event" kind).
 
     A changed occurrence of a recurring meeting (RECURRENCE-ID) becomes an event of its own
     with external_id "UID#<original start>", so it can be matched again on the next import.
     Raises InteropError naming the file (and the event) for anything that is not a usable
-    calendar: bad dates, bad recurrence rules, a truncated file.
+    calendar: bad dates, bad recurrence rules, a truncated file. What was kept in another
+    form (a time zone no one knows) is added to ``notes``, for the user to see.
     """
     text = read_text(path)
     _check_nesting(text, path)
@@ -61,7 +63,7 @@ def read_ical(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         for number, event in enumerate(calendar.walk("VEVENT"), start=len(events) + 1):
             where = f"{path}: event {number} ({event.get('UID', 'no UID')})"
             try:
-                events.append(validate("event", _event_fields(event, where)))
+                events.append(validate("event", _event_fields(event, where, notes)))
             except ValidationError as exc:
                 raise InteropError(f"{where}: {exc}") from None
     return events
@@ -82,7 +84,8 @@ def _check_nesting(text: str, path: str | os.PathLike[str]) -> None:
         raise InteropError(f"{path}: not an iCalendar file (no BEGIN:VCALENDAR)")
 
 
-def _event_fields(event: icalendar.Event, where: str) -> dict[str, Any]:
+def _event_fields(event: icalendar.Event, where: str, notes: list[str] | None = None
+                  ) -> dict[str, Any]:
     if event.errors:
         prop, reason = event.errors[0]
         raise InteropError(f"{where}: bad {prop or 'content line'} ({reason})")
@@ -90,8 +93,12 @@ def _event_fields(event: icalendar.Event, where: str) -> dict[str, Any]:
     if start_prop is None:
         raise InteropError(f"{where}: no DTSTART")
     start = start_prop.dt
-    tz = _event_zone(start, start_prop.params.get("TZID"))
+    tzid = start_prop.params.get("TZID")
+    tz = _event_zone(start, tzid)
     all_day = not isinstance(start, dt.datetime)
+    if tzid and tz is None and not all_day and notes is not None:
+        kept = "fixed UTC offsets" if start.tzinfo else "floating local times (no zone)"
+        notes.append(f"{where}: unknown time zone {str(tzid)!r}: its times are kept as {kept}")
     end: Any = event["DTEND"].dt if "DTEND" in event else None
     if end is None and "DURATION" in event:
         end = start + event["DURATION"].dt

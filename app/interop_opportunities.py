@@ -140,7 +140,8 @@ def _csv_rows(text: str, path: str | os.PathLike[str]) -> Iterator[tuple[int, li
     delimiter = max(",;\t|", key=lambda d: (first_line.count(d), d == ","))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        yield from enumerate(reader, start=1)
+        for number, cells in enumerate(reader, start=1):
+            yield number, [_unescape_formula(c) for c in cells]
     except csv.Error as exc:
         raise InteropError(f"{path}: broken CSV near line {reader.line_num} ({exc})") from None
 
@@ -149,16 +150,28 @@ def _xlsx_rows(data: bytes, path: str | os.PathLike[str]) -> Iterator[tuple[int,
     """Yield (row number, cell values) from the first sheet, percent cells scaled to 0-100."""
     from openpyxl import load_workbook  # deferred: openpyxl is slow to import
 
+    # openpyxl parses with defusedxml when it is installed (a dependency): entity expansion
+    # ("billion laughs") and external entities are refused, not expanded.
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zip, XML and key errors for damaged files
-        raise InteropError(f"{path}: not a readable XLSX workbook ({exc})") from None
+        raise InteropError(f"{path}: not a readable XLSX workbook ({_reason(exc)})") from None
     try:
         sheet = workbook.worksheets[0]
         for number, row in enumerate(sheet.iter_rows(), start=1):
             yield number, [_xlsx_value(cell) for cell in row]
+    except Exception as exc:  # the sheet's XML is read lazily: a cut file fails only here
+        raise InteropError(f"{path}: damaged XLSX sheet ({_reason(exc)})") from None
     finally:
         workbook.close()
+
+
+def _reason(exc: BaseException) -> str:
+    """The root cause, in one line (openpyxl wraps the XML parser's error in its own)."""
+    while exc.__cause__ or exc.__context__:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _xlsx_value(cell: Any) -> Any:
@@ -374,12 +387,27 @@ def _csv_bytes(records: list[dict[str, Any]]) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
+# A text cell starting with one of these is run as a formula by Excel, LibreOffice and Google
+# Sheets (OWASP "CSV injection": =HYPERLINK(...) leaking data, =cmd|... running programs).
+_FORMULA_START = tuple("=+-@\t\r")
+
+
 def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
         return repr(value)  # shortest text that reads back as the same float
-    return str(value)
+    text = str(value)
+    if text.lstrip("'").startswith(_FORMULA_START):
+        return "'" + text  # shown as text; an existing quote gets one more, so import can undo
+    return text
+
+
+def _unescape_formula(cell: str) -> str:
+    """Undo :func:`_csv_cell`'s quote, so an exported pipeline imports unchanged."""
+    if cell.startswith("'") and cell.lstrip("'").startswith(_FORMULA_START):
+        return cell[1:]
+    return cell
 
 
 _WIDTH_LIMITS = (8, 60)

@@ -39,6 +39,7 @@ class ImportReport:
     unchanged: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was kept in another form, and why
     created_ids: list[str] = field(default_factory=list)
     dry_run: bool = False
     written: bool = False
@@ -61,6 +62,7 @@ class ImportReport:
             "updates": [{"row": n, "id": rid, "changes": ch} for n, rid, ch in self.updated],
             "errors": [{"row": n, "reason": reason} for n, reason in self.errors],
             "ignored_columns": self.ignored_columns,
+            "notes": self.notes,
         }
 
     def error_lines(self) -> list[str]:
@@ -83,7 +85,7 @@ class ImportReport:
 
     def summary(self) -> str:
         """Human report: bad rows by number first, then the outcome and skipped columns."""
-        lines = [*self.error_lines(), self.outcome()]
+        lines = [*self.error_lines(), *self.notes, self.outcome()]
         if self.ignored_columns:
             lines.append(f"ignored columns: {', '.join(self.ignored_columns)}")
         return "\n".join(lines)
@@ -261,9 +263,11 @@ def import_calendar(
     """Import an .ics calendar; an event matches on external_id = UID (#RECURRENCE-ID)."""
     from .interop_ical import read_ical
 
-    return _import(
-        ws, "event", path, lambda: _numbered(read_ical(path)), dry_run=dry_run, skip_bad=False
-    )
+    notes: list[str] = []
+    report = _import(ws, "event", path, lambda: _numbered(read_ical(path, notes)),
+                     dry_run=dry_run, skip_bad=False)
+    report.notes = notes
+    return report
 
 
 def export_calendar(ws: Workspace, path: str | os.PathLike[str]) -> int:
