@@ -58,37 +58,26 @@ class BlobStore:
         return base + index.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
 
     def _write(self, chunks: Iterator[bytes], digest: str) -> int:
-        """Encrypt ``chunks`` under the name of ``digest``, bound to it; ValueError (nothing
-        kept) when they do not hash to it. Returns the size."""
-        target = self.path(digest)  # checks the digest's form first
-        for folder in (self.root, target.parent):
-            private_dir(folder)
-        fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
-        tmp = Path(tmp_name)
+        """Store ``chunks``, whose plaintext must hash to ``digest``; returns the size."""
+        incoming = self.incoming(digest)
         try:
-            h, size, base, bound = hashlib.sha256(), 0, os.urandom(7), digest.encode()
-            with os.fdopen(fd, "wb") as out:
-                out.write(MAGIC + base)
-                index, pending = 0, next(chunks, b"")
-                while True:
-                    following = next(chunks, None)
-                    last = following is None
-                    h.update(pending)
-                    size += len(pending)
-                    out.write(self._aead.encrypt(self._nonce(base, index, last), pending, bound))
-                    if last:
-                        break
-                    index, pending = index + 1, following
-                out.flush()
-                os.fsync(out.fileno())
-            if h.hexdigest() != digest:
-                raise ValueError("the file does not match its content hash (changed while "
-                                 "being read, or damaged in transit)")
-            if not target.exists():
-                os.replace(tmp, target)
-            return size
+            for chunk in chunks:
+                incoming.write(chunk)
+            return incoming.commit()
         finally:
-            tmp.unlink(missing_ok=True)
+            incoming.abort()
+
+    def incoming(self, digest: str) -> IncomingBlob:
+        """The blob ``digest``, to be written piece by piece (sync receives files in chunks):
+        encrypted into a temporary file as it comes, never held whole in memory."""
+        private_dir(self.root)
+        return IncomingBlob(self, digest)
+
+    def size(self, digest: str) -> int:
+        """The plaintext size, from the stored file's size (every chunk adds a 16-byte tag)."""
+        body = self.path(digest).stat().st_size - len(MAGIC) - 7
+        chunks = max(1, -(-body // (CHUNK + 16)))
+        return body - 16 * chunks
 
     def put_file(self, source: Path) -> tuple[str, int]:
         """Copy ``source`` in; returns (sha256 hex of the plaintext, size). The file is read
@@ -152,6 +141,59 @@ class BlobStore:
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
+
+
+class IncomingBlob:
+    """A blob being written: plaintext in, AES-GCM chunks out to a temporary file in the store;
+    :meth:`commit` checks the hash and renames it into place, :meth:`abort` removes it. At most
+    one chunk of plaintext is held (the last chunk must be known as last when encrypted)."""
+
+    def __init__(self, store: BlobStore, digest: str) -> None:
+        self._store = store
+        self._digest = digest
+        self._target = store.path(digest)  # checks the digest's form first
+        fd, name = tempfile.mkstemp(dir=store.root, prefix=".incoming-")
+        self._tmp = Path(name)
+        self._out: BinaryIO = os.fdopen(fd, "wb")
+        self._base = os.urandom(7)
+        self._out.write(MAGIC + self._base)
+        self._hash = hashlib.sha256()
+        self._pending = bytearray()
+        self._index = 0
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self._hash.update(data)
+        self.size += len(data)
+        self._pending += data
+        while len(self._pending) > CHUNK:  # more follows: this chunk is not the last
+            self._seal(bytes(self._pending[:CHUNK]), last=False)
+            del self._pending[:CHUNK]
+
+    def _seal(self, chunk: bytes, last: bool) -> None:
+        nonce = self._store._nonce(self._base, self._index, last)
+        self._out.write(self._store._aead.encrypt(nonce, chunk, self._digest.encode()))
+        self._index += 1
+
+    def commit(self) -> int:
+        """Store it; returns its size. ValueError when it does not hash to its digest
+        (nothing is kept)."""
+        self._seal(bytes(self._pending), last=True)
+        self._out.flush()
+        os.fsync(self._out.fileno())
+        self._out.close()
+        if self._hash.hexdigest() != self._digest:
+            raise ValueError("the file does not match its content hash (changed while "
+                             "being read, or damaged in transit)")
+        private_dir(self._target.parent)
+        if not self._target.exists():
+            os.replace(self._tmp, self._target)
+        return self.size
+
+    def abort(self) -> None:
+        """Drop whatever was written (a no-op after :meth:`commit`)."""
+        self._out.close()
+        self._tmp.unlink(missing_ok=True)
 
 
 def _read_chunks(src: BinaryIO) -> Iterator[bytes]:

@@ -21,10 +21,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from automerge.core import ROOT, Document, Message, SyncState
 
+from bullpen.app.blobs import IncomingBlob
 from bullpen.app.workspace import Workspace
 from bullpen.crdt.changes import ChangeHeader
 
@@ -191,14 +193,14 @@ class WorkspaceDocs:
         with self._claims_lock:
             self._claims.discard(sha256)
 
-    def read_blob(self, sha256: str) -> bytes | None:
-        return self.ws.blobs.read(sha256) if self._has_blob(sha256) else None
+    def blob_source(self, sha256: str) -> tuple[int, Iterator[bytes]] | None:
+        """(size, plaintext chunks read from disk as they are asked for), None when absent."""
+        if not self._has_blob(sha256):
+            return None
+        return self.ws.blobs.size(sha256), self.ws.blobs.chunks(sha256)
 
-    def put_blob(self, sha256: str, data: bytes) -> None:
-        try:
-            self.ws.blobs.put_bytes(data, expected=sha256)
-        except ValueError as exc:
-            raise ProtocolError(str(exc)) from None
+    def blob_sink(self, sha256: str) -> IncomingBlob:
+        return self.ws.blobs.incoming(sha256)
 
 
 # ----- reading a document's change graph cheaply -----------------------------------------------

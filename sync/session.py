@@ -20,7 +20,7 @@ Protocol, after both sides sent :class:`~.messages.Hello`:
   message to it (automerge would echo them when the peer's last Bloom filter predates them),
   and a peer whose hello lists ``zsync`` gets sync messages of 1 KB or more zlib-compressed;
 * resource blobs the workspace references but lacks are requested from the peer, and arrive in
-  :data:`~.messages.BLOB_CHUNK`-sized pieces.
+  :data:`~.messages.BLOB_CHUNK`-sized pieces, streamed from and to disk (``blobsync.py``).
 
 Anything that breaks these rules raises :class:`~.messages.ProtocolError`; the node then drops
 the peer. The port applies received data atomically, so nothing from a bad message is kept.
@@ -35,8 +35,8 @@ import enum
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from .blobsync import BlobPort, BlobTransfer
 from .messages import (
-    BLOB_CHUNK,
     FEATURE_ZSYNC,
     BlobData,
     BlobMissing,
@@ -52,8 +52,6 @@ from .messages import (
 )
 from .policy import Policy, RefusedChanges
 
-MAX_BLOB = 1 << 30
-
 
 class Refused(Exception):
     """The peer is not one to sync with (other workspace, version, not allowed): not hostile."""
@@ -63,7 +61,7 @@ class PeerClosed(Exception):
     """The peer ended the session with an :class:`~.messages.Error` message."""
 
 
-class DocPort(Protocol):
+class DocPort(BlobPort, Protocol):
     """What a session needs from the local documents and blobs."""
 
     def all_heads(self) -> dict[str, list[bytes]]: ...
@@ -73,11 +71,6 @@ class DocPort(Protocol):
     def receive(self, doc_id: str, state: Any, data: bytes) -> None: ...
     def saved(self, doc_id: str) -> bytes: ...
     def merge_saved(self, doc_id: str, data: bytes) -> list[bytes]: ...
-    def missing_blobs(self) -> list[str]: ...
-    def claim_blob(self, sha256: str) -> bool: ...
-    def release_blob(self, sha256: str) -> None: ...
-    def read_blob(self, sha256: str) -> bytes | None: ...
-    def put_blob(self, sha256: str, data: bytes) -> None: ...
 
 
 class State(enum.Enum):
@@ -115,7 +108,7 @@ class Session:
         # Hashes of the changes this peer sent us, per document: it holds them, so they are
         # never sent back (automerge relays them when the peer's Bloom filter predates them).
         self._from_peer: dict[str, set[bytes]] = {}
-        self._wanted: dict[str, bytearray] = {}  # blobs requested from this peer
+        self.blobs = BlobTransfer(port)
         self._whole: list[str] = []  # documents the peer lacks, still to send whole
         # Documents whose last changes from this peer were refused, with the reason: not
         # applied, not counted as behind (nothing more can be exchanged), and reported; the
@@ -155,9 +148,10 @@ class Session:
             case BlobWant():
                 out = self._blob_want(msg.sha256)
             case BlobData():
-                out = self._blob_data(msg)
+                self.blobs.receive(msg)
+                out = []
             case BlobMissing():
-                self._drop_want(msg.sha256)
+                self.blobs.drop(msg.sha256)
                 out = []
         self._update_progress()
         return out
@@ -177,26 +171,20 @@ class Session:
         already sending)."""
         if self.state is not State.OPEN:
             return []
-        out: list[Message] = []
-        for sha in self.port.missing_blobs():
-            if sha not in self._wanted and self.port.claim_blob(sha):
-                self._wanted[sha] = bytearray()
-                out.append(BlobWant(sha))
-        return out
+        return self.blobs.want()
 
     def close(self) -> None:
         """The connection ended: give back blob claims so another peer can serve them."""
         self.state = State.CLOSED
-        for sha in list(self._wanted):
-            self._drop_want(sha)
+        self.blobs.close()
 
     # ----- state -----------------------------------------------------------------------------
 
     @property
     def in_sync(self) -> bool:
         """Both sides hold the same heads for every shared document and no blob is pending."""
-        return (self.state is State.OPEN and self.behind == 0 and not self._wanted
-                and not self._whole)
+        return (self.state is State.OPEN and self.behind == 0 and not self.blobs.receiving
+                and not self.blobs.sending and not self._whole)
 
     def _update_progress(self) -> None:
         docs = self.policy.docs_visible_to(self.peer_id, self.port.all_heads()) | self.peer_docs
@@ -243,18 +231,19 @@ class Session:
         return out
 
     def next_whole(self) -> list[Message]:
-        """The next document the peer lacks, saved whole (nothing when none is left). The
-        node asks for one per step and sends it before asking again, so saving the next one
-        here overlaps the peer's merge of the last."""
+        """The next bulk piece for the peer: a document it lacks, saved whole, then the next
+        chunk of a file it asked for (nothing when none is left). The node asks for one per
+        step and sends it before asking again, so saving the next one here overlaps the
+        peer's merge of the last, and a file is read from disk one chunk at a time."""
         while self._whole and self.state is State.OPEN:
             doc_id = self._whole.pop(0)
             if self.port.heads(doc_id) is not None:
                 return [Saved(doc_id, self.port.saved(doc_id))]
-        return []
+        return self.blobs.next_chunk() if self.state is State.OPEN else []
 
     @property
     def whole_pending(self) -> bool:
-        return self.state is State.OPEN and bool(self._whole)
+        return self.state is State.OPEN and (bool(self._whole) or self.blobs.sending)
 
     def _offer(self, doc_id: str) -> list[Message]:
         """What to send so the peer gets our state of ``doc_id``."""
@@ -323,30 +312,4 @@ class Session:
     def _blob_want(self, sha: str) -> list[Message]:
         if not self.policy.blob_visible(self.peer_id, sha):
             return [BlobMissing(sha)]  # the same answer as for a file we lack: nothing leaks
-        data = self.port.read_blob(sha)
-        if data is None:
-            return [BlobMissing(sha)]
-        if not data:
-            return [BlobData(sha, 0, 0, b"")]
-        return [
-            BlobData(sha, offset, len(data), data[offset : offset + BLOB_CHUNK])
-            for offset in range(0, len(data), BLOB_CHUNK)
-        ]
-
-    def _blob_data(self, msg: BlobData) -> list[Message]:
-        buf = self._wanted.get(msg.sha256)
-        if buf is None:
-            raise ProtocolError("blob data that was not requested")
-        if msg.offset != len(buf) or msg.total > MAX_BLOB:
-            raise ProtocolError("blob chunk out of order or too large")
-        buf += msg.data
-        if len(buf) == msg.total:
-            try:
-                self.port.put_blob(msg.sha256, bytes(buf))
-            finally:
-                self._drop_want(msg.sha256)
-        return []
-
-    def _drop_want(self, sha: str) -> None:
-        if self._wanted.pop(sha, None) is not None:
-            self.port.release_blob(sha)
+        return self.blobs.serve(sha)

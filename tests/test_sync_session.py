@@ -72,14 +72,40 @@ class FakePort:
     def release_blob(self, sha256: str) -> None:
         self.claims.discard(sha256)
 
-    def read_blob(self, sha256: str) -> bytes | None:
-        return self.blobs.get(sha256)
+    def blob_source(self, sha256: str) -> tuple[int, Any] | None:
+        data = self.blobs.get(sha256)
+        if data is None:
+            return None
 
-    def put_blob(self, sha256: str, data: bytes) -> None:
-        self.calls.append(("put_blob", sha256))
-        if hashlib.sha256(data).hexdigest() != sha256:
-            raise ProtocolError("received file does not match its content hash")
-        self.blobs[sha256] = data
+        def chunks() -> Any:  # read lazily, as the store does; counts what was read
+            for i in range(0, len(data), m.BLOB_CHUNK):
+                self.calls.append(("read_chunk", sha256))
+                yield data[i : i + m.BLOB_CHUNK]
+        return len(data), chunks()
+
+    def blob_sink(self, sha256: str) -> FakeSink:
+        return FakeSink(self, sha256)
+
+
+class FakeSink:
+    """A file being received: each write is recorded (nothing but the pieces is kept)."""
+
+    def __init__(self, port: FakePort, sha256: str) -> None:
+        self.port, self.sha256 = port, sha256
+        self.data = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.port.calls.append(("write_chunk", len(data)))
+        self.data += data
+
+    def commit(self) -> None:
+        self.port.calls.append(("put_blob", self.sha256))
+        if hashlib.sha256(self.data).hexdigest() != self.sha256:
+            raise ValueError("received file does not match its content hash")
+        self.port.blobs[self.sha256] = bytes(self.data)
+
+    def abort(self) -> None:
+        self.port.calls.append(("abort", self.sha256))
 
 
 def collection(doc_id: str, **records: dict[str, Any]) -> Document:
@@ -345,6 +371,35 @@ def test_missing_blob_is_fetched_in_chunks() -> None:
     assert len(chunks) == 3 and all(len(c.data) <= m.BLOB_CHUNK for c in chunks)
     assert b.blobs[sha] == a.blobs[sha]
     assert not b.claims and sb.in_sync
+    # streamed: the receiver wrote each chunk as it came, then committed once
+    assert [c for c in b.calls if c[0] in ("write_chunk", "put_blob")] == [
+        ("write_chunk", m.BLOB_CHUNK), ("write_chunk", m.BLOB_CHUNK), ("write_chunk", 10),
+        ("put_blob", sha)]
+
+
+def test_a_served_blob_is_read_one_chunk_per_step() -> None:
+    a, _, sa, _, sha = _blob_pair(m.BLOB_CHUNK * 3)
+    sa.start()
+    sa.receive(m.Hello("ws", {}))
+    assert sa.receive(m.BlobWant(sha)) == [] and sa.whole_pending
+    assert not sa.in_sync  # a file still being sent: not idle
+    assert a.calls.count(("read_chunk", sha)) == 0
+    for step in range(1, 4):
+        (piece,) = sa.next_whole()
+        assert piece.offset == (step - 1) * m.BLOB_CHUNK
+        assert a.calls.count(("read_chunk", sha)) == step
+    assert sa.next_whole() == [] and not sa.whole_pending
+
+
+def test_a_blob_cut_short_leaves_nothing() -> None:
+    _, b, _, sb, sha = _blob_pair(m.BLOB_CHUNK + 5)
+    sb.start()
+    sb.receive(m.Hello("ws", {}))
+    sb.receive(m.BlobData(sha, 0, m.BLOB_CHUNK + 5, b"x" * 100))
+    with pytest.raises(ProtocolError, match="out of order"):
+        sb.receive(m.BlobData(sha, 50, m.BLOB_CHUNK + 5, b"x"))
+    sb.close()
+    assert ("abort", sha) in b.calls and not b.claims and sha not in b.blobs
 
 
 def test_blob_claim_prevents_asking_two_peers() -> None:
