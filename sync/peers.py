@@ -155,7 +155,8 @@ def remove_peer(ws: Workspace, peer: str) -> str | None:
 
 def forget(ws: Workspace, peer_ids: list[str]) -> None:
     with ws.lock, ws.store.transaction():
-        ws.store.db.executemany("DELETE FROM peers WHERE peer_id = ?", [[p] for p in peer_ids])
+        for peer_id in peer_ids:
+            ws.store.db.execute("DELETE FROM peers WHERE peer_id = ?", [peer_id])
 
 
 def save_seen(ws: Workspace, states: list[PeerState]) -> None:
