@@ -101,6 +101,10 @@ def _entries(doc: Document, obj: Any, heads: list[bytes]) -> dict[str, Any]:
     return {k: doc.get(obj[1], k, heads) for k in doc.keys(obj[1], heads)}
 
 
+def _settings(doc: Document, heads: list[bytes]) -> Any:
+    return rec.read_value(doc, doc.get(ROOT, rec.SETTINGS, heads), heads)
+
+
 def _index_violation(doc: Document, at: list[bytes], before: list[bytes],
                      role: str | None) -> str | None:
     if role != "rep":
@@ -109,7 +113,8 @@ def _index_violation(doc: Document, at: list[bytes], before: list[bytes],
     now, then = _entries(doc, ("", settings), at), _entries(doc, ("", settings), before)
     for key in now.keys() | then.keys():
         if key not in APPEND_ONLY_SETTINGS:
-            if now.get(key) != then.get(key):
+            if (rec.read_value(doc, now.get(key), at)
+                    != rec.read_value(doc, then.get(key), before)):
                 return f"a rep may not change the workspace setting {key!r}"
             continue
         if now.get(key) is None or then.get(key) is None or now[key][1] != then[key][1]:
@@ -122,8 +127,7 @@ def _index_violation(doc: Document, at: list[bytes], before: list[bytes],
 
 def _space_violation(doc_id: str, doc: Document, at: list[bytes], before: list[bytes],
                      author: str, role: str | None) -> str | None:
-    settings = rec.container(doc, rec.SETTINGS)
-    if _entries(doc, ("", settings), at) != _entries(doc, ("", settings), before):
+    if _settings(doc, at) != _settings(doc, before):
         return "only managers change a space's settings"
     space_id = doc_id[len(SPACE_PREFIX):]
     # A space document is small (guests have quotas): reading all its records at both heads
