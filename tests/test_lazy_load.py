@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import opp_fields
 from helpers_procs import cli
 
 from bullpen.app import workspace as workspace_module
 from bullpen.app.workspace import Workspace
 from bullpen.crdt.schema import ValidationError, text_doc_id
-from conftest import opp_fields
 
 # Runs a command and reports its peak RSS (KiB) on stderr's last line: a fresh parent, so
 # no other child of the test process counts.
