@@ -32,6 +32,7 @@ import trio
 from libp2p.crypto.x25519 import create_new_key_pair as create_new_x25519_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.host.defaults import get_default_protocols
+from libp2p.peer.id import ID
 from libp2p.security.exceptions import HandshakeFailure
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
@@ -111,6 +112,7 @@ class Gate:
     def __init__(self, is_member: Callable[[str], bool]) -> None:
         self.is_member = is_member
         self._unadmitted: set[_Entry] = set()
+        self._peerstore: Any = None
 
     def security_options(self, key_pair: Any) -> dict[TProtocol, Any]:
         """The host's only secure transport: Noise, gated."""
@@ -118,6 +120,7 @@ class Gate:
 
     def install(self, host: Any) -> None:
         """Answer libp2p's own protocols (identify, identify-push, ping) to members only."""
+        self._peerstore = host.get_peerstore()
         for protocol, handler in get_default_protocols(host).items():
             host.set_stream_handler(protocol, self.guard(handler))
 
@@ -141,7 +144,12 @@ class Gate:
         return Metered(secure, self, entry)
 
     def forget(self, entry: _Entry) -> None:
+        """The connection ended: nothing of an unadmitted peer is kept (libp2p's peerstore
+        would keep its key, addresses and protocols for good)."""
         self._unadmitted.discard(entry)
+        if not entry.admitted and self._peerstore is not None:
+            with contextlib.suppress(Exception):  # not there (any more)
+                self._peerstore.clear_peerdata(ID.from_base58(entry.peer_id))
 
     async def hang_up(self, entry: _Entry) -> None:
         self.forget(entry)

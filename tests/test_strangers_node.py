@@ -1,0 +1,77 @@
+"""Strangers cost nothing once gone: an in-process node's own state after strangers came and
+were hung up on (the gate's entries, libp2p's connections and peerstore, the node's peers)."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from libp2p import new_host
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.network.config import ConnectionConfig
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.utils.varint import encode_uvarint
+from multiaddr import Multiaddr
+
+from bullpen.app.node import make_node
+from bullpen.app.workspace import Workspace
+from bullpen.sync.gate import HANDSHAKE_TIMEOUT, UNADMITTED_BYTES
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Any:
+    workspace = Workspace.create(tmp_path / "ann", "Ann", "Acme Sales", passphrase="pw")
+    yield workspace
+    workspace.close()
+
+
+async def stranger(addr: str, flood: bool) -> str:
+    """One stranger: connects, then floods unfinished bytes or stays silent, until hung up on;
+    returns its peer id."""
+    host = new_host(key_pair=create_new_key_pair(),
+                    connection_config=ConnectionConfig(max_connections_per_peer=1))
+    info = info_from_p2p_addr(Multiaddr(addr))
+    async with host.run(listen_addrs=[Multiaddr("/ip4/127.0.0.1/tcp/0")]):
+        await host.connect(info)
+        conn = host.get_network().get_connections(info.peer_id)[0]
+        stream = await conn.muxed_conn.open_stream()
+        with contextlib.suppress(Exception):
+            if flood:
+                await stream.write(encode_uvarint(1 << 24))
+                for _ in range(4 * UNADMITTED_BYTES // 8192):
+                    await stream.write(b"z" * 8192)
+        with trio.fail_after(HANDSHAKE_TIMEOUT + 15):
+            while host.get_network().get_connections(info.peer_id):
+                await trio.sleep(0.05)
+    return str(host.get_id())
+
+
+def test_nothing_of_a_stranger_is_kept_after_it_is_hung_up_on(ws: Any) -> None:
+    node = make_node(ws, listen=["/ip4/127.0.0.1/tcp/0"], publish=False)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            (addr, *_) = await nursery.start(node.run)
+            full = f"{addr}/p2p/{node.peer_id}" if "/p2p/" not in addr else addr
+            ids: list[str] = []
+
+            async def one(flood: bool) -> None:
+                ids.append(await stranger(full, flood))
+
+            async with trio.open_nursery() as strangers:
+                for i in range(6):
+                    strangers.start_soon(one, i > 0)  # one silent, five flooding
+            peerstore = {str(p) for p in node.host.get_peerstore().peer_ids()}
+            network = node.host.get_network()
+            assert len(ids) == 6
+            assert node.gate.unadmitted == 0
+            assert not any(network.get_connections(ID.from_base58(s)) for s in ids)
+            assert not set(ids) & peerstore, "strangers left in libp2p's peerstore"
+            assert not set(ids) & set(node.peers)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
