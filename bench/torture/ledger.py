@@ -46,6 +46,9 @@ class Ledger:
         self.records.setdefault(kind, []).append(record_id)
         self.authors[record_id] = node
 
+    def kind_of(self, record_id: str) -> str:
+        return next((k for k, ids in self.records.items() if record_id in ids), "")
+
     def live(self, kind: str) -> list[str]:
         return [r for r in self.records.get(kind, []) if r not in self.deleted]
 

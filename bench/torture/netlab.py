@@ -63,17 +63,21 @@ class NetnsLab:
         self.spaces = [self.hub]
         self.nodes: list[int] = []
         self.netem_on = False
-        for bridge in ("bra", "brb"):
-            self._hub("link", "add", bridge, "type", "bridge")
-            self._hub("link", "set", bridge, "up")
-        self.netem_error = self._probe_netem()
+        try:
+            for bridge in ("bra", "brb"):
+                self._hub("link", "add", bridge, "type", "bridge")
+                self._hub("link", "set", bridge, "up")
+            self.netem_error = self._probe_netem()
+        except Exception:
+            self.close()
+            raise
 
     def _hub(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return ip("-n", self.hub, *args, check=check)
 
     def _probe_netem(self) -> str:
         """'' when ``tc netem`` works here, else why not (the kernel lacks sch_netem...)."""
-        self._hub("link", "add", "nprobe", "type", "dummy")
+        self._hub("link", "add", "nprobe", "type", "veth", "peer", "name", "nprobe2")
         try:
             proc = subprocess.run(["tc", "-n", self.hub, "qdisc", "add", "dev", "nprobe", "root",
                                    "netem", *NETEM], capture_output=True, text=True, timeout=30)

@@ -23,7 +23,7 @@ from .verify import Probe, missing_writes, wait_until
 
 STAGES = ("prospecting", "qualification", "proposal", "negotiation", "closed_won", "closed_lost")
 NAMES = ("Ann", "Bob", "Cat", "Dan", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jon", "Kim", "Lou")
-SETTLE_TIMEOUT = 20.0
+SETTLE_TIMEOUT = 15.0
 
 
 class SetupFailed(RuntimeError):
@@ -129,7 +129,8 @@ class Torture:
             (2, self.op_contact), (1, self.op_event), (2, self.op_topic_post),
             (1, self.op_announce), (2, self.op_doc), (1, self.op_resource),
             (1, self.op_forecast), (2, self.op_manager_setting), (1, self.op_join),
-            (1, self.op_role), (1, self.op_remove), (2, self.op_kill), (3, self.op_restart),
+            (1, self.op_role), (1, self.op_remove), (2, self.op_kill),
+            (2, self.op_restart_same), (2, self.op_restart_new),
         ]
         if self.c.net.partitions:
             choices += [(2, self.op_partition), (1, self.op_netem)]
@@ -261,7 +262,8 @@ class Torture:
                 self.confirm(node, args, "setting", key, SNAPSHOTS)
 
     def op_join(self) -> None:
-        inviters = [n for n in self.managers() if n.running]
+        inviters = [n for n in self.managers()  # a joiner starts on the partition's side A
+                    if n.running and n.index not in self.partitioned]
         if len(self.c.nodes) >= self.max_nodes or not inviters:
             return self.op_opp_add()
         joiner = self.join(self.rng.choice(inviters))
@@ -276,12 +278,14 @@ class Torture:
             self.c.cli(other, "peer", "add", node.addr)
 
     def _settled(self, target: Node) -> bool:
-        """Have the target's confirmed writes reached the founder? (waits a while)"""
+        """Have the target's confirmed writes reached the founder? (waits a while when both
+        run, so they can)"""
+        timeout = SETTLE_TIMEOUT if target.running and self.founder.running else 0
         with Probe(self.founder.home) as probe:
             ok = wait_until(lambda: not missing_writes(probe, self.ledger.by_node(target.name)),
-                            SETTLE_TIMEOUT, 0.3)
+                            timeout, 0.3)
         if not ok:
-            self.c.note(f"{target}'s writes did not reach the founder in {SETTLE_TIMEOUT:g} s: "
+            self.c.note(f"{target}'s writes did not reach the founder in {timeout:g} s: "
                         "role change / removal skipped")
         return bool(ok)
 
@@ -315,15 +319,27 @@ class Torture:
         if len(running) > 2:
             self.c.kill(self.rng.choice(running))
 
-    def op_restart(self) -> None:
-        stopped = [n for n in self.c.members() if not n.running]
-        if not stopped:
-            return self.op_kill()
-        node = self.rng.choice(stopped)
-        same = self.rng.random() < 0.5
-        if not (same and self.c.start(node, node.port)):
+    def op_restart_same(self) -> None:
+        """A stopped member back on its old port (a new one if that is taken meanwhile)."""
+        node = self._stopped()
+        if not self.c.start(node, node.port):
             self.c.start(node)
             self.told(node)
+
+    def op_restart_new(self) -> None:
+        """A stopped member back on a new port: a laptop on another network."""
+        node = self._stopped()
+        self.c.start(node)
+        self.told(node)
+
+    def _stopped(self) -> Node:
+        """A stopped member; when none is, a running one killed now."""
+        stopped = [n for n in self.c.members() if not n.running]
+        if stopped:
+            return self.rng.choice(stopped)
+        node = self.rng.choice(self.c.members())
+        self.c.kill(node)
+        return node
 
     def op_partition(self) -> None:
         if self.partitioned:

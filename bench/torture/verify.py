@@ -8,6 +8,7 @@ that precision; the final digests are also read with ``bullpen status --json``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -55,7 +56,8 @@ class Probe:
     def heads(self) -> dict[str, str]:
         with self.ws.lock:
             self.ws.refresh()
-            return {d: self.ws.heads_hex(d)[:12] for d in self.ws.doc_ids()}
+            return {d: hashlib.sha256(self.ws.heads_hex(d).encode()).hexdigest()[:12]
+                    for d in self.ws.doc_ids()}
 
 
 def check_write(ws: Workspace, w: Write) -> str | None:
@@ -92,11 +94,12 @@ def settings(ws: Workspace, name: str) -> dict[str, Any]:
     return {f"{s.get('period')}|{s.get('week')}": s for s in sales.snapshots(ws)}
 
 
-def missing_writes(probe: Probe, writes: Iterable[Write]) -> list[str]:
+def missing_writes(probe: Probe, writes: Iterable[Write]) -> list[tuple[Write, str]]:
+    """Each confirmed write this member lacks, with a line saying what and why."""
     with probe.ws.lock:
         probe.ws.refresh()
-    return [f"{w.what} {w.target[:24]} ({w.name or w.command}) by {w.node} in round {w.round}:"
-            f" {why}" for w in writes if (why := check_write(probe.ws, w))]
+    return [(w, f"{w.what} {w.target[:24]} ({w.name or w.command}) by {w.node} in round {w.round}:"
+            f" {why}") for w in writes if (why := check_write(probe.ws, w))]
 
 
 def settings_conflicts(probe: Probe, writes: Sequence[Write]) -> list[str]:
@@ -113,16 +116,15 @@ def settings_conflicts(probe: Probe, writes: Sequence[Write]) -> list[str]:
     return sorted(set(out))
 
 
-def diverged_docs(heads: dict[str, dict[str, str]]) -> list[str]:
+def diverged_docs(heads: dict[str, dict[str, str]]) -> dict[str, str]:
     """Per document whose heads differ between members: which members hold which heads."""
-    lines = []
+    lines = {}
     for doc in sorted({d for h in heads.values() for d in h}):
         groups: dict[str, list[str]] = {}
         for member, docs in heads.items():
             groups.setdefault(docs.get(doc, "(missing)"), []).append(member)
         if len(groups) > 1:
-            lines.append(f"{doc}: " + "; ".join(f"{h} on {', '.join(m)}"
-                                                for h, m in sorted(groups.items())))
+            lines[doc] = "; ".join(f"{h} on {', '.join(m)}" for h, m in sorted(groups.items()))
     return lines
 
 
