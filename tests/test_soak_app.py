@@ -40,6 +40,7 @@ def drive(seconds: float) -> int:
     """The child: the app on the demo office, printing one JSON sample per line."""
     import psutil
     from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QLabel
 
     from bullpen.ui.app import application, run
     from bullpen.ui.main_window import MainWindow
@@ -67,20 +68,21 @@ def drive(seconds: float) -> int:
         seen["switches"] += 1
 
     def sample() -> None:
+        modal = app.activeModalWidget()  # what the app waits on, should it hang
         print(json.dumps({"t": round(time.monotonic() - started, 1),
                           "true": sys.getrefcount(True), "none": sys.getrefcount(None),
-                          "rss": me.memory_info().rss, **seen}), flush=True)
+                          "rss": me.memory_info().rss, **seen,
+                          "modal": " / ".join(label.text() for label in
+                                              modal.findChildren(QLabel)) if modal else ""}),
+              flush=True)
 
-    timers = []
     for every, fn in ((SAMPLE_EVERY, sample), (USE_EVERY, use)):
-        timer = QTimer(app)
+        timer = QTimer(app)  # kept alive by its parent
         timer.timeout.connect(fn)
         timer.start(int(every * 1000))
-        timers.append(timer)
     os.environ["BULLPEN_QUIT_AFTER"] = str(seconds)
     with tempfile.TemporaryDirectory(prefix="bullpen-soak-") as home:
         code = run(Path(home), demo=True)
-    sample()
     print(json.dumps({"exit": code}), flush=True)
     sys.stdout.flush()
     os._exit(code)  # as `bullpen gui` does: no interpreter teardown of Qt objects
@@ -94,16 +96,22 @@ def steady_fall(samples: list[dict[str, Any]], key: str) -> int:
     return min(values[:window]) - min(values[-window:])
 
 
-def run_soak(seconds: float) -> tuple[int, list[dict[str, Any]], str]:
+def run_soak(seconds: float) -> tuple[int | None, list[dict[str, Any]], str]:
+    """The child's exit code (None: it hung and was killed), its JSON lines and its stderr."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     env.pop("BULLPEN_QUIT_AFTER", None)
     with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.run([sys.executable, __file__, str(seconds)], stdout=subprocess.PIPE,
-                              stderr=err, text=True, env=env, timeout=seconds + 180)
+        proc = subprocess.Popen([sys.executable, __file__, str(seconds)],
+                                stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+        try:
+            out, code = proc.communicate(timeout=seconds + 180)[0], proc.returncode
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, code = proc.communicate()[0], None
         err.seek(0)
         stderr = err.read()
-    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    return proc.returncode, lines, stderr
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return code, lines, stderr
 
 
 @pytest.mark.slow
@@ -115,6 +123,7 @@ def test_app_with_live_teammates_runs_for_minutes_without_leaking() -> None:
     fatal = [line for line in stderr.splitlines() if line.startswith("Fatal Python error")]
     tail = "\n".join(fatal + stderr.strip().splitlines()[-6:])
     last = samples[-1] if samples else {}
+    assert code is not None, f"the app hung after {last.get('t', 0):.0f} s: {last}"
     assert code == 0 and {"exit": 0} in lines, (
         f"the app died (exit {code}) after {last.get('t', 0):.0f} s:\n{tail}")
     assert last["t"] >= SOAK_SECONDS - SAMPLE_EVERY, f"the app quit early at {last['t']} s"
