@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import opp_fields
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from replicas import exchange, join
 
-from bullpen.app.workspace import Workspace
+from bullpen.app.workspace import Workspace, WorkspaceError
 
 
 def test_concurrent_edits_of_different_fields_both_survive(make_ws, join_ws):
@@ -74,15 +75,22 @@ def test_concurrent_reactions_merge_per_member(make_ws, join_ws):
     assert a.get(pid)["reactions"] == {a.peer_id: "helpful", b.peer_id: "+1"}
 
 
-def test_a_settings_map_first_made_on_two_replicas_keeps_both_entries(make_ws, join_ws):
+def test_settings_maps_come_from_genesis_never_from_a_later_change(make_ws, join_ws):
+    """A map two replicas each created would hide one's entries behind the other's, and a
+    change creating one has no author every peer accepts: maps exist from the start, and
+    writing into a map that does not exist is refused."""
     a = make_ws("Dana")
     b = join_ws(a, "Eli", "manager")
-    a.set_setting_entry("contacts", "territories", "north", "Dana")
-    b.set_setting_entry("contacts", "territories", "south", "Eli")
+    a.set_setting_entry("admin", "quotas", "Dana|2026-Q4", 5.0)
+    b.set_setting_entry("admin", "quotas", "Eli|2026-Q4", 7.0)
     exchange(a, b)
     for ws in (a, b):
-        assert ws.setting("territories", "contacts") == {"north": "Dana", "south": "Eli"}
+        assert ws.setting("quotas", "admin") == {"Dana|2026-Q4": 5.0, "Eli|2026-Q4": 7.0}
     assert a.digest() == b.digest()
+    heads = a.heads("contacts")
+    with pytest.raises(WorkspaceError, match="no settings map 'territories'"):
+        a.set_setting_entry("contacts", "territories", "north", "Dana")
+    assert a.heads("contacts") == heads
 
 
 def test_concurrent_document_edits_merge(make_ws, join_ws):
