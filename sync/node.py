@@ -277,6 +277,8 @@ class Node:
         peer_id = str(stream.muxed_conn.peer_id)
         try:
             if not await self.gate.admitted(stream):  # reset unanswered: nothing sent
+                log.info("not syncing with peer %s: not a member of this workspace",
+                         short_id(peer_id))
                 return
             link = self._register(stream, peer_id, initiator=peer_id)
             if link is not None:
