@@ -686,12 +686,35 @@ def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
         return EXIT_SOFTWARE
 
 
+# Arguments naming files may hold any bytes the file system allows; every other argument
+# becomes record text, an id or a setting, which must be valid Unicode.
+PATH_ARGS = frozenset({"home", "file", "output"})
+
+
+def check_text_args(args: argparse.Namespace) -> None:
+    """Refuse undecodable bytes (lone surrogates in Python's argv) in any non-path argument,
+    before they reach SQLite or automerge, which cannot store them."""
+    for name, value in vars(args).items():
+        for item in value if isinstance(value, list) else [value]:
+            if name not in PATH_ARGS and isinstance(item, str) and not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValidationError(f"{name.replace('_', '-')}: not valid text "
+                                          f"(undecodable bytes)") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     with safe_terminal():
         parser = build_parser()
         args = parser.parse_args(argv)
         args.home = (args.home or default_home()).expanduser().resolve()
-        return run(getattr(args, "func", None) or cmd_gui, args)
+
+        def command(args: argparse.Namespace) -> int:
+            check_text_args(args)
+            return (getattr(args, "func", None) or cmd_gui)(args)
+
+        return run(command, args)
 
 
 if __name__ == "__main__":
