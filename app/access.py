@@ -65,6 +65,20 @@ def author_of(actor: bytes) -> str | None:
     return peer_id_from_public(actor[:32])
 
 
+def _ancestors_in(batch: list[Any], tips: list[Any]) -> set[bytes]:
+    """Hashes of the changes of ``batch`` that ``tips`` (changes of the batch) build on."""
+    by_hash = {c.hash: c for c in batch}
+    seen: set[bytes] = set()
+    stack = [d for tip in tips for d in tip.deps]
+    while stack:
+        h = stack.pop()
+        if h in seen or h not in by_hash:
+            continue
+        seen.add(h)
+        stack.extend(by_hash[h].deps)
+    return seen
+
+
 class AccessPolicy:
     """The sync node's policy hook, answered from the workspace's membership."""
 
@@ -159,7 +173,20 @@ class AccessPolicy:
                    ("resource", doc_id) for r in self.ws.list("resource") for doc_id in spaces)
 
     def refused_changes(self, doc_id: str, changes: Iterable[Any]) -> list[tuple[Any, str]]:
-        return [(c, reason) for c in changes if (reason := self.change_refused(doc_id, c))]
+        """The refused ``changes`` of one message, with reasons. A removed member's change is
+        kept when a change of a current member in the same message builds on it: that member
+        accepted it before learning of the removal (every member's node builds on such
+        changes once it learns, :meth:`Workspace.adopt_former_members_changes`), so every
+        peer ends up with the same changes whichever way they travelled."""
+        changes = list(changes)
+        refused = [(c, reason) for c in changes if (reason := self.change_refused(doc_id, c))]
+        if not refused:
+            return []
+        former = self.ws.membership().removed
+        refused_ids = {id(c) for c, _ in refused}
+        vouched = _ancestors_in(changes, [c for c in changes if id(c) not in refused_ids])
+        return [(c, reason) for c, reason in refused
+                if c.hash not in vouched or author_of(c.actor_id) not in former]
 
     def content_judge(self, doc_id: str) -> ContentJudge:
         """The role rules of :mod:`.authz`, by the membership as it is before the changes."""

@@ -44,7 +44,7 @@ from bullpen.crdt.schema import (
 
 from .authz import require_manager
 from .blobs import BlobStore
-from .identity import Identity, load_identity, save_identity
+from .identity import Identity, load_identity, peer_id_from_public, save_identity
 from .index import Index
 from .keys import PassphraseSource, create_key, subkey, unlock
 from .membership import MembershipState, founding_entry, new_entry, replay
@@ -151,6 +151,7 @@ class Workspace:
         self._listeners: list[Callable[[ChangeSet], None]] = []
         self._membership: tuple[str, MembershipState] | None = None
         self._stale_texts: set[str] = set()  # documents whose search text is behind
+        self._removed_seen: frozenset[str] = frozenset()  # see adopt_former_members_changes
         self.name = store.get_meta("name") or ""
         self.workspace_id = store.get_meta("workspace_id") or ""
 
@@ -447,6 +448,7 @@ class Workspace:
         return [Stage(**s) for s in items]
 
     def set_stages(self, stages: list[Stage]) -> None:
+        require_manager(self.role(), "change the pipeline's stages")
         if not stages or len({s.id for s in stages}) != len(stages):
             raise ValidationError("stages must be a non-empty list of distinct ids")
 
@@ -456,7 +458,6 @@ class Workspace:
             return set()
 
         self._write(INDEX_DOC, put)
-        require_manager(self.role(), "change the pipeline's stages")
 
     def set_setting_entry(self, doc_id: str, name: str, key: str, value: Any) -> None:
         """Set one key of a settings map (invites, quotas, exchange rates ...): merges per
@@ -727,8 +728,41 @@ class Workspace:
         return self.append_membership("add", peer_id, role=role, name=name, manager=manager,
                                       invite=invite)
 
+    def adopt_former_members_changes(self) -> list[str]:
+        """Build on every change of a removed member that this replica holds and nobody built
+        on yet; returns the documents adopted.
+
+        This replica accepted those changes while their author was a member in its view
+        (before the removal reached it). Peers that learned of the removal first refuse them
+        when they come alone, but keep them when a current member's change builds on them
+        (:meth:`AccessPolicy.refused_changes`): this one empty change (it touches no record)
+        is that, so the document converges everywhere instead of staying blocked between this
+        replica and the others. Text documents not in memory are checked when next loaded
+        by a write (their next edit builds on them all the same)."""
+        with self.lock:
+            state = self.membership()
+            former = frozenset(state.removed)
+            # Orphans appear only when a removal reaches this replica after the removed
+            # member's changes did: look when the set of removed members changes.
+            if former == self._removed_seen or state.role_of(self.peer_id) is None:
+                return []
+            self._removed_seen = former
+            adopted = []
+            for doc_id in self.doc_ids():
+                if doc_id.startswith("doc:") and doc_id not in self.docs:
+                    continue
+                doc = self.doc(doc_id)
+                actors = (rec.toucher(doc, h) for h in doc.get_heads())
+                if any(a is not None and len(a) == 36 and peer_id_from_public(a[:32]) in former
+                       for a in actors):
+                    self._write(doc_id, lambda tx: set())
+                    adopted.append(doc_id)
+            return adopted
+
     def remove_member(self, who: str) -> str:
-        return self.append_membership("remove", self.find_member(who))
+        entry = self.append_membership("remove", self.find_member(who))
+        self.adopt_former_members_changes()
+        return entry
 
     def set_role(self, who: str, role: str, *, manager: str | None = None) -> str:
         return self.append_membership("role", self.find_member(who), role=role, manager=manager)

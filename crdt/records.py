@@ -225,6 +225,18 @@ def record_ids(doc: Document, records: bytes) -> list[str]:
     return doc.keys(records)
 
 
+def toucher(doc: Document, change_hash: bytes) -> bytes | None:
+    """The actor id of the change that last wrote the ``touched`` key as of ``change_hash``:
+    the author of that change itself, as every change Bullpen writes marks what it touched.
+    Read from the value's op id (``0x10``, actor length, actor, counter), in microseconds,
+    where finding the change itself means listing the document's changes."""
+    found = doc.get(container(doc, TOUCHED), TOUCH_KEY, [change_hash])
+    if found is None:
+        return None
+    opid = found[1]
+    return bytes(opid[2:2 + opid[1]]) if len(opid) > 2 and opid[0] == 0x10 else None
+
+
 def touched_by(doc: Document, touched: bytes, change: Any) -> list[str] | None:
     """Record ids written by ``change`` (None when the change wrote no ``touched`` key).
 

@@ -29,6 +29,7 @@ from automerge.core import ROOT, Document, Message, SyncState
 from bullpen.app.blobs import IncomingBlob
 from bullpen.app.workspace import Workspace
 from bullpen.crdt.changes import ChangeHeader
+from bullpen.crdt.schema import INDEX_DOC
 
 from .messages import ProtocolError, compress_saved, decompress_saved, inspect_sync
 from .policy import Policy, RefusedChanges
@@ -108,6 +109,7 @@ class WorkspaceDocs:
                     _raise_refused(doc_id, judge(live, live.get_changes(before)))
 
                 self.ws.apply_remote(doc_id, apply)
+                self._after_applied(doc_id)
                 return
             fork = doc.fork() if doc is not None else Document()
             try:
@@ -118,10 +120,18 @@ class WorkspaceDocs:
             self._refuse_any(doc_id, new)
             _raise_refused(doc_id, judge(fork, new))
             self.ws.apply_remote(doc_id, lambda d: d.merge(fork))
+            self._after_applied(doc_id)
 
     def _check_headers(self, doc_id: str, doc: Document, headers: list[ChangeHeader]) -> None:
-        """As :meth:`_check_authors`, from the changes' own headers: those ``doc`` lacks."""
+        """Refuse by the changes' own headers (authors), for those ``doc`` lacks."""
         self._refuse_any(doc_id, [h for h in headers if not _holds(doc, h.hash)])
+
+    def _after_applied(self, doc_id: str) -> None:
+        """A membership change (in the index) may have removed someone whose changes this
+        replica holds: build on them so every member converges (see
+        :meth:`Workspace.adopt_former_members_changes`)."""
+        if doc_id == INDEX_DOC:
+            self.ws.adopt_former_members_changes()
 
     def _refuse_any(self, doc_id: str, new: list[Any]) -> None:
         """Raise when the policy refuses any of the ``new`` changes (or change headers): an
@@ -153,6 +163,7 @@ class WorkspaceDocs:
             self._refuse_any(doc_id, new)
             _raise_refused(doc_id, self.policy.content_judge(doc_id)(loaded, new))
         self.ws.merge_saved(doc_id, raw, loaded)
+        self._after_applied(doc_id)
         self._merged += len(raw)
         return loaded.get_heads()
 
