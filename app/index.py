@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bullpen.crdt.schema import KINDS
+from bullpen.crdt.schema import KINDS, SPACE_KINDS, space_doc_id
 
 from .db import DatabaseError, check_pages, connect
 from .store import StoreError
@@ -149,7 +149,7 @@ class Index:
             rows, fts, removed = [], [], []
             for record_id, data in records:
                 removed.append(record_id)
-                if data is None:
+                if data is None or not _belongs(doc_id, record_id, data):
                     continue
                 kind = data.get("kind", "")
                 spec = KINDS.get(kind)
@@ -288,3 +288,13 @@ class Index:
 
     def close(self) -> None:
         self.db.conn.close()
+
+
+def _belongs(doc_id: str, record_id: str, data: dict[str, Any]) -> bool:
+    """May this record be listed from this document? A shared space's document holds only
+    what a space may (docs/SECURITY.md): a record of another kind there (written before every
+    peer refused such changes) is never listed, searched or counted as a team record."""
+    if not doc_id.startswith(space_doc_id("")):
+        return True
+    kind = data.get("kind")
+    return kind in SPACE_KINDS or (kind == "space" and doc_id == space_doc_id(record_id))

@@ -271,3 +271,16 @@ def _record_write(kind, author):
 
 def _root_write(name):
     return lambda tx: replace_root(tx, name)
+
+
+def test_team_kinds_already_in_a_space_are_never_listed(office):
+    """A record of a team kind that reached a space document before these rules (accepted by
+    an older release) is not listed, searched or counted."""
+    manager, room = office["manager"], office["room"]
+    forge(manager, f"space:{room}", lambda tx: put_record(tx, "old-fake", {
+        "_kind": "opportunity", "account": "Guest Inc", "title": "hacked", "amount": 1e7,
+        "stage": "negotiation", "close_date": "2026-12-01", "_deleted": False}))
+    manager.reindex_doc(f"space:{room}")
+    assert "old-fake" not in [o["id"] for o in manager.list("opportunity")]
+    assert manager.search("hacked") == []
+    assert [s["id"] for s in manager.list("space")] == [room]
