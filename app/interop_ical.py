@@ -89,7 +89,7 @@ def _event_fields(event: icalendar.Event, where: str, notes: list[str] | None = 
     if event.errors:
         prop, reason = event.errors[0]
         raise InteropError(f"{where}: bad {prop or 'content line'} ({reason})")
-    start_prop = event.get("DTSTART")
+    start_prop = _one(event, "DTSTART", where)
     if start_prop is None:
         raise InteropError(f"{where}: no DTSTART")
     start = start_prop.dt
@@ -99,14 +99,16 @@ def _event_fields(event: icalendar.Event, where: str, notes: list[str] | None = 
     if tzid and tz is None and not all_day and notes is not None:
         kept = "fixed UTC offsets" if start.tzinfo else "floating local times (no zone)"
         notes.append(f"{where}: unknown time zone {str(tzid)!r}: its times are kept as {kept}")
-    end: Any = event["DTEND"].dt if "DTEND" in event else None
-    if end is None and "DURATION" in event:
-        end = start + event["DURATION"].dt
-    uid = str(event.get("UID", "")).strip()
-    if "RECURRENCE-ID" in event and uid:
-        uid = f"{uid}{_OVERRIDE_SEP}{_iso(event['RECURRENCE-ID'].dt, tz)}"
+    end_prop, duration = _one(event, "DTEND", where), _one(event, "DURATION", where)
+    end: Any = end_prop.dt if end_prop is not None else None
+    if end is None and duration is not None:
+        end = start + duration.dt
+    uid = str(_one(event, "UID", where) or "").strip()
+    recurrence_id = _one(event, "RECURRENCE-ID", where)
+    if recurrence_id is not None and uid:
+        uid = f"{uid}{_OVERRIDE_SEP}{_iso(recurrence_id.dt, tz)}"
     fields: dict[str, Any] = {
-        "title": str(event.get("SUMMARY", "")).strip() or UNTITLED,
+        "title": str(_one(event, "SUMMARY", where) or "").strip() or UNTITLED,
         "start": _iso(start, tz),
         "end": _iso(end, tz) if end is not None else None,
         "all_day": all_day,
@@ -119,6 +121,15 @@ def _event_fields(event: icalendar.Event, where: str, notes: list[str] | None = 
         "external_id": uid,
     }
     return {k: v for k, v in fields.items() if v not in (None, "", [])}
+
+
+def _one(event: icalendar.Event, name: str, where: str) -> Any:
+    """The event's one ``name`` property (None if absent); a file that gives it twice has no
+    one meaning, and icalendar would hand over a list."""
+    value = event.get(name)
+    if isinstance(value, list):
+        raise InteropError(f"{where}: {name} is given {len(value)} times")
+    return value
 
 
 def _event_zone(start: dt.date, tzid: str | None) -> ZoneInfo | None:

@@ -103,3 +103,17 @@ def test_an_unknown_time_zone_on_import_is_reported(ws: Workspace, tmp_path: Pat
                             f"times are kept as floating local times (no zone)"]
     assert report.notes[0] in report.summary() and report.to_json()["notes"] == report.notes
     assert len(ws.list("event")) == 2
+
+
+@pytest.mark.parametrize(("line", "added"), [("DTSTART:20261201T100000Z", 1),
+                                           ("DTEND:20261201T120000Z", 1),
+                                           ("RECURRENCE-ID:20261201T100000Z", 2)])
+def test_an_event_giving_a_time_twice_is_one_error(ws: Workspace, tmp_path: Path, line: str,
+                                                   added: int) -> None:
+    """Found by the import fuzz: icalendar hands a repeated property over as a list."""
+    path = tmp_path / "team.ics"
+    path.write_text(ICS.replace("SUMMARY:Paris review",
+                                "\n".join(["SUMMARY:Paris review"] + [line] * added)))
+    with pytest.raises(InteropError, match=f"{line.split(':')[0]} is given 2 times"):
+        import_calendar(ws, path)
+    assert ws.list("event") == []
