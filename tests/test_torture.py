@@ -36,7 +36,7 @@ def verdict(report: Report) -> None:
         return
     if report.only_known and not STRICT:
         bugs = sorted({f.bug for f in report.failures})
-        pytest.xfail(f"only known open bugs of issue 12 ({', '.join(bugs)}):\n{report.text()}")
+        pytest.xfail(f"only known open bugs ({', '.join(bugs)}):\n{report.text()}")
     pytest.fail(report.text(), pytrace=False)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Callable
 
 from bullpen.app.sales import QUOTAS, RATES, SNAPSHOTS
@@ -97,14 +98,23 @@ class Torture:
         return (f"set-up: a join failed: {self.ledger.unconfirmed[-1:] or ['the node']}; "
                 f"{inviter} logged: {errors[-1].strip(' |') if errors else 'nothing'}")
 
+    def invite(self, inviter: Node, role: str) -> str | None:
+        """An invite code naming the inviter's running node (its addresses are published a
+        moment after it starts); None when the inviter refuses (its role, as it knows it)."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            out = self.run(inviter, "invite", "--role", role, "--json")
+            if out is None:
+                return None
+            data = json.loads(out)
+            if inviter.addr in data.get("addrs", []):
+                return data["code"]
+            time.sleep(0.5)  # poll interval of the condition above
+        return None
+
     def join(self, inviter: Node, role: str = "rep") -> Node | None:
         """``invite`` on a running manager, ``join`` and ``serve`` on a new profile."""
-        def code() -> str | None:
-            out = self.run(inviter, "invite", "--role", role, "--json")
-            data = json.loads(out) if out else {}
-            return data.get("code") if inviter.addr in data.get("addrs", []) else None
-
-        invite = wait_until(code, 30, 0.5)
+        invite = self.invite(inviter, role)
         if invite is None:
             return None
         joiner = self.c.new_node(NAMES[len(self.c.nodes) % len(NAMES)]

@@ -135,15 +135,18 @@ def refusals_in_status(status: dict[str, Any], names: dict[str, str]) -> list[st
             for doc, why in (p.get("refused") or {}).items()]
 
 
-def refusals_in_logs(logs: Iterable[Path], names: dict[str, str], limit: int = 5) -> list[str]:
-    """Refusal lines of a member's serve logs that concern a member (by short id)."""
+def refusals_in_logs(logs: Iterable[Path], names: dict[str, str], former: dict[str, str],
+                     limit: int = 5) -> list[str]:
+    """Refusal lines of a member's serve logs that concern a member (by short id); short ids
+    of members and ``former`` members are replaced by their names."""
     shorts = {pid[-6:]: name for pid, name in names.items()}
+    everyone = {pid[-6:]: name for pid, name in {**names, **former}.items()}
     found: dict[str, int] = {}
     for path in logs:
         for line in path.read_text(errors="replace").splitlines():
             if REFUSAL.search(line) and any(s in line for s in shorts):
                 text = re.sub(r"^\S+ \S+ ", "", line)  # drop the timestamp, keep the message
-                for short, name in shorts.items():
+                for short, name in everyone.items():
                     text = text.replace(short, name)
                 found[text] = found.get(text, 0) + 1
     return [f"{text} (x{n})" for text, n in list(found.items())[:limit]]
