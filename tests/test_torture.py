@@ -20,13 +20,16 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from conftest import opp_fields  # noqa: E402
+from replicas import exchange  # noqa: E402
+from torture.ledger import Ledger, Write  # noqa: E402
 from torture.netlab import NetUnavailable  # noqa: E402
 from torture.run import Report, run  # noqa: E402
+from torture.verify import check_write, diverged_docs  # noqa: E402
 
 STRICT = os.environ.get("BULLPEN_TORTURE_STRICT") == "1"
 SEED, ROUNDS, NODES = 12, 20, 5
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(290)]
 
 
 def verdict(report: Report) -> None:
@@ -40,11 +43,38 @@ def verdict(report: Report) -> None:
     pytest.fail(report.text(), pytrace=False)
 
 
+def test_checks_name_what_a_member_lacks(ws, join_ws) -> None:
+    """The final checks can fail: a record, a field value, a deletion, a role a member does
+    not hold yet are each named; a value replaced later still counts (it is in history)."""
+    eli = join_ws(ws, "Eli")
+    rid = ws.add("opportunity", opp_fields(title="late deal"))
+    ledger = Ledger()
+    ledger.add(Write(1, "Dana", "opp add", "field", rid, "title", "late deal"))
+    ledger.add(Write(2, "Dana", "opp delete", "deleted", rid))
+    ledger.add(Write(3, "Dana", "member role", "member", eli.peer_id, value="rep"))
+    ledger.add(Write(4, "Dana", "member role", "member", eli.peer_id, value="manager"))
+    assert [w.round for w in ledger.current()] == [1, 2, 4]  # only the last role counts
+    assert "no record" in check_write(eli, ledger.writes[0])
+    ws.update(rid, {"title": "renamed"})
+    ws.set_role(eli.peer_id, "manager")
+    exchange(ws, eli)
+    assert check_write(eli, ledger.writes[0]) is None  # replaced, but in the history
+    assert check_write(eli, ledger.writes[1]) == "not deleted"
+    assert check_write(eli, ledger.writes[3]) is None
+    assert diverged_docs({"A": {"pipeline": "h1", "index": "i"},
+                          "B": {"pipeline": "h2", "index": "i"}}) == {
+        "pipeline": "h1 on A; h2 on B"}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(290)
 def test_torture_loopback(tmp_path: Path) -> None:
     verdict(run(SEED, ROUNDS, NODES, netns=False, root=tmp_path, converge_timeout=45))
 
 
+@pytest.mark.slow
 @pytest.mark.netns
+@pytest.mark.timeout(290)
 def test_torture_netns_partitions(tmp_path: Path) -> None:
     try:
         report = run(SEED, ROUNDS, NODES, netns=True, root=tmp_path, converge_timeout=45)
