@@ -12,7 +12,8 @@ membership, and while it is:
 
 * it may send at most :data:`UNADMITTED_BYTES` in all (counted as the muxer reads them, so a
   half-sent frame or a stream nobody reads is counted too); past that it is hung up on;
-* it is hung up on after :data:`HANDSHAKE_TIMEOUT` unless a join is under way;
+* it is hung up on :data:`HANDSHAKE_TIMEOUT` after it connected (not while its one join
+  request is being answered);
 * at most :data:`MAX_UNADMITTED` such connections exist at once, and one per peer id;
 * at most one join stream runs per connection; sync, identify and ping streams are reset
   unanswered (identify would tell it our addresses);
@@ -180,6 +181,8 @@ class Gate:
         if entry is not None:
             self._set_admitted(entry, allowed)
         if not allowed:
+            log.info("refused a stream from %s: not a member of this workspace",
+                     short_id(str(stream.muxed_conn.peer_id)))
             await reset(stream)
         return allowed
 
@@ -196,7 +199,8 @@ class Gate:
     @contextlib.asynccontextmanager
     async def joining(self, stream: Any) -> AsyncIterator[bool]:
         """Around a join request: yields False (and resets the stream) when this connection
-        already has one under way; while it runs the handshake deadline is suspended."""
+        already has one under way. While it runs the connection is not hung up on; the
+        deadline itself is not moved (else a stranger could cycle join streams forever)."""
         entry = self._entry(stream)
         if entry is None or entry.joins:
             await reset(stream)
@@ -207,7 +211,6 @@ class Gate:
             yield True
         finally:
             entry.joins -= 1
-            entry.deadline = trio.current_time() + HANDSHAKE_TIMEOUT
 
     async def run(self) -> None:
         """Hang up on connections that did not prove membership in time."""
