@@ -7,6 +7,11 @@ length field (py-libp2p 0.8.1 itself has no such cap). A message larger than a f
 sync message, a saved document) is split over several frames with the ``MORE`` flag set on all
 but the last; the reassembled message is itself capped at :data:`MAX_MESSAGE`.
 
+These caps are for members. A peer that has not proven membership never reaches a sync
+decoder (its sync streams are reset unread, ``gate.py``); the only frames read from it are a
+join request's, capped at 4 KiB (``join.py``), and everything it sends over its connection
+is capped at 64 KiB in all, half-sent frames and unread streams included.
+
 The decoder is a pure state machine fed with whatever byte slices the transport produced, so it
 is tested alone with arbitrary splits and garbage.
 """
