@@ -98,7 +98,7 @@ def _amount(text: Any, what: str, *, positive: bool = False) -> float:
 
 
 def _currency(text: str) -> str:
-    return currency(text, f"currency {text!r}")
+    return currency(text)
 
 
 # ----- quotas and rates -------------------------------------------------------------------------

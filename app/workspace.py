@@ -26,6 +26,7 @@ from automerge.core import ROOT, Document, ObjType, ScalarType, SyncState
 from bullpen.crdt import changes as am_changes
 from bullpen.crdt import records as rec
 from bullpen.crdt import textdoc
+from bullpen.crdt.checks import check_span
 from bullpen.crdt.history import HistoryEntry, record_history
 from bullpen.crdt.schema import (
     COLLECTIONS,
@@ -591,7 +592,7 @@ class Workspace:
         return self._write(doc_id, put)
 
     def _check_links(self, kind: str, values: dict[str, Any]) -> None:
-        if kind == "post":
+        if kind == "post" and "topic_id" in values:
             topic = self.get(values["topic_id"])
             if topic["kind"] != "topic":
                 raise ValidationError(f"{values['topic_id']} is not a discussion topic")
@@ -601,6 +602,21 @@ class Workspace:
                 if parent["kind"] != "post" or parent.get("topic_id") != topic["id"]:
                     raise ValidationError(f"{values['reply_to']} is not a post in this topic")
                 values["reply_to"] = parent["id"]
+        if kind == "opportunity" and values.get("contact_ids"):
+            values["contact_ids"] = [self._linked(c, "contact") for c in values["contact_ids"]]
+        if kind == "event" and values.get("opportunity_id"):
+            values["opportunity_id"] = self._linked(values["opportunity_id"], "opportunity")
+
+    def _linked(self, record_id: str, kind: str) -> str:
+        """The full id of the ``kind`` record ``record_id`` names, or ValidationError: a link
+        to nothing would show as a dangling id on every peer."""
+        try:
+            found = self.get(record_id)
+        except WorkspaceError:
+            found = None
+        if found is None or found["kind"] != kind:
+            raise ValidationError(f"{record_id!r} is not a {kind} in this workspace")
+        return found["id"]
 
     def resolve(self, record_id: str) -> tuple[str, str]:
         """(full id, document id) for an id or a unique prefix of one."""
@@ -636,6 +652,8 @@ class Workspace:
             values = validate(kind, fields, partial=True, choices=self._choices())
             if not values:
                 raise ValidationError("nothing to change: give at least one field")
+            check_span({**current, **values})
+            self._check_links(kind, values)
             self._stage_defaults(kind, values)
             rid = current["id"]
             doc_id = self.resolve(rid)[1]

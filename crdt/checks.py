@@ -43,7 +43,8 @@ def currency(value: Any, name: str = "currency") -> str:
     """An ISO 4217 code, upper case (``usd`` is ``USD``)."""
     code = currency_code(value)
     if code is None:
-        raise ValidationError(f"{name}: {value!r} is not an ISO 4217 currency code (e.g. USD)")
+        raise ValidationError(f"{name}: {value!r} is not an ISO 4217 currency code "
+                              f"(three-letter, e.g. USD)")
     return code
 
 
@@ -64,7 +65,10 @@ def check_span(values: dict[str, Any]) -> None:
     start, end = values.get("start"), values.get("end")
     if not start or not end:
         return
-    first, last = dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)
+    try:
+        first, last = dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)
+    except (TypeError, ValueError):  # a stored value from elsewhere that is no time: no order
+        return
     if (first.tzinfo is None) != (last.tzinfo is None):
         first, last = first.replace(tzinfo=None), last.replace(tzinfo=None)
     if last < first:

@@ -163,3 +163,37 @@ def test_an_unexpected_error_is_one_line_naming_it(capsys: pytest.CaptureFixture
     monkeypatch.setenv("BULLPEN_DEBUG", "1")
     with pytest.raises(ExceptionGroup):
         run(broken, argparse.Namespace())
+
+
+# ----- links and updates ------------------------------------------------------------------------
+
+
+def test_links_to_unknown_records_are_refused(ws: Workspace) -> None:
+    from conftest import opp_fields
+
+    contact = ws.add("contact", {"name": "Ann Lee"})
+    with pytest.raises(ValidationError, match="'nosuch' is not a contact"):
+        ws.add("opportunity", opp_fields(contact_ids="nosuch"))
+    oid = ws.add("opportunity", opp_fields(contact_ids=contact[:8]))  # a prefix is resolved
+    assert ws.get(oid)["contact_ids"] == [contact]
+    with pytest.raises(ValidationError, match=f"'{contact}' is not a opportunity"):
+        ws.add("event", {"title": "QBR", "start": "2026-12-01T10:00", "opportunity_id": contact})
+    with pytest.raises(ValidationError, match="is not a contact"):
+        ws.update(oid, {"contact_ids": [contact, oid]})
+    assert ws.get(oid)["contact_ids"] == [contact]
+
+
+def test_an_update_cannot_move_an_event_end_before_its_start(ws: Workspace) -> None:
+    eid = ws.add("event", {"title": "QBR", "start": "2026-12-01T10:00",
+                           "end": "2026-12-01T11:00"})
+    with pytest.raises(ValidationError, match="before start"):
+        ws.update(eid, {"end": "2026-12-01T09:00"})
+    with pytest.raises(ValidationError, match="before start"):
+        ws.update(eid, {"start": "2026-12-01T12:00"})
+    assert ws.update(eid, {"start": "2026-12-01T10:30"})["end"] == "2026-12-01T11:00:00"
+
+
+def test_a_post_can_be_edited_without_naming_its_topic(ws: Workspace) -> None:
+    tid = ws.add("topic", {"title": "Globex"})
+    pid = ws.add("post", {"topic_id": tid, "text": "first"})
+    assert ws.update(pid, {"text": "second"})["text"] == "second"
