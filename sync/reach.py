@@ -63,9 +63,10 @@ class Reach:
     # ----- the address book ----------------------------------------------------------------
 
     def learn(self, peer_id: str, times: dict[str, float], name: str = "",
-              source: Link | None = None) -> None:
+              source: Link | None = None, persist: bool = True) -> None:
         """Merge what is known of an allowed peer (the caller checked the policy); dial it now
-        and tell the other teammates when its addresses changed materially."""
+        and tell the other teammates when its addresses changed materially (and remember
+        that in the table, unless it came from there)."""
         if peer_id == self.node.peer_id:
             return
         known = self.peers.get(peer_id)
@@ -80,7 +81,7 @@ class Reach:
             if wake is not None:
                 wake.set()
             self._tell({peer_id: known.addr_times}, source)
-            if self.node.publish:
+            if persist and self.node.publish:
                 self.node._nursery_start(trio.to_thread.run_sync, peers.remember, self.node.ws,
                                          peer_id, dict(known.addr_times), known.name)
         if self.node.redial:
@@ -100,7 +101,7 @@ class Reach:
             lambda: {s.peer_id for s in found if self.node.policy.is_allowed(s.peer_id)})
         for state in found:
             if state.peer_id in allowed:
-                self.learn(state.peer_id, state.addr_times, state.name)
+                self.learn(state.peer_id, state.addr_times, state.name, persist=not stored)
                 known = self.peers.get(state.peer_id)
                 if known is not None and known.last_seen is None:
                     known.last_seen = state.last_seen

@@ -87,7 +87,8 @@ def test_peer_add_of_a_new_address_reaches_a_running_node(tmp_path: Path) -> Non
 
 
 def _dials(home: Path, peer_id: str) -> int:
-    return peers_by_id(home).get(peer_id, {}).get("dials", 0)
+    """Connection attempts of ``home``'s node to ``peer_id`` (published in its status)."""
+    return peers_by_id(home)[peer_id]["dials"]
 
 
 def test_removed_member_and_stranger_cause_no_redial_storm(tmp_path: Path) -> None:
@@ -117,7 +118,8 @@ def test_removed_member_and_stranger_cause_no_redial_storm(tmp_path: Path) -> No
             assert stranger_id not in peers_by_id(a)
             time.sleep(0.5)
         after = {p: _dials(e, p) for p in (sa.peer_id, sb.peer_id)}
-        assert all(after[p] - before[p] <= 5 for p in after), (before, after)
+        # it does try (1, 2, 4 ... 30 s apart), never dozens of times a second
+        assert all(before[p] >= 1 and after[p] - before[p] <= 5 for p in after), (before, after)
     assert "Traceback" not in sa.log() + sb.log() + se.log()
 
 
