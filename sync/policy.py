@@ -28,6 +28,11 @@ class Policy:
         """May ``peer_id`` (already proven by the Noise handshake) sync with us at all?"""
         return True
 
+    def role(self, peer_id: str) -> str | None:
+        """The peer's role ("manager", "rep", "guest"); None for a non-member. Teammates tell
+        each other where they reached teammates; guests are told nothing of it."""
+        return "rep" if self.is_allowed(peer_id) else None
+
     def docs_visible_to(self, peer_id: str, doc_ids: Iterable[str]) -> set[str]:
         """The subset of ``doc_ids`` that ``peer_id`` may receive and write."""
         return set(doc_ids)
