@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -235,9 +236,12 @@ def stranger_figures(seconds: float) -> None:
     print(f"Dana's RSS: {before:.1f} MB before, peak {peak:.1f} MB during the flood "
           f"(+{peak - before:.1f} MB; target < 50 MB), {after:.1f} MB after "
           f"(+{after - before:.1f} MB)")
+    ordered = sorted(latencies)
     print(f"Eli's edit -> visible on Dana: quiet median {statistics.median(quiet) * 1000:.0f} ms; "
-          f"under the flood median {statistics.median(latencies) * 1000:.0f} ms, max "
-          f"{max(latencies) * 1000:.0f} ms over {len(latencies)} edits (target < 1 s)")
+          f"under the flood median {statistics.median(latencies) * 1000:.0f} ms, p90 "
+          f"{ordered[int(len(ordered) * .9)] * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms "
+          f"over {len(latencies)} edits (target < 1 s); load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 def main() -> None:
