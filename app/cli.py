@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from bullpen import __version__
+from bullpen.crdt.checks import currency
 from bullpen.crdt.schema import ValidationError
 
 from .joining import first_of
@@ -112,8 +113,8 @@ def add_json(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    ws = Workspace.create(args.home, args.name, args.workspace, currency=args.currency,
-                          ask=ask_new_passphrase)
+    ws = Workspace.create(args.home, args.name, args.workspace,
+                          currency=currency(args.currency, "--currency"), ask=ask_new_passphrase)
     data = ws.status()
     ws.close()
     emit(args, data, lambda d: f"created workspace {d['title']!r} ({d['workspace_id']})\n"

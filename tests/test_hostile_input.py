@@ -91,6 +91,12 @@ def test_huge_amount_and_bad_currency_are_refused(cli: Cli) -> None:
     refused(cli, "opp", "add", "--account", "A", *OPP, "--currency", "€€€", needle="ISO 4217")
 
 
+def test_a_workspace_currency_must_be_iso_4217(tmp_path: Path) -> None:
+    Cli(tmp_path / "x").fails("init", "--name", "Dana", "--workspace", "Acme", "--currency",
+                              "€€€", needle="--currency: '€€€' is not an ISO 4217")
+    assert not (tmp_path / "x").exists()
+
+
 def test_lower_case_currency_is_stored_upper_case(cli: Cli) -> None:
     oid = cli.out("opp", "add", "--account", "A", *OPP, "--currency", "usd")
     assert cli.json("opp", "show", oid)["currency"] == "USD"
