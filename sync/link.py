@@ -65,6 +65,8 @@ class Link:
         self.closed = trio.Event()
         self.reason = ""
         self.reach = False  # the peer reads Addrs and Held
+        # a manager or rep (not a guest): addresses are shared with it (None: not known yet)
+        self.teammate: bool | None = None
         self.synced = False  # was in sync at least once: the link worked
         self.held_by_peer: dict[str, str] = {}  # documents the peer refuses from us, and why
         self._step_lock = trio.Lock()

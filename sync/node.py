@@ -347,10 +347,10 @@ class Node:
         it our address book."""
         log.info("syncing with peer %s (%s)", link.short, link.session.peer_name or "unnamed")
         now = time.time()
-        self.reach.learn(link.peer_id, {a: now for a in link.session.peer_addrs},
-                         link.session.peer_name)
+        changed = self.reach.learn(link.peer_id, {a: now for a in link.session.peer_addrs},
+                                   link.session.peer_name, teammate=False)
         self.peers[link.peer_id].last_seen = now
-        self.reach.opened(link)
+        self.reach.opened(link, changed)
 
     # ----- dialing -------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@
 * **Teammates tell each other.** When a peer's addresses change materially (a new address, or a
   different newest one), the node tells every other connected teammate, who does the same; each
   new link starts with the whole book. So a member back on a new address, who reaches any one
-  member, is found by all within a round trip or two.
+  member, is found by all within a round trip or two. Guests (customers) are told nothing of
+  it, and what they report is ignored.
 * **Backoff.** A peer that is offline, refuses us or drops the session is redialled after
   1, 2, 4 ... 30 s; only a link that worked (reached sync) resets it, never an error.
 """
@@ -59,55 +60,70 @@ class Reach:
         self.peers: dict[str, PeerState] = {}  # remembered members
         self._dialing: set[str] = set()
         self._wake: dict[str, trio.Event] = {}
+        self._teammates: set[str] = set()  # remembered managers and reps (not guests)
 
     # ----- the address book ----------------------------------------------------------------
 
-    def learn(self, peer_id: str, times: dict[str, float], name: str = "",
-              source: Link | None = None, persist: bool = True) -> None:
-        """Merge what is known of an allowed peer (the caller checked the policy); dial it now
-        and tell the other teammates when its addresses changed materially (and remember
-        that in the table, unless it came from there)."""
+    def learn(self, peer_id: str, times: dict[str, float], name: str = "", *,
+              teammate: bool, source: Link | None = None, persist: bool = True) -> bool:
+        """Merge what is known of an allowed peer (the caller checked the policy) and keep it
+        connected; when its addresses changed materially, dial it now, remember that in the
+        table (unless it came from there) and, for a ``teammate`` (not a guest), tell the
+        other teammates. Returns whether they changed."""
         if peer_id == self.node.peer_id:
-            return
+            return False
         known = self.peers.get(peer_id)
         if known is None:
             known = self.peers[peer_id] = PeerState(peer_id)
+        if teammate:
+            self._teammates.add(peer_id)
         before = known.addrs
         known.set_times(merge_times(known.addr_times, times))
         known.name = name or known.name
-        if known.addrs != before:
+        changed = known.addrs != before
+        if changed:
             self.node._state_dirty = True
             wake = self._wake.get(peer_id)
             if wake is not None:
                 wake.set()
-            self._tell({peer_id: known.addr_times}, source)
+            if teammate:
+                self._tell(peer_id, source)
             if persist and self.node.publish:
                 self.node._nursery_start(trio.to_thread.run_sync, peers.remember, self.node.ws,
                                          peer_id, dict(known.addr_times), known.name)
         if self.node.redial:
             self.keep_connected(peer_id)
+        return changed
 
     def forget(self, peer_id: str) -> None:
+        self._teammates.discard(peer_id)
         if self.peers.pop(peer_id, None) is not None:
             self.node._state_dirty = True
             wake = self._wake.get(peer_id)
             if wake is not None:
                 wake.set()
 
+    def _roles(self, peer_ids: list[str]) -> dict[str, str | None]:
+        """Each peer's role (worker thread: reads the membership)."""
+        return {p: self.node.policy.role(p) for p in peer_ids}
+
     async def learn_checked(self, found: list[PeerState], stored: bool = True) -> None:
         """Peers from the table (``peer add``), memory or mDNS (not ``stored``): learn the
         members, forget the others (pruned from the table too)."""
-        allowed = await trio.to_thread.run_sync(
-            lambda: {s.peer_id for s in found if self.node.policy.is_allowed(s.peer_id)})
+        roles = await trio.to_thread.run_sync(self._roles, [s.peer_id for s in found])
+        gone = []
         for state in found:
-            if state.peer_id in allowed:
-                self.learn(state.peer_id, state.addr_times, state.name, persist=not stored)
-                known = self.peers.get(state.peer_id)
-                if known is not None and known.last_seen is None:
-                    known.last_seen = state.last_seen
-        gone = [s.peer_id for s in found if s.peer_id not in allowed]
-        for peer_id in gone:
-            self.forget(peer_id)
+            role = roles[state.peer_id]
+            if role is None:
+                gone.append(state.peer_id)
+                self.forget(state.peer_id)
+                continue
+            if role == "guest":
+                self._teammates.discard(state.peer_id)
+            self.learn(state.peer_id, state.addr_times, state.name, teammate=role != "guest",
+                       persist=not stored)
+            known = self.peers[state.peer_id]
+            known.last_seen = known.last_seen or state.last_seen
         if gone and stored and self.node.publish:
             await trio.to_thread.run_sync(peers.forget, self.node.ws, gone)
 
@@ -117,30 +133,44 @@ class Reach:
 
     # ----- telling teammates ---------------------------------------------------------------
 
-    def opened(self, link: Link) -> None:
-        """A new link: give the peer our whole book (it may have missed every change)."""
-        book = {p: s.addr_times for p, s in self.peers.items()
-                if p != link.peer_id and s.addr_times}
+    def opened(self, link: Link, changed: bool) -> None:
+        """A new link (its hello ``changed`` what we knew of the peer's addresses)."""
+        self.node._nursery_start(self._opened, link, changed)
+
+    async def _opened(self, link: Link, changed: bool) -> None:
+        """Only with a teammate (not a guest): tell it our whole book (it may have missed
+        every change), and the others where it is now."""
+        role = await trio.to_thread.run_sync(self.node.policy.role, link.peer_id)
+        link.teammate = role not in (None, "guest")
+        if not link.teammate:
+            return
+        self._teammates.add(link.peer_id)
+        book = {p: self.peers[p].addr_times for p in self._teammates
+                if p != link.peer_id and p in self.peers and self.peers[p].addr_times}
         if book:
             link.send(Addrs(dict(list(book.items())[:MAX_REACH_PEERS])))
+        if changed:
+            self._tell(link.peer_id, link)
 
-    def _tell(self, entries: dict[str, dict[str, float]], source: Link | None) -> None:
+    def _tell(self, peer_id: str, source: Link | None) -> None:
+        """Tell every connected teammate but ``source`` and ``peer_id`` itself where
+        ``peer_id`` is."""
+        entry = Addrs({peer_id: dict(self.peers[peer_id].addr_times)})
         for link in list(self.node.links.values()):
-            if link is not source:
-                shown = {p: t for p, t in entries.items() if p != link.peer_id}
-                if shown:
-                    link.send(Addrs(shown))
+            if link is not source and link.teammate and link.peer_id != peer_id:
+                link.send(entry)
 
     def heard(self, link: Link, book: dict[str, dict[str, float]]) -> None:
-        """A teammate's report of where it reached others (checked, then learned)."""
-        self.node._nursery_start(self._heard, link, book)
+        """A teammate's report of where it reached other teammates (a guest's is ignored)."""
+        if link.teammate:
+            self.node._nursery_start(self._heard, link, book)
 
     async def _heard(self, link: Link, book: dict[str, dict[str, float]]) -> None:
-        wanted = [p for p in book if p not in (self.node.peer_id, link.peer_id)]
-        allowed = await trio.to_thread.run_sync(
-            lambda: [p for p in wanted if self.node.policy.is_allowed(p)])
-        for peer_id in allowed:
-            self.learn(peer_id, book[peer_id], source=link)
+        roles = await trio.to_thread.run_sync(
+            self._roles, [p for p in book if p not in (self.node.peer_id, link.peer_id)])
+        for peer_id, role in roles.items():
+            if role not in (None, "guest"):
+                self.learn(peer_id, book[peer_id], teammate=True, source=link)
 
     # ----- dialing -------------------------------------------------------------------------
 

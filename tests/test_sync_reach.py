@@ -89,14 +89,18 @@ def test_teammates_tell_each_other_and_strangers_are_not_kept(ws: Workspace) -> 
         joiner.merge_saved("index", ws.doc("index").save())
         made.append(joiner)
     stranger = Workspace.create_joining(ws.home.parent / "sam", "Sam", ws.workspace_id)
+    guest = Workspace.create_joining(ws.home.parent / "gus", "Gus", ws.workspace_id)
+    ws.add_member(guest.peer_id, "guest", "Gus")
+    guest.merge_saved("index", ws.doc("index").save())
     b, c = made
-    na, nb, nc = (Node(w, publish=False, policy=AccessPolicy(w)) for w in (ws, b, c))
+    na, nb, nc, ng = (Node(w, publish=False, policy=AccessPolicy(w)) for w in (ws, b, c, guest))
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
-            aa, ab, ac = [await nursery.start(n.run) for n in (na, nb, nc)]
+            aa, ab, ac, _ = [await nursery.start(n.run) for n in (na, nb, nc, ng)]
             await nb.dial(aa[0])
             await nc.dial(aa[0])
+            await ng.dial(aa[0])
             with trio.fail_after(20):
                 while not (c.peer_id in nb.peers and b.peer_id in nc.peers
                            and nb.links.get(c.peer_id) and nb.links[c.peer_id].is_open):
@@ -111,10 +115,18 @@ def test_teammates_tell_each_other_and_strangers_are_not_kept(ws: Workspace) -> 
                 while nb.peers[c.peer_id].addrs[0] != moved:
                     await trio.sleep(0.05)
             assert stranger.peer_id not in nb.peers
+            # a guest (a customer) is a member, but is told nothing of where teammates are
+            with trio.fail_after(10):
+                while na.links.get(guest.peer_id) is None or \
+                        na.links[guest.peer_id].teammate is None:
+                    await trio.sleep(0.05)
+            assert na.links[guest.peer_id].teammate is False
+            assert na.links[b.peer_id].teammate is True
+            assert set(ng.peers) == {ws.peer_id}
             nursery.cancel_scope.cancel()
 
     try:
         trio.run(main)
     finally:
-        for w in (b, c, stranger):
+        for w in (b, c, stranger, guest):
             w.close()
