@@ -1,5 +1,8 @@
 """The sync node: a libp2p host speaking ``/bullpen/sync/1`` to every reachable peer.
 
+Each open stream is a :class:`~.link.Link` (``link.py``); whom to keep connected, where to dial
+and what teammates tell each other about it is :class:`~.reach.Reach` (``reach.py``).
+
 Concurrency model, and why:
 
 * libp2p runs on trio, so the node is a trio program: :meth:`Node.run` is an ``async`` function
