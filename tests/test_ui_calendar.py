@@ -9,7 +9,7 @@ from PySide6.QtCore import QDate
 from test_ui_support import home, session, settle, wait  # noqa: F401
 
 from bullpen.app.interop_ical import read_ical
-from bullpen.ui.recurrence import days_of, moved_occurrences
+from bullpen.app.recurrence import days_of, moved_occurrences
 
 FIXTURES = Path(__file__).parent / "fixtures" / "interop"
 
@@ -42,6 +42,7 @@ def test_weekly_rule_skips_exdates_and_stops(qtbot, session) -> None:  # noqa: F
     for monday in ("2031-03-03", "2031-03-10", "2031-03-17", "2031-03-24", "2031-03-31"):
         calendar.week_start = dt.date.fromisoformat(monday)
         calendar._draw()  # what the ◀ ▶ buttons do
+        settle(qtbot)  # expanded on a worker
         for day, lines in _week_titles(calendar).items():
             if any("Pipeline review" in line for line in lines):
                 seen[day] = [line for line in lines if "Pipeline review" in line][0]
@@ -49,6 +50,7 @@ def test_weekly_rule_skips_exdates_and_stops(qtbot, session) -> None:  # noqa: F
     assert seen[dt.date(2031, 3, 24)].startswith("09:00")
     calendar.week_start = dt.date(2031, 3, 3)
     calendar._draw()
+    settle(qtbot)  # expanded on a worker
     standups = [day for day, lines in _week_titles(calendar).items()
                 if any("Standup" in line for line in lines)]
     assert standups == [dt.date(2031, 3, 4), dt.date(2031, 3, 5)]  # UNTIL is in UTC
@@ -57,6 +59,7 @@ def test_weekly_rule_skips_exdates_and_stops(qtbot, session) -> None:  # noqa: F
     calendar.calendar.setCurrentPage(2031, 3)
     calendar.calendar.setSelectedDate(QDate(2031, 3, 24))
     calendar._draw()
+    settle(qtbot)  # expanded on a worker
     bold = {d.toPython() for d in calendar._bold_days}
     assert {dt.date(2031, 3, 10), dt.date(2031, 3, 24)} <= bold
     assert dt.date(2031, 3, 17) not in bold
@@ -71,6 +74,7 @@ def test_all_day_end_is_exclusive(qtbot, session) -> None:  # noqa: F811
     settle(qtbot)
     calendar.week_start = dt.date(2031, 5, 5)
     calendar._draw()
+    settle(qtbot)  # expanded on a worker
     days = [day for day, lines in _week_titles(calendar).items()
             if any("Trade show" in line for line in lines)]
     assert days == [dt.date(2031, 5, 6), dt.date(2031, 5, 7), dt.date(2031, 5, 8)]
@@ -103,6 +107,7 @@ def test_calendar_shows_a_moved_occurrence_once(qtbot, session) -> None:  # noqa
     settle(qtbot)
     calendar.week_start = dt.date(2027, 1, 4)
     calendar._draw()
+    settle(qtbot)  # expanded on a worker
     tuesday = _week_titles(calendar)[dt.date(2027, 1, 5)]
     assert [line for line in tuesday if "Pipeline-Review" in line] == [
         next(line for line in tuesday if "(moved)" in line)]

@@ -1,14 +1,16 @@
 """Calendar: the team's week (a column per day) or month (a calendar plus the day's events).
 
-Events are kept by id and redrawn from memory on each change, which is instant for a team's
-calendar. Only the visible week or month is expanded: a recurring event (RRULE, minus its
-EXDATEs) shows on each of its occurrences there, and an event spanning days (an all-day end
-date is exclusive) on each day it covers (``ui.recurrence``).
+Events are kept by id and redrawn from memory on each change. Only the visible week or month
+is expanded: a recurring event (RRULE, minus its EXDATEs) shows on each of its occurrences
+there, and an event spanning days (an all-day end date is exclusive) on each day it covers
+(``app.recurrence``). Expansion runs on a worker thread (an imported rule can take up to its
+time budget), and only the latest expansion of each part of the screen is drawn.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QDate, Qt
@@ -32,12 +34,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from bullpen.app.recurrence import Shown, by_day, is_all_day
 from bullpen.app.workspace import ChangeSet
 
-from . import interop
+from . import interop, worker
 from .base_view import BaseView, ok_cancel
 from .context import AppContext, apply_updates
-from .recurrence import days_of, is_all_day, moved_occurrences
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -182,6 +184,8 @@ class CalendarView(BaseView):
         layout.addLayout(bar)
         layout.addWidget(self.pages, 1)
         self._bold_days: list[QDate] = []
+        self._latest: dict[str, int] = {}  # part of the screen -> its latest expansion
+        self._select: str | None = None  # event to select once it is drawn
 
     # --- data ---
 
@@ -194,19 +198,22 @@ class CalendarView(BaseView):
         apply_updates(self.events, updates)
         self._draw()
 
-    def _by_day(self, first: dt.date, last: dt.date
-                ) -> dict[dt.date, list[tuple[dict[str, Any], dt.datetime]]]:
-        """Each day of ``[first, last]`` -> (event, start of its occurrence), in time order
-        (all-day events first)."""
-        out: dict[dt.date, list[tuple[dict[str, Any], dt.datetime]]] = {}
-        moved = moved_occurrences(self.events.values())
-        for event in self.events.values():
-            skip = moved.get(str(event.get("external_id") or ""), frozenset())
-            for day, begin in days_of(event, first, last, skip).items():
-                out.setdefault(day, []).append((event, begin))
-        for found in out.values():
-            found.sort(key=lambda pair: (not is_all_day(pair[0]), pair[1]))
-        return out
+    def _expand(self, part: str, first: dt.date, last: dt.date,
+                draw: Callable[[Shown], None]) -> None:
+        """Expand the events over ``[first, last]`` on a worker thread, then ``draw`` the
+        result on the GUI thread, unless ``part`` was asked for again meanwhile (a batch of
+        teammates' changes asks once per change: only the last is expanded)."""
+        ticket = self._latest[part] = self._latest.get(part, 0) + 1
+        events = list(self.events.values())
+
+        def expand() -> Shown | None:
+            return by_day(events, first, last) if self._latest.get(part) == ticket else None
+
+        def done(shown: Shown | None) -> None:
+            if shown is not None and self._latest.get(part) == ticket:
+                draw(shown)
+
+        worker.run_async(expand, on_done=done)
 
     # --- drawing ---
 
@@ -215,6 +222,7 @@ class CalendarView(BaseView):
         self._draw()
 
     def _step(self, days: int) -> None:
+        self._select = None
         if self.pages.currentIndex() == 0:
             self.week_start += dt.timedelta(days=days)
         else:
@@ -222,6 +230,7 @@ class CalendarView(BaseView):
         self._draw()
 
     def _today(self) -> None:
+        self._select = None
         today = dt.date.today()
         self.week_start = today - dt.timedelta(days=today.weekday())
         self.calendar.setSelectedDate(QDate(today.year, today.month, today.day))
@@ -238,12 +247,15 @@ class CalendarView(BaseView):
         end = self.week_start + dt.timedelta(days=6)
         self.range_label.setText(f"Week of {self.week_start:%d %b %Y} – {end:%d %b}")
         today = dt.date.today()
-        shown = self._by_day(self.week_start, end)
-        for i in range(7):
-            day = self.week_start + dt.timedelta(days=i)
-            label = f"{day:%a %d %b}" + ("  (today)" if day == today else "")
-            self.day_labels[i].setText(label)
-            self._fill(self.day_lists[i], day, shown.get(day, []))
+        days = [self.week_start + dt.timedelta(days=i) for i in range(7)]
+        for label, day in zip(self.day_labels, days, strict=True):
+            label.setText(f"{day:%a %d %b}" + ("  (today)" if day == today else ""))
+
+        def draw(shown: Shown) -> None:
+            for cards, day in zip(self.day_lists, days, strict=True):
+                self._fill(cards, day, shown.get(day, []))
+
+        self._expand("week", self.week_start, end, draw)
 
     def _fill(self, target: QListWidget, day: dt.date,
               events: list[tuple[dict[str, Any], dt.datetime]]) -> None:
@@ -253,10 +265,19 @@ class CalendarView(BaseView):
             item.setData(ID_ROLE, event["id"])
             item.setToolTip(event.get("description") or event.get("title", ""))
             target.addItem(item)
+            if event["id"] == self._select:
+                target.setCurrentItem(item)
 
     def _draw_month(self) -> None:
         year, month = self.calendar.yearShown(), self.calendar.monthShown()
         self.range_label.setText(dt.date(year, month, 1).strftime("%B %Y"))
+        first = dt.date(year, month, 1)
+        last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        self._expand("month", first, last, self._bold)
+        self._draw_day()
+
+    def _bold(self, shown: Shown) -> None:
+        """Bold the days of the month shown that have events."""
         plain = QTextCharFormat()
         for day in self._bold_days:
             self.calendar.setDateTextFormat(day, plain)
@@ -264,18 +285,16 @@ class CalendarView(BaseView):
         bold.setFontWeight(QFont.Weight.Bold)
         bold.setForeground(Qt.GlobalColor.darkBlue)
         self._bold_days = []
-        first = dt.date(year, month, 1)
-        last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-        for day in self._by_day(first, last):
+        for day in shown:
             qday = QDate(day.year, day.month, day.day)
             self.calendar.setDateTextFormat(qday, bold)
             self._bold_days.append(qday)
-        self._draw_day()
 
     def _draw_day(self) -> None:
         day = self.calendar.selectedDate().toPython()
         self.day_heading.setText(f"{day:%A %d %B}")
-        self._fill(self.day_list, day, self._by_day(day, day).get(day, []))
+        self._expand("day", day, day,
+                     lambda shown: self._fill(self.day_list, day, shown.get(day, [])))
 
     def show_record(self, record_id: str) -> None:
         event = self.events.get(record_id)
@@ -290,12 +309,9 @@ class CalendarView(BaseView):
         if day is None:
             return
         self.week_start = day - dt.timedelta(days=day.weekday())
+        self._select = event["id"]  # selected by _fill when its day is drawn
         self.calendar.setSelectedDate(QDate(day.year, day.month, day.day))
         self._draw()
-        for cards in (*self.day_lists, self.day_list):
-            for row in range(cards.count()):
-                if cards.item(row).data(ID_ROLE) == event["id"]:
-                    cards.setCurrentRow(row)
 
     def new_event(self) -> None:
         day = (self.week_start if self.pages.currentIndex() == 0

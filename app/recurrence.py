@@ -5,21 +5,36 @@ all-day event's end date is the day *after* its last day (RFC 5545). The calenda
 visible week or month at a time, so a rule without an end is only expanded over that window.
 Times are compared as the wall-clock times the event was stored in (its own zone), which is
 also what the calendar shows.
+
+Rules come from anyone's calendar file, so expansion is bounded: a rule is followed only up to
+the window's end and at most MAX_SPAN_YEARS from its start, at most MAX_SCANNED occurrences
+from its start and for BUDGET_S seconds (:func:`_expand`), and at most MAX_OCCURRENCES are
+kept per window: ``FREQ=SECONDLY;COUNT=999999999`` costs milliseconds instead of ten
+seconds. Qt-free, so the CLI and the desktop app's worker threads share it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+import sys
+import time
+import warnings
 from collections.abc import Iterable, Set
 from typing import Any
 
-from dateutil.rrule import rrulestr
+from dateutil.rrule import rrule, rrulestr
 
-from bullpen.app.interop_ical import split_override_id, zone
+from .interop_ical import split_override_id, zone
 
 _UNTIL_UTC = re.compile(r"UNTIL=(\d{8})(T\d{6})?Z", re.IGNORECASE)
 MAX_DAYS = 366  # one event never paints more than a year of days (a bad end date)
+MAX_OCCURRENCES = 500  # of one event in one window: more cannot be told apart on screen
+MAX_SCANNED = 20_000  # occurrences read from a rule's start on the way to the window
+MAX_SPAN_YEARS = 200  # how far after its start a rule is followed
+BUDGET_S = 0.1  # per event and window
+Shown = dict[dt.date, list[tuple[dict[str, Any], dt.datetime]]]
 
 
 def parse_when(text: str | None) -> dt.datetime | None:
@@ -109,8 +124,7 @@ def occurrence_starts(event: dict[str, Any], first: dt.date, last: dt.date,
         return [start] if low.date() <= start.date() <= high.date() else []
     try:
         # Wall-clock times throughout: a UTC UNTIL would clash with a naive start.
-        rule = rrulestr(_wall_clock_rule(rule_text, event), dtstart=start)
-        found = rule.between(min(low, high), high, inc=True)
+        found = _expanded(_wall_clock_rule(rule_text, event), start, min(low, high), high)
     except (ValueError, TypeError, OverflowError):
         return [start] if low.date() <= start.date() <= high.date() else []
     skipped = ({parse_when(x) for x in event.get("exdates") or []} | set(moved)) - {None}
@@ -118,6 +132,77 @@ def occurrence_starts(event: dict[str, Any], first: dt.date, last: dt.date,
     all_day = is_all_day(event)
     return [s for s in found if s not in skipped and not (all_day and s.date() in skipped_days)
             and s.date() >= low.date()]
+
+
+@functools.lru_cache(maxsize=4096)
+def _expanded(rule_text: str, start: dt.datetime, low: dt.datetime, high: dt.datetime
+              ) -> tuple[dt.datetime, ...]:
+    """Occurrences of one rule in one window, kept: the calendar redraws the same window on
+    every change, and a rule that spends its whole budget would spend it each time."""
+    rule = rrulestr(rule_text, dtstart=start)
+    if not isinstance(rule, rrule):
+        raise ValueError("not a single rule")
+    return tuple(_expand(rule, start, low, high))
+
+
+class _OverBudget(Exception):
+    """Raised inside dateutil's loop when an expansion's time is spent."""
+
+
+def _expand(rule: rrule, start: dt.datetime, low: dt.datetime, high: dt.datetime
+            ) -> list[dt.datetime]:
+    """Occurrences of ``rule`` in ``[low, high]``, within the module's bounds.
+
+    dateutil checks UNTIL only against occurrences it finds: a rule that matches nothing
+    (``FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30``) searches up to year 9999 without yielding, which
+    takes seconds. A profile hook is the one way to stop a loop that never yields: it is
+    called on each function call in this thread and raises once BUDGET_S is spent."""
+    try:
+        horizon = min(high, start.replace(year=start.year + MAX_SPAN_YEARS))
+    except ValueError:  # 29 February, or past year 9999
+        horizon = high
+    if low > horizon:
+        return []
+    until = rule._until  # noqa: SLF001 - dateutil has no public reader of UNTIL
+    with warnings.catch_warnings():
+        # UNTIL beside COUNT: deprecated by dateutil but exact (whichever ends first)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        rule = rule.replace(until=min(until, horizon) if until else horizon)
+    deadline = time.monotonic() + BUDGET_S
+
+    def over_budget(_frame: Any, _event: str, _arg: Any) -> None:
+        if time.monotonic() > deadline:
+            raise _OverBudget
+
+    found: list[dt.datetime] = []
+    previous = sys.getprofile()
+    sys.setprofile(over_budget)
+    try:
+        for scanned, when in enumerate(rule):
+            if when >= low:
+                found.append(when)
+            if len(found) >= MAX_OCCURRENCES or scanned >= MAX_SCANNED:
+                break
+    except _OverBudget:
+        pass
+    finally:
+        sys.setprofile(previous)
+    return found
+
+
+def by_day(events: Iterable[dict[str, Any]], first: dt.date, last: dt.date) -> Shown:
+    """Each day of ``[first, last]`` -> (event, start of its occurrence there), in time order
+    (all-day events first): what a calendar shows for that window."""
+    events = list(events)
+    out: Shown = {}
+    moved = moved_occurrences(events)
+    for event in events:
+        skip = moved.get(str(event.get("external_id") or ""), frozenset())
+        for day, begin in days_of(event, first, last, skip).items():
+            out.setdefault(day, []).append((event, begin))
+    for found in out.values():
+        found.sort(key=lambda pair: (not is_all_day(pair[0]), pair[1]))
+    return out
 
 
 def days_of(event: dict[str, Any], first: dt.date, last: dt.date,
