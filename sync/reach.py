@@ -48,6 +48,7 @@ log = logging.getLogger("bullpen.sync")
 DIAL_TIMEOUT = 10.0  # one address
 DIAL_ADDRS = 3  # addresses tried per attempt, newest first
 MAX_BACKOFF = 30.0
+TEAMMATES = ("manager", "rep")  # roles that share where they reached each other
 
 
 class DialError(ConnectionError):
@@ -104,8 +105,10 @@ class Reach:
                 wake.set()
 
     def _roles(self, peer_ids: list[str]) -> dict[str, str | None]:
-        """Each peer's role (worker thread: reads the membership)."""
-        return {p: self.node.policy.role(p) for p in peer_ids}
+        """Each allowed peer's role (None: not allowed; "" : allowed without a role yet, as
+        the inviter a newcomer joins through). Worker thread: reads the membership."""
+        policy = self.node.policy
+        return {p: (policy.role(p) or "") if policy.is_allowed(p) else None for p in peer_ids}
 
     async def learn_checked(self, found: list[PeerState], stored: bool = True) -> None:
         """Peers from the table (``peer add``), memory or mDNS (not ``stored``): learn the
@@ -118,10 +121,10 @@ class Reach:
                 gone.append(state.peer_id)
                 self.forget(state.peer_id)
                 continue
-            if role == "guest":
+            if role not in TEAMMATES:
                 self._teammates.discard(state.peer_id)
-            self.learn(state.peer_id, state.addr_times, state.name, teammate=role != "guest",
-                       persist=not stored)
+            self.learn(state.peer_id, state.addr_times, state.name,
+                       teammate=role in TEAMMATES, persist=not stored)
             known = self.peers[state.peer_id]
             known.last_seen = known.last_seen or state.last_seen
         if gone and stored and self.node.publish:
@@ -141,7 +144,7 @@ class Reach:
         """Only with a teammate (not a guest): tell it our whole book (it may have missed
         every change), and the others where it is now."""
         role = await trio.to_thread.run_sync(self.node.policy.role, link.peer_id)
-        link.teammate = role not in (None, "guest")
+        link.teammate = role in TEAMMATES
         if not link.teammate:
             return
         self._teammates.add(link.peer_id)
@@ -169,7 +172,7 @@ class Reach:
         roles = await trio.to_thread.run_sync(
             self._roles, [p for p in book if p not in (self.node.peer_id, link.peer_id)])
         for peer_id, role in roles.items():
-            if role not in (None, "guest"):
+            if role in TEAMMATES:
                 self.learn(peer_id, book[peer_id], teammate=True, source=link)
 
     # ----- dialing -------------------------------------------------------------------------
