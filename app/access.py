@@ -32,7 +32,7 @@ from bullpen.crdt.schema import (
 )
 from bullpen.sync.policy import ContentJudge
 
-from . import authz
+from . import authz, limits
 from .identity import peer_id_from_public
 from .workspace import Workspace
 
@@ -89,6 +89,7 @@ class AccessPolicy:
         self.trusted = set(trusted)
         self._guest_docs: dict[str, frozenset[str]] = {}
         self._spaces_seen: tuple[Any, ...] = ()
+        self.quota = limits.GuestQuota(ws, self._documents_in, author_of)
 
     def _bootstrapping(self, peer_id: str | None = None) -> bool:
         if peer_id is not None and peer_id not in self.trusted:
@@ -189,8 +190,11 @@ class AccessPolicy:
                 if c.hash not in vouched or author_of(c.actor_id) not in former]
 
     def content_judge(self, doc_id: str) -> ContentJudge:
-        """The role rules of :mod:`.authz`, by the membership as it is before the changes."""
+        """The role rules of :mod:`.authz` and the size limits and guest quotas of
+        :mod:`.limits`, by the membership as it is before the changes."""
         if self._bootstrapping():
             return lambda doc, changes: []
         state = self.ws.membership()
-        return lambda doc, changes: authz.judge(doc_id, doc, changes, state.role_of, author_of)
+        return lambda doc, changes: (
+            authz.judge(doc_id, doc, changes, state.role_of, author_of)
+            or limits.refusals(doc_id, doc, changes, self.quota, state.role_of))

@@ -48,6 +48,7 @@ from .blobs import BlobStore
 from .identity import Identity, load_identity, peer_id_from_public, save_identity
 from .index import Index
 from .keys import PassphraseSource, create_key, subkey, unlock
+from .limits import check_text_length
 from .membership import MembershipState, founding_entry, new_entry, replay
 from .store import Store, StoreError
 
@@ -55,9 +56,6 @@ STORE_FILE = "store.db"
 INDEX_FILE = "index.db"
 COMPACT_AFTER_ROWS = 500
 MAX_LOADED_TEXTS = 8  # text documents kept in memory (Workspace.doc unloads the rest)
-# A co-edited text's length (about 400 pages): automerge holds a text as one operation per
-# character, so each million characters costs seconds and hundreds of MB whenever it loads.
-MAX_TEXT_CHARS = 1_000_000
 MEMBERSHIP = "membership"  # settings map of the index document: entry id -> signed entry
 INVITES = "invites"  # settings map of the index document: invite hash -> JSON
 
@@ -77,16 +75,6 @@ class ChangeSet:
     # Record values before and after (None: did not exist), for notifications and views.
     before: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     after: dict[str, dict[str, Any] | None] = field(default_factory=dict)
-
-
-def check_text_length(before: int, after: int) -> None:
-    """Refuse an edit that would leave a co-edited text longer than MAX_TEXT_CHARS (an edit
-    that shortens a text already over it, received before this limit, is allowed)."""
-    if after > MAX_TEXT_CHARS and after > before:
-        raise ValidationError(
-            f"a document holds at most {MAX_TEXT_CHARS:,} characters (this edit would make "
-            f"it {after:,}): split it into several documents"
-        )
 
 
 def _parse_heads(text: str) -> list[bytes] | None:

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bullpen.app import workspace as workspace_module
+from bullpen.app import limits
 from bullpen.app.workspace import Workspace
 from bullpen.crdt.schema import text_doc_id
 
@@ -37,7 +37,7 @@ COMMANDS = {
 
 def make_profile(home: Path, chars: int) -> str:
     """The profile; returns the big document's id."""
-    workspace_module.MAX_TEXT_CHARS = chars  # as if written before the limit existed
+    limits.MAX_TEXT_CHARS = chars  # as if written before the limit existed
     ws = Workspace.create(home, "Dana Scott", "Acme Sales", passphrase=PASSPHRASE)
     for n in range(20):
         ws.add("opportunity", {"account": f"Account {n}", "title": "Deal", "amount": 1000,

@@ -15,7 +15,7 @@ import pytest
 from conftest import opp_fields
 from helpers_procs import cli
 
-from bullpen.app import workspace as workspace_module
+from bullpen.app import limits
 from bullpen.app.workspace import Workspace
 from bullpen.crdt.schema import ValidationError, text_doc_id
 
@@ -83,7 +83,7 @@ def test_a_rebuilt_index_finds_text_bodies(tmp_path: Path) -> None:
 def test_a_text_over_the_limit_is_refused_and_nothing_written(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(workspace_module, "MAX_TEXT_CHARS", 100)
+    monkeypatch.setattr(limits, "MAX_TEXT_CHARS", 100)
     with pytest.raises(ValidationError, match="at most 100 characters"):
         ws.new_document("Too long", "x" * 101)
     assert ws.list("document") == []
@@ -95,7 +95,7 @@ def test_a_text_over_the_limit_is_refused_and_nothing_written(
         ws.edit_document(rid, text="z" * 101)
     assert ws.heads(text_doc_id(rid)) == heads
     assert ws.document(rid)["text"] == "x" * 90
-    monkeypatch.setattr(workspace_module, "MAX_TEXT_CHARS", 50)
+    monkeypatch.setattr(limits, "MAX_TEXT_CHARS", 50)
     ws.edit_document(rid, splice=(0, 10, ""))  # shortening a text already over it is fine
     assert len(ws.document(rid)["text"]) == 80
 
