@@ -17,7 +17,13 @@ membership, and while it is:
 * at most :data:`MAX_UNADMITTED` such connections exist at once, and one per peer id;
 * at most one join stream runs per connection; sync, identify and ping streams are reset
   unanswered (identify would tell it our addresses);
-* nothing about it is kept once it is gone (entries live only as long as the connection).
+* nothing about it is kept once it is gone (entries live only as long as the connection,
+  and libp2p's peerstore entry for it is cleared).
+
+py-libp2p 0.8.1 keeps the task that accepted an inbound connection, and with it one of its
+250 inbound slots, until the host stops, even after the connection closed: after 250
+connections in a node's life (strangers could make them in seconds) it accepts none, from
+anyone. :meth:`Gate.install` ends that task when its connection closes.
 
 Members' connections are not limited here (they are judged by the sync session).
 """
@@ -25,6 +31,7 @@ Members' connections are not limited here (they are judged by the sync session).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -49,11 +56,14 @@ SWEEP_INTERVAL = 0.25
 
 Handler = Callable[[Any], Awaitable[None]]
 
+# Set by the task accepting an inbound connection: the event that ends it once closed.
+_ACCEPTED: contextvars.ContextVar[trio.Event] = contextvars.ContextVar("accepted")
+
 
 class _Entry:
     """One connection's admission state (dropped with the connection)."""
 
-    __slots__ = ("peer_id", "secure", "admitted", "received", "deadline", "joins")
+    __slots__ = ("peer_id", "secure", "admitted", "received", "deadline", "joins", "closed")
 
     def __init__(self, peer_id: str, secure: Any, admitted: bool) -> None:
         self.peer_id = peer_id
@@ -62,6 +72,7 @@ class _Entry:
         self.received = 0
         self.deadline = trio.current_time() + HANDSHAKE_TIMEOUT
         self.joins = 0
+        self.closed = _ACCEPTED.get(None)  # set when the connection ends (inbound only)
 
 
 class Metered:
@@ -124,6 +135,18 @@ class Gate:
         self._peerstore = host.get_peerstore()
         for protocol, handler in get_default_protocols(host).items():
             host.set_stream_handler(protocol, self.guard(handler))
+        network = host.get_network()
+        accept = network._do_handle_inbound_connection
+
+        async def accept_until_closed(*args: Any) -> None:
+            closed = trio.Event()
+            _ACCEPTED.set(closed)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_cancel_on, closed, nursery.cancel_scope)
+                await accept(*args)
+                nursery.cancel_scope.cancel()
+
+        network._do_handle_inbound_connection = accept_until_closed
 
     @property
     def unadmitted(self) -> int:
@@ -148,6 +171,8 @@ class Gate:
         """The connection ended: nothing of an unadmitted peer is kept (libp2p's peerstore
         would keep its key, addresses and protocols for good)."""
         self._unadmitted.discard(entry)
+        if entry.closed is not None:
+            entry.closed.set()
         if not entry.admitted and self._peerstore is not None:
             with contextlib.suppress(Exception):  # not there (any more)
                 self._peerstore.clear_peerdata(ID.from_base58(entry.peer_id))
@@ -224,6 +249,11 @@ class Gate:
                 log.info("hanging up on %s: no proof of membership within %g s",
                          short_id(entry.peer_id), HANDSHAKE_TIMEOUT)
                 await self.hang_up(entry)
+
+
+async def _cancel_on(event: trio.Event, scope: trio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
 
 
 async def reset(stream: Any) -> None:

@@ -75,3 +75,27 @@ def test_nothing_of_a_stranger_is_kept_after_it_is_hung_up_on(ws: Any) -> None:
             nursery.cancel_scope.cancel()
 
     trio.run(main)
+
+
+@pytest.mark.slow
+def test_a_node_keeps_accepting_connections_after_hundreds_came_and_went(ws: Any) -> None:
+    """py-libp2p 0.8.1 holds one of 250 inbound slots per connection until the host stops:
+    without the gate's fix the 251st connection of a node's life is refused, a member's too."""
+    node = make_node(ws, listen=["/ip4/127.0.0.1/tcp/0"], publish=False)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            (addr, *_) = await nursery.start(node.run)
+            full = f"{addr}/p2p/{node.peer_id}" if "/p2p/" not in addr else addr
+
+            async def wave(count: int) -> None:
+                for _ in range(count):
+                    await stranger(full, flood=True)
+
+            async with trio.open_nursery() as strangers:
+                for _ in range(10):
+                    strangers.start_soon(wave, 27)
+            await stranger(full, flood=True)  # the 271st still gets in (and is hung up on)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
