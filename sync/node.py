@@ -376,12 +376,15 @@ class Node:
         """Until the link to ``peer_id`` is in sync with nothing left to send, except for
         documents one side refuses (``Link.held``: the caller decides what that means);
         raises :class:`DialError` when the link ends first."""
+        last: Link | None = None
         with trio.fail_after(timeout if timeout is not None else math.inf):
             while True:
                 link = self.links.get(peer_id)
                 if link is None:
+                    why = f" ({last.reason})" if last is not None and last.reason else ""
                     raise DialError(f"connection to {short_id(peer_id)} ended before sync "
-                                    f"completed")
+                                    f"completed{why}")
+                last = link
                 if link.idle_in_sync:
                     return
                 progress = link.progress
