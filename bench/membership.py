@@ -11,7 +11,8 @@ what strangers cost a member's node (issue 13).
    reconnect under a new key whenever they are hung up on. Meanwhile Eli's edits are timed to
    Dana (from just before the write on Eli's profile until Dana's profile lists it). Dana's
    RSS is sampled every 20 ms: the peak rise over the settled level before the flood (target
-   < 50 MB), the level after the strangers left, and the edit latency (target < 1 s).
+   < 50 MB), the level after the strangers left, and the edit latency (target < 1 s). After
+   the flood a third member (Fay), never connected before, syncs with Dana once.
 
     python bench/membership.py [--strangers-only] [--seconds S]
 """
@@ -196,7 +197,7 @@ def edit_latency(eli: Workspace, dana: Workspace, title: str, timeout: float = 3
 
 def stranger_figures(seconds: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        dana_home, eli_home = make_profiles(Path(tmp), ["Dana", "Eli"])
+        dana_home, eli_home, fay_home = make_profiles(Path(tmp), ["Dana", "Eli", "Fay"])
         with Serve(dana_home) as dana_node, Serve(eli_home):
             cli(eli_home, "peer", "add", dana_node.addr)
             dana = Workspace.open(dana_home, passphrase=PASSPHRASE)
@@ -225,6 +226,9 @@ def stranger_figures(seconds: float) -> None:
                 time.sleep(HANDSHAKE_TIMEOUT + 1)  # every stranger hung up on by now
                 after = rss_mb(pid)
                 hung_up = dana_node.log().count("hanging up on")
+                started = time.monotonic()  # a member never connected before still gets in
+                cli(fay_home, "sync", "--peer", dana_node.addr, "--once", "--timeout", "30")
+                fay = time.monotonic() - started
             finally:
                 dana.close()
                 eli.close()
@@ -236,6 +240,8 @@ def stranger_figures(seconds: float) -> None:
     print(f"Dana's RSS: {before:.1f} MB before, peak {peak:.1f} MB during the flood "
           f"(+{peak - before:.1f} MB; target < 50 MB), {after:.1f} MB after "
           f"(+{after - before:.1f} MB)")
+    print(f"after the flood a new member (Fay) synced with Dana in {fay:.2f} s "
+          f"(a whole `bullpen sync --once` process)")
     ordered = sorted(latencies)
     print(f"Eli's edit -> visible on Dana: quiet median {statistics.median(quiet) * 1000:.0f} ms; "
           f"under the flood median {statistics.median(latencies) * 1000:.0f} ms, p90 "
