@@ -138,6 +138,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             state = "connected" if p.get("connected") else f"last seen {seen}"
             refused = p.get("refused") or {}
             state += "".join(f"; holding back {d}: {why}" for d, why in sorted(refused.items()))
+            theirs = p.get("held_by_peer") or {}
+            state += "".join(f"; it refuses our {d}: {why}" for d, why in sorted(theirs.items()))
             lines.append(f"peer {p.get('name') or p.get('short_id') or p.get('peer_id')}: {state}")
         return "\n".join(lines)
 

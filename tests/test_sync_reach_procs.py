@@ -175,6 +175,8 @@ def test_refused_document_is_reported_and_not_offered_in_a_loop(tmp_path: Path) 
             assert "pipeline" in held
             wait_for(lambda: "pipeline" in peers_by_id(a).get(sb.peer_id, {}).get(
                 "held_by_peer", {}), 30, "A's node to show that B refuses its pipeline")
+            assert "it refuses our pipeline" in cli(a, "status").stdout
+            assert "holding back pipeline" in cli(b, "status").stdout
             # two running nodes with a refused document settle: no traffic loop
             first = peers_by_id(b)[sa.peer_id]
             start = time.monotonic()

@@ -116,6 +116,9 @@ def test_team_sync_column_says_what_is_held_back() -> None:
                                     "not a member"}}
     assert sync_text(peer) == ("in sync; holding back pipeline (change by QrdxME, who is not "
                                "a member)")
+    assert sync_text({"connected": True, "docs_behind": 1, "held_by_peer": {
+        "pipeline": "refused change to pipeline: change by QrdxME, who is not a member"}}) == (
+        "1 documents to sync; refuses ours: pipeline (change by QrdxME, who is not a member)")
     assert sync_text({"connected": True, "docs_behind": 2}) == "2 documents to sync"
     assert sync_text({"connected": False}) == "offline"
 

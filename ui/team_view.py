@@ -51,12 +51,15 @@ def sync_text(peer: dict[str, Any] | None) -> str:
 
 
 def held_back(peer: dict[str, Any]) -> str:
-    """What is not accepted from this peer (changes by a removed member it relays)."""
-    refused = peer.get("refused") or {}
-    if not refused:
-        return ""
-    reason = next(iter(refused.values())).split(": ", 1)[-1]
-    return f"; holding back {', '.join(sorted(refused))} ({reason})"
+    """What is not accepted from this peer (changes by a removed member it relays), and what
+    it does not accept from us."""
+    out = ""
+    for key, words in (("refused", "holding back"), ("held_by_peer", "refuses ours:")):
+        docs = peer.get(key) or {}
+        if docs:
+            reason = next(iter(docs.values())).split(": ", 1)[-1]
+            out += f"; {words} {', '.join(sorted(docs))} ({reason})"
+    return out
 
 
 def ago(value: Any) -> str:
