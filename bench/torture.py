@@ -23,7 +23,7 @@ Every command is journaled in ``DIR/journal.log`` (round, member, command, exit 
 nodes' logs are ``DIR/<name>-serve-*.log``: a failing seed replays with the same options.
 
     python bench/torture.py [--seed N] [--rounds N] [--nodes N] [--netns] [--tell one]
-                            [--dir DIR] [--converge-timeout S]
+                            [--dir DIR] [--converge-timeout S] [--check-every N]
 
 Exit status 0 when every check passed, 1 otherwise. ``--netns`` needs root and ``ip netns``;
 where it is refused the run says why and exits 2. Without ``sch_netem`` in the kernel the
@@ -32,13 +32,16 @@ netns run still partitions, and says that delay/loss were skipped.
 Long run (issue 12 asks for at least 1,000 rounds, reported in the README and
 bench/RESULTS.md): on an otherwise idle machine, as root,
 
-    python bench/torture.py --netns --seed 1 --rounds 1000 --nodes 5 --dir /tmp/torture-1000 \
-        --converge-timeout 120 | tee /tmp/torture-1000.txt
+    python bench/torture.py --netns --seed 1 --rounds 1000 --nodes 5 --check-every 100 \
+        --dir /tmp/torture-1000 --converge-timeout 120 | tee /tmp/torture-1000.txt
 
-takes about 20-30 minutes (one CLI process per operation, ~1 s each on 2 cores). Report its
-last lines (verdict, heal time, stats) with the commit it ran at. A failure prints the check,
-the member, the record or document and the reason; rerun the same ``--seed`` with fewer
-``--rounds`` to find the first round where it appears (the journal shows the operations).
+heals and checks every 100 rounds (10 heal times: median and max are printed) and takes about
+45-60 minutes on 2 cores (one CLI process per operation, 1-3 s each; a 60-round netns run took
+150 s of rounds at commit b1de440 on a busy machine). Report its last lines (verdict, heal
+times, stats) with the commit it ran at in bench/RESULTS.md and the README. A failure prints
+the check, the member, the record or document, the reason and the checkpoint round where it
+first showed; rerun the same ``--seed`` with ``--rounds`` just past that round to reproduce it
+faster (the journal lists every operation in order).
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="teammates told a moved node's new address with `peer add`")
     p.add_argument("--dir", type=Path, help="where profiles, logs and the journal go")
     p.add_argument("--converge-timeout", type=float, default=60.0)
+    p.add_argument("--check-every", type=int, default=0, metavar="N",
+                   help="also heal and check every N rounds (each heal time is measured)")
     p.add_argument("--json", type=Path, help="also write the report as JSON here")
     args = p.parse_args(argv)
     if args.nodes < 3:
@@ -72,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     try:
         report = run(args.seed, args.rounds, args.nodes, args.netns, root, args.tell,
-                     args.converge_timeout)
+                     args.converge_timeout, args.check_every)
     except NetUnavailable as exc:
         print(f"torture: --netns unavailable: {exc}", file=sys.stderr)
         return 2

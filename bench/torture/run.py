@@ -5,7 +5,9 @@ issue 12 names it."""
 
 from __future__ import annotations
 
+import json
 import random
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -89,8 +91,9 @@ class Report:
 
 
 def run(seed: int, rounds: int, nodes: int, netns: bool, root: Path, tell: str = "one",
-        converge_timeout: float = 60.0) -> Report:
-    """Build a team of ``nodes`` members, do ``rounds`` random operations, heal, check."""
+        converge_timeout: float = 60.0, check_every: int = 0) -> Report:
+    """Build a team of ``nodes`` members, do ``rounds`` random operations, heal, check (also
+    every ``check_every`` rounds, so a long run tells when a failure first appears)."""
     net = NetnsLab() if netns else Loopback()
     report = Report(seed, rounds, nodes, "netns" if netns else "loopback", str(root))
     if netns and net.netem_error:
@@ -105,22 +108,34 @@ def run(seed: int, rounds: int, nodes: int, netns: bool, root: Path, tell: str =
             report.failures.append(Failure("setup", "founder", str(exc)))
             return report
         report.stats["setup_s"] = round(time.monotonic() - start, 1)
+        heals: list[float] = []
         for number in range(1, rounds + 1):
             cluster.round = number
             torture.step()
             for node in cluster.nodes:
                 node.rss_mb()
-        report.stats["rounds_s"] = round(time.monotonic() - start - report.stats["setup_s"], 1)
-        cluster.round = rounds + 1
-        heal_all(torture)
-        healed = time.monotonic()
-        report.heal_s = converge(cluster, healed, converge_timeout)
-        report.stats["complete_s"] = complete(  # no second wait when the digests differ
-            torture, healed, min(converge_timeout, 20) if report.heal_s is not None else 0)
-        check(torture, report)
+            if number == rounds or (check_every and number % check_every == 0):
+                cluster.round = number + 1
+                heal_and_check(torture, report, converge_timeout, heals)
+        report.stats["run_s"] = round(time.monotonic() - start, 1)
+        if len(heals) > 1:
+            report.stats.update(heals=len(heals), heal_median_s=statistics.median(heals),
+                                heal_max_s=max(heals))
     finally:
         cluster.close()
     return report
+
+
+def heal_and_check(torture: Torture, report: Report, timeout: float, heals: list[float]) -> None:
+    """Heal everything, time how long until every member is equal, then check them all."""
+    heal_all(torture)
+    healed = time.monotonic()
+    report.heal_s = converge(torture.c, healed, timeout)
+    if report.heal_s is not None:
+        heals.append(report.heal_s)
+    report.stats["complete_s"] = complete(  # no second wait when the digests differ
+        torture, healed, min(timeout, 20) if report.heal_s is not None else 0)
+    check(torture, report)
 
 
 def heal_all(torture: Torture) -> None:
@@ -134,6 +149,7 @@ def heal_all(torture: Torture) -> None:
     if isinstance(cluster.net, NetnsLab):
         cluster.net.netem(False)
         cluster.net.heal()
+        torture.partitioned = []
     cluster.note("healed: every member up, no partition")
 
 
@@ -163,6 +179,17 @@ def complete(torture: Torture, since: float, timeout: float) -> float:
 
 
 def check(torture: Torture, report: Report) -> None:
+    """Every check on every member; failures already reported (an earlier checkpoint) are
+    not repeated."""
+    before = list(report.failures)
+    report.failures = []
+    try:
+        run_checks(torture, report)
+    finally:
+        report.failures = before + [f for f in report.failures if f not in before]
+
+
+def run_checks(torture: Torture, report: Report) -> None:
     cluster, ledger = torture.c, torture.ledger
     members = cluster.members()
     names = {n.peer_id: str(n) for n in members}
@@ -170,6 +197,9 @@ def check(torture: Torture, report: Report) -> None:
     with ThreadPoolExecutor(len(members)) as pool:  # one status per member, side by side
         outs = pool.map(lambda n: cluster.cli(n, "status", "--json").stdout, members)
         statuses = {n.name: parse_status(out) for n, out in zip(members, outs, strict=True)}
+    for name, data in statuses.items():  # kept beside the journal for diagnosis
+        (cluster.root / f"status-{name}-round{cluster.round}.json").write_text(
+            json.dumps(data, indent=1))
     digests = {str(n): statuses[n.name].get("digest", "?")[:12] for n in members}
     refusals = []
     for node in members:
@@ -193,7 +223,8 @@ def check(torture: Torture, report: Report) -> None:
         if not bug and "settings-actor" in causes.values() and set(docs) <= {"pipeline"}:
             bug = "settings-actor"
         report.failures.append(Failure(
-            "converge", "all", f"digests differ after the heal: {digests}; documents: " +
+            "converge", "all", f"digests differ after the heal at round {cluster.round}: "
+            f"{digests}; documents: " +
             " | ".join(f"{d}: {line}" for d, line in docs.items()), bug))
     for line, (write, lacking) in missing.items():
         cause = {causes.get(n.name, "") for n in lacking}
