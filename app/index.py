@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from .store import StoreError
 
 INDEX_VERSION = "4"
 FILTER_COLUMNS = ("stage", "owner", "close_date", "topic_id", "category")
+LONG_BODY = 20_000  # characters: longer texts get quick_snippet instead of FTS5's snippet()
 
 
 def _search_text(kind: str, data: dict[str, Any]) -> str:
@@ -42,6 +44,19 @@ def fts_rowid(record_id: str) -> int:
     """A stable integer key for the FTS row of a record, so updates delete by rowid (an
     UNINDEXED text column would make every delete a full scan)."""
     return int.from_bytes(hashlib.blake2b(record_id.encode(), digest_size=7).digest(), "big")
+
+
+def quick_snippet(body: str, text: str, context: int = 60) -> str:
+    """A snippet like FTS5's (the first match in [brackets], … where the text is cut) from
+    one regular-expression search: FTS5's snippet() weighs every match, which takes minutes
+    on a long text where the word occurs thousands of times."""
+    words = "|".join(re.escape(w) for w in text.split())
+    found = re.search(rf"\b(?:{words})\w*", body, re.IGNORECASE) if words else None
+    if found is None:
+        return " ".join(body[: 2 * context].split()) + ("…" if len(body) > 2 * context else "")
+    start, end = max(0, found.start() - context), min(len(body), found.end() + context)
+    marked = f"{body[start:found.start()]}[{found.group()}]{body[found.end():end]}"
+    return f"{'…' if start else ''}{' '.join(marked.split())}{'…' if end < len(body) else ''}"
 
 
 def fts_query(text: str) -> str:
@@ -278,13 +293,18 @@ class Index:
         if not query:
             return []
         rows = self.db.execute(
-            "SELECT id, kind, title, snippet(search, 3, '[', ']', '…', 12), rank FROM search "
+            "SELECT rowid, id, kind, title, CASE WHEN length(body) <= ? THEN "
+            "snippet(search, 3, '[', ']', '…', 12) END, rank FROM search "
             "WHERE search MATCH ? ORDER BY rank LIMIT ?",
-            [query, limit],
-        )
-        return [
-            {"id": i, "kind": k, "title": t, "snippet": s} for i, k, t, s, _ in rows
-        ]
+            [LONG_BODY, query, limit],
+        ).fetchall()
+        out = []
+        for rowid, i, k, t, s, _ in rows:
+            if s is None:
+                body = self.db.execute("SELECT body FROM search WHERE rowid = ?", [rowid])
+                s = quick_snippet(body.fetchone()[0] or "", text)
+            out.append({"id": i, "kind": k, "title": t, "snippet": s})
+        return out
 
     def close(self) -> None:
         self.db.conn.close()
