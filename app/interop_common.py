@@ -22,12 +22,21 @@ from bullpen.app.interop_errors import InteropError
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
+# Imports are read whole: a CRM export of 100,000 deals is a few MB, so this bounds memory
+# against a huge or endless file (a device, a FIFO) without refusing any real export.
+MAX_IMPORT_BYTES = 64 << 20
+
+
 def read_bytes(path: str | os.PathLike[str]) -> bytes:
     """Read a whole file, turning OS errors into an InteropError that names the file."""
     try:
-        return Path(path).read_bytes()
+        with Path(path).open("rb") as f:
+            data = f.read(MAX_IMPORT_BYTES + 1)
     except OSError as exc:
         raise InteropError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    if len(data) > MAX_IMPORT_BYTES:
+        raise InteropError(f"{path}: larger than {MAX_IMPORT_BYTES >> 20} MB; split it")
+    return data
 
 
 def decode_text(data: bytes, path: str | os.PathLike[str]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -28,6 +29,13 @@ from bullpen.app.interop_common import (
     write_atomically,
 )
 from bullpen.app.interop_errors import InteropError
+from bullpen.app.interop_guard import (
+    MAX_ROWS,
+    check_unpacked_size,
+    csv_cell,
+    root_reason,
+    unescape_formula,
+)
 from bullpen.crdt.schema import (
     DEFAULT_STAGES,
     OPPORTUNITY,
@@ -128,9 +136,12 @@ def read_opportunities(
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise InteropError(f"{path}: old Excel .xls format; save it as .xlsx or CSV")
     if data.startswith(b"PK\x03\x04") or Path(path).suffix.lower() in (".xlsx", ".xlsm"):
-        table = list(_xlsx_rows(data, path))
+        rows = _xlsx_rows(data, path)
     else:
-        table = list(_csv_rows(decode_text(data, path), path))
+        rows = _csv_rows(decode_text(data, path), path)
+    table = list(itertools.islice(rows, MAX_ROWS + 1))
+    if len(table) > MAX_ROWS:
+        raise InteropError(f"{path}: more than {MAX_ROWS:,} rows; split the file")
     return _import_table(table, path, mapping or {}, stages)
 
 
@@ -141,7 +152,7 @@ def _csv_rows(text: str, path: str | os.PathLike[str]) -> Iterator[tuple[int, li
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         for number, cells in enumerate(reader, start=1):
-            yield number, [_unescape_formula(c) for c in cells]
+            yield number, [unescape_formula(c) for c in cells]
     except csv.Error as exc:
         raise InteropError(f"{path}: broken CSV near line {reader.line_num} ({exc})") from None
 
@@ -152,26 +163,19 @@ def _xlsx_rows(data: bytes, path: str | os.PathLike[str]) -> Iterator[tuple[int,
 
     # openpyxl parses with defusedxml when it is installed (a dependency): entity expansion
     # ("billion laughs") and external entities are refused, not expanded.
+    check_unpacked_size(data, path)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zip, XML and key errors for damaged files
-        raise InteropError(f"{path}: not a readable XLSX workbook ({_reason(exc)})") from None
+        raise InteropError(f"{path}: not a readable XLSX workbook ({root_reason(exc)})") from None
     try:
         sheet = workbook.worksheets[0]
         for number, row in enumerate(sheet.iter_rows(), start=1):
             yield number, [_xlsx_value(cell) for cell in row]
     except Exception as exc:  # the sheet's XML is read lazily: a cut file fails only here
-        raise InteropError(f"{path}: damaged XLSX sheet ({_reason(exc)})") from None
+        raise InteropError(f"{path}: damaged XLSX sheet ({root_reason(exc)})") from None
     finally:
         workbook.close()
-
-
-def _reason(exc: BaseException) -> str:
-    """The root cause, in one line (openpyxl wraps the XML parser's error in its own)."""
-    while exc.__cause__ or exc.__context__:
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _xlsx_value(cell: Any) -> Any:
@@ -383,31 +387,8 @@ def _csv_bytes(records: list[dict[str, Any]]) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     for record in records:
-        writer.writerow([_csv_cell(record.get(c)) for c in EXPORT_COLUMNS])
+        writer.writerow([csv_cell(record.get(c)) for c in EXPORT_COLUMNS])
     return out.getvalue().encode("utf-8-sig")
-
-
-# A text cell starting with one of these is run as a formula by Excel, LibreOffice and Google
-# Sheets (OWASP "CSV injection": =HYPERLINK(...) leaking data, =cmd|... running programs).
-_FORMULA_START = tuple("=+-@\t\r")
-
-
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)  # shortest text that reads back as the same float
-    text = str(value)
-    if text.lstrip("'").startswith(_FORMULA_START):
-        return "'" + text  # shown as text; an existing quote gets one more, so import can undo
-    return text
-
-
-def _unescape_formula(cell: str) -> str:
-    """Undo :func:`_csv_cell`'s quote, so an exported pipeline imports unchanged."""
-    if cell.startswith("'") and cell.lstrip("'").startswith(_FORMULA_START):
-        return cell[1:]
-    return cell
 
 
 _WIDTH_LIMITS = (8, 60)

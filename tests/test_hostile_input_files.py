@@ -31,7 +31,7 @@ def rewrite_sheet(path: Path, change) -> None:
     with zipfile.ZipFile(path) as src:
         parts = {name: src.read(name) for name in src.namelist()}
     parts["xl/worksheets/sheet1.xml"] = change(parts["xl/worksheets/sheet1.xml"])
-    with zipfile.ZipFile(path, "w") as out:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
         for name, data in parts.items():
             out.writestr(name, data)
 
@@ -41,6 +41,34 @@ def test_xlsx_whose_sheet_is_cut_in_half_is_one_error(tmp_path: Path) -> None:
     rewrite_sheet(path, lambda xml: xml[: len(xml) // 2])
     with pytest.raises(InteropError, match=r"pipeline\.xlsx: damaged XLSX sheet"):
         read_opportunities(path)
+
+
+def test_xlsx_zip_bomb_is_refused_before_parsing(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from bullpen.app import interop_guard
+
+    monkeypatch.setattr(interop_guard, "MAX_XLSX_UNPACKED", 1 << 20)  # 256 MiB is slow to make
+    path = workbook(tmp_path, [RECORD])
+    rewrite_sheet(path, lambda xml: xml.replace(b"<sheetData>", b"<sheetData>" + b" " * (2 << 20)))
+    assert path.stat().st_size < 100_000
+    with pytest.raises(InteropError, match="unpacks to more than 1 MB"):
+        read_opportunities(path)
+
+
+def test_too_many_rows_or_bytes_are_refused(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from bullpen.app import interop_common, interop_opportunities
+
+    path = tmp_path / "pipeline.csv"
+    write_opportunities(path, [RECORD] * 11, "csv")
+    monkeypatch.setattr(interop_opportunities, "MAX_ROWS", 10)
+    with pytest.raises(InteropError, match="more than 10 rows"):
+        read_opportunities(path)
+    big = tmp_path / "big.csv"
+    with big.open("wb") as f:
+        f.truncate(interop_common.MAX_IMPORT_BYTES + 1)  # sparse: nothing written to disk
+    with pytest.raises(InteropError, match="larger than 64 MB"):
+        read_opportunities(big)
 
 
 def test_xlsx_parsing_refuses_entity_bombs(tmp_path: Path) -> None:
