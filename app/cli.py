@@ -665,8 +665,9 @@ def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
 
     Errors of the input or the data's state say what to do. Anything else is a fault of
     Bullpen's: still one line (naming the error, and BULLPEN_DEBUG=1 for the traceback), since
-    a traceback tells a user nothing and may print record data."""
-    expected = user_errors()
+    a traceback tells a user nothing and may print record data. The expected errors are
+    gathered only on failure: naming the sync errors imports libp2p, a second of start-up
+    that a command which succeeds must not pay."""
     try:
         return func(args)
     except KeyboardInterrupt:
@@ -674,7 +675,7 @@ def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
     except BaseException as exc:
         if isinstance(exc, SystemExit):
             raise
-        found = first_of(exc, expected)
+        found = first_of(exc, user_errors())
         if found is not None:
             fail(found)
             return EXIT_USAGE if isinstance(found, ValidationError) else 1
