@@ -15,17 +15,19 @@ from bullpen.crdt.schema import ValidationError, validate
 OPP = ["--title", "Renewal", "--amount", "500", "--stage", "proposal", "--close", "2026-12-15"]
 
 
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    c = Cli(tmp_path / "home")
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    """One profile for the module's commands (each test checks what it changes)."""
+    c = Cli(tmp_path_factory.mktemp("hostile") / "home")
     c.out("init", "--name", "Dana", "--workspace", "Acme Sales")
     return c
 
 
 def refused(cli: Cli, *args: str, needle: str) -> None:
-    """The command fails with one line naming the problem, and the pipeline stays empty."""
+    """The command fails with one line naming the problem, and the pipeline is unchanged."""
+    before = cli.json("opp", "list")
     cli.fails(*args, needle=needle)
-    assert cli.json("opp", "list") == []
+    assert cli.json("opp", "list") == before
 
 
 # ----- values that used to be stored (or crash) ----------------------------------------------
@@ -103,11 +105,12 @@ def test_lower_case_currency_is_stored_upper_case(cli: Cli) -> None:
 
 
 def test_event_ending_before_start_is_refused(cli: Cli) -> None:
+    before = cli.json("event", "list")
     cli.fails("event", "add", "--title", "QBR", "--start", "2026-12-01T10:00", "--end",
               "2026-12-01T09:00", needle="before start")
     cli.fails("event", "add", "--title", "QBR", "--start", "2026-12-01T10:00", "--timezone",
               "Mars/Olympus", needle="not an IANA time zone")
-    assert cli.json("event", "list") == []
+    assert cli.json("event", "list") == before
 
 
 def test_invite_with_an_overflowing_expiry_is_one_line(cli: Cli) -> None:
