@@ -131,7 +131,8 @@ class Gate:
         return {NOISE_PROTOCOL_ID: _GatedNoise(self, key_pair)}
 
     def install(self, host: Any) -> None:
-        """Answer libp2p's own protocols (identify, identify-push, ping) to members only."""
+        """Answer libp2p's own protocols (identify, identify-push, ping) to members only, and
+        end each inbound connection's accepting task (and free its slot) when it closes."""
         self._peerstore = host.get_peerstore()
         for protocol, handler in get_default_protocols(host).items():
             host.set_stream_handler(protocol, self.guard(handler))
