@@ -90,8 +90,8 @@ class Reach:
             if teammate:
                 self._tell(peer_id, source)
             if persist and self.node.publish:
-                self.node._nursery_start(trio.to_thread.run_sync, peers.remember, self.node.ws,
-                                         peer_id, dict(known.addr_times), known.name)
+                self.node._nursery_start(self._record, peers.remember, peer_id,
+                                         dict(known.addr_times), known.name)
         if self.node.redial:
             self.keep_connected(peer_id)
         return changed
@@ -103,6 +103,14 @@ class Reach:
             wake = self._wake.get(peer_id)
             if wake is not None:
                 wake.set()
+
+    async def _record(self, fn: Any, *args: Any) -> None:
+        """Write to the peers table; a failure (a busy or damaged store) is logged, never the
+        end of the node."""
+        try:
+            await trio.to_thread.run_sync(fn, self.node.ws, *args)
+        except Exception as exc:
+            log.warning("could not record peers: %s", exc)
 
     def _roles(self, peer_ids: list[str]) -> dict[str, str | None]:
         """Each allowed peer's role (None: not allowed; "" : allowed without a role yet, as
@@ -128,7 +136,7 @@ class Reach:
             known = self.peers[state.peer_id]
             known.last_seen = known.last_seen or state.last_seen
         if gone and stored and self.node.publish:
-            await trio.to_thread.run_sync(peers.forget, self.node.ws, gone)
+            await self._record(peers.forget, gone)
 
     async def prune(self) -> None:
         """After a membership change: forget remembered peers that are no longer members."""
