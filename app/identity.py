@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from .keys import ProfileLocked, make_private, open_sealed, seal, subkey
+from .keys import ProfileLocked, make_private, open_sealed, read_small, seal, subkey
 
 KEY_FILE = "identity.key"
 _PROTO_ED25519 = b"\x08\x01\x12\x20"  # protobuf PublicKey{Type: Ed25519, Data: 32 bytes}
@@ -107,7 +107,11 @@ def save_identity(home: Path, identity: Identity, key: bytes) -> None:
 def load_identity(home: Path, key: bytes) -> Identity:
     path = home / KEY_FILE
     make_private(path)
-    seed = open_sealed(subkey(key, "identity"), path.read_bytes(), "identity")
+    try:
+        sealed = read_small(path)
+    except ValueError as exc:
+        raise ProfileLocked(f"{exc}: the identity key is damaged") from None
+    seed = open_sealed(subkey(key, "identity"), sealed, "identity")
     if len(seed) != 32:
         raise ProfileLocked(f"{path}: identity key is damaged ({len(seed)} bytes, expected 32)")
     return Identity(seed)

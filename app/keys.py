@@ -71,6 +71,16 @@ def private_dir(path: Path) -> None:
         path.chmod(PRIVATE_DIR)
 
 
+def read_small(path: Path, limit: int = 1 << 16) -> bytes:
+    """A key file's bytes; ValueError when it is larger than any key file Bullpen writes
+    (a replaced file must not make the open read gigabytes)."""
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path} is larger than {limit} bytes")
+    return data
+
+
 def make_private(path: Path) -> None:
     """Take group and other access away from an existing file (profiles made before files
     were created private)."""
@@ -148,7 +158,7 @@ def unlock(home: Path, passphrase: str | None = None, ask: PassphraseSource | No
     path = home / KEYS_FILE
     damaged = ProfileLocked(f"{path} is damaged: this profile's key cannot be read")
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(read_small(path))
         method = record["method"]
     except FileNotFoundError:
         raise ProfileLocked(f"{path} is missing: this profile's key cannot be found") from None

@@ -131,6 +131,14 @@ def test_key_file_scrypt_parameters_are_bounded(profile: Path, params: dict) -> 
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.parametrize("name", ["keys.json", "identity.key"])
+def test_an_oversized_key_file_is_damaged_not_read(profile: Path, name: str) -> None:
+    with (profile / name).open("ab") as f:
+        f.truncate(1 << 30)  # sparse: a gigabyte that is never read
+    with pytest.raises(ProfileLocked, match=f"{name}.* damaged"):
+        Workspace.open(profile)
+
+
 def test_huge_scrypt_parameters_are_one_line_at_the_command_line(profile: Path) -> None:
     path = profile / "keys.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "n": 2**30}))
