@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .checks import MAX_AMOUNT, MAX_INT, ValidationError, check_span, currency, text, timezone
+from .iso4217 import currency_code
 
 
 @dataclass(frozen=True)
@@ -387,3 +388,29 @@ def validate(
     check_span(out)
     return out
 
+
+def readable(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A stored record as views may use it, whoever wrote it (a modified client writes what it
+    likes): numbers that are not numbers, not finite or out of their field's range, time zones
+    that do not exist and lists that are not lists become None; currencies are upper-cased and
+    other text fields hold text. Every peer computes the same, so all show the same."""
+    spec = KINDS.get(kind)
+    if spec is None:
+        return data
+    out = dict(data)
+    for f in spec.fields:
+        value = out.get(f.name)
+        if value is None:
+            continue
+        if f.type in ("float", "int", "timezone"):
+            try:
+                out[f.name] = coerce(f, value)
+            except ValidationError:
+                out[f.name] = None
+        elif f.type == "currency":
+            out[f.name] = currency_code(value) or str(value)
+        elif f.type == "list" and not isinstance(value, list):
+            out[f.name] = None
+        elif f.type == "str" and not isinstance(value, str):
+            out[f.name] = str(value)
+    return out

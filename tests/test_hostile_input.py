@@ -206,3 +206,49 @@ def test_a_post_can_be_edited_without_naming_its_topic(ws: Workspace) -> None:
     tid = ws.add("topic", {"title": "Globex"})
     pid = ws.add("post", {"topic_id": tid, "text": "first"})
     assert ws.update(pid, {"text": "second"})["text"] == "second"
+
+
+# ----- values a modified client writes ---------------------------------------------------------
+
+
+def test_values_a_modified_client_writes_are_made_readable(ws: Workspace, join_ws) -> None:
+    """A rep may write opportunities, but not ones that break the manager's views: numbers
+    that are no numbers, infinite or out of range show as empty, and never reach the forecast
+    as inf (or crash it); currencies are read upper-case; unknown zones show as none."""
+    import math
+
+    from hostile import deliver, forge, put_record
+
+    from bullpen.app import sales
+
+    eli = join_ws(ws, "Eli")
+    base = {"kind": "opportunity", "account": "X", "stage": "proposal",
+            "close_date": "2026-12-15", "category": "best_case", "owner": "Eli",
+            "created_by": eli.peer_id, "updated_by": eli.peer_id}
+    forged = {
+        "a" * 16: {"title": "huge", "amount": 1e308, "probability": 1000, "currency": "usd"},
+        "b" * 16: {"title": "text", "amount": "lots", "probability": "x", "currency": 5},
+        "c" * 16: {"title": "nan", "amount": math.nan, "contact_ids": "not-a-list"},
+        "d" * 16: {"title": "fine", "amount": 500, "probability": 75, "currency": "€€€"},
+    }
+
+    def write(tx: object) -> None:
+        for rid, fields in forged.items():
+            put_record(tx, rid, {**base, **fields})
+
+    def event(tx: object) -> None:
+        put_record(tx, "e" * 16, {"kind": "event", "title": "QBR", "start": "2026-12-01T10:00",
+                                  "timezone": "Mars/Olympus", "created_by": eli.peer_id})
+
+    forge(eli, "pipeline", write)
+    forge(eli, "calendar", event)
+    assert deliver(eli, ws, "pipeline") == "" and deliver(eli, ws, "calendar") == ""
+    assert [e["timezone"] for e in ws.list("event")] == [None]
+    seen = {o["title"]: o for o in ws.list("opportunity")}
+    assert [seen["huge"][k] for k in ("amount", "probability", "currency")] == [None, None, "USD"]
+    assert [seen["text"][k] for k in ("amount", "probability", "currency")] == [None, None, "5"]
+    assert seen["nan"]["amount"] is None and seen["nan"]["contact_ids"] is None
+    assert [seen["fine"][k] for k in ("amount", "probability", "currency")] == [500.0, 75, "€€€"]
+    total = sales.forecast(ws, "2026-Q4").total
+    figures = [*total.currencies.values()]
+    assert all(math.isfinite(v) for f in figures for v in (f.pipeline, f.weighted, f.best_case))
