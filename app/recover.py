@@ -206,8 +206,15 @@ def _rebuild(salvage: Salvage) -> tuple[dict[str, Document], dict[str, Counter[s
                 good[am_changes.parse_change(data).hash] = data
             except am_changes.BadChange:
                 count["damaged changes"] += 1
-        if good:
+        try:
             am_changes.apply_changes(doc, list(good.values()))
+        except Exception:  # one the core rejects: apply one by one, dropping such ones
+            for change_hash, data in list(good.items()):
+                try:
+                    am_changes.apply_changes(doc, [data])
+                except Exception:
+                    del good[change_hash]
+                    count["damaged changes"] += 1
         held = {c.hash for c in doc.get_changes([])}
         count["change kept"] += sum(1 for h in good if h in held)
         count["changes building on lost ones"] += sum(1 for h in good if h not in held)
@@ -229,8 +236,11 @@ def _lost_records(home: Path, key: bytes, kept: dict[str, Document]
         index = Index(path, subkey(key, "index"))
         listed = [r for kind in KINDS for r in index.list(kind, include_deleted=True)]
         places = {r["id"]: index.doc_of(r["id"]) for r in listed}
+        indexed = index.stored_marks()
         index.close()
     except (*UNREADABLE, RuntimeError, OSError, ValueError):
+        return None
+    if not indexed:  # nothing indexed: a damaged or outdated index, dropped when opened
         return None
     lost = []
     for record in listed:
