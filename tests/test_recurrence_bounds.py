@@ -107,6 +107,6 @@ def test_the_calendar_expands_off_the_gui_thread(qtbot, session) -> None:  # noq
     timer.stop()
     assert returned < 0.5  # not the 2 s of expansion
     gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
-    assert gaps and max(gaps) < 1.0, max(gaps)
+    assert gaps and max(gaps) < 1.5, max(gaps)  # on the GUI thread: over 2 s
     monday = [calendar.day_lists[0].item(r).text() for r in range(calendar.day_lists[0].count())]
     assert monday == ["09:00  Every second ⟳"]
