@@ -123,6 +123,7 @@ class Gate:
 
     def __init__(self, is_member: Callable[[str], bool]) -> None:
         self.is_member = is_member
+        self._entries: set[_Entry] = set()  # every open connection
         self._unadmitted: set[_Entry] = set()
         self._peerstore: Any = None
 
@@ -164,6 +165,7 @@ class Gate:
             await secure.close()
             raise HandshakeFailure("too many connections from peers that are not members")
         entry = _Entry(peer_id, secure, admitted)
+        self._entries.add(entry)
         if not admitted:
             self._unadmitted.add(entry)
         return Metered(secure, self, entry)
@@ -171,6 +173,7 @@ class Gate:
     def forget(self, entry: _Entry) -> None:
         """The connection ended: nothing of an unadmitted peer is kept (libp2p's peerstore
         would keep its key, addresses and protocols for good)."""
+        self._entries.discard(entry)
         self._unadmitted.discard(entry)
         if entry.closed is not None:
             entry.closed.set()
@@ -237,6 +240,13 @@ class Gate:
             yield True
         finally:
             entry.joins -= 1
+
+    async def recheck(self) -> None:
+        """After a membership change: a removed member's connections are unadmitted again
+        (limited like a stranger's, and hung up on at a fresh deadline)."""
+        for entry in [e for e in self._entries if e.admitted]:
+            if not await trio.to_thread.run_sync(self.is_member, entry.peer_id):
+                self._set_admitted(entry, False)
 
     async def run(self) -> None:
         """Hang up on connections that did not prove membership in time."""

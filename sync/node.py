@@ -273,6 +273,7 @@ class Node:
             else:
                 link.retry_held()
         await self.reach.prune()
+        await self.gate.recheck()  # a removed member's connection is limited, then closed
 
     # ----- links ---------------------------------------------------------------------------
 

@@ -99,3 +99,38 @@ def test_a_node_keeps_accepting_connections_after_hundreds_came_and_went(ws: Any
             nursery.cancel_scope.cancel()
 
     trio.run(main)
+
+
+def test_a_removed_members_connection_is_limited_then_closed(tmp_path: Path) -> None:
+    """A member removed while connected is a stranger from then on: its sync link is dropped
+    at once, and its connection (which could otherwise carry unread data without limit) is
+    hung up on at the handshake deadline."""
+    ann = Workspace.create(tmp_path / "ann", "Ann", "Acme Sales", passphrase="pw")
+    bob = Workspace.create_joining(tmp_path / "bob", "Bob", ann.workspace_id, passphrase="pw")
+    ann.add_member(bob.peer_id, "rep", "Bob")
+    bob.merge_saved("index", ann.doc("index").save())
+    na = make_node(ann, listen=["/ip4/127.0.0.1/tcp/0"], publish=False)
+    nb = make_node(bob, listen=["/ip4/127.0.0.1/tcp/0"], publish=False, redial=False)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            (addr, *_) = await nursery.start(na.run)
+            await nursery.start(nb.run)
+            await nb.dial(f"{addr}/p2p/{na.peer_id}" if "/p2p/" not in addr else addr)
+            network = na.host.get_network()
+            with trio.fail_after(20):
+                while bob.peer_id not in na.links:
+                    await trio.sleep(0.05)
+            assert na.gate.unadmitted == 0
+            await trio.to_thread.run_sync(ann.remove_member, "Bob")
+            with trio.fail_after(HANDSHAKE_TIMEOUT + 15):
+                while network.get_connections(ID.from_base58(bob.peer_id)):
+                    await trio.sleep(0.1)
+            assert bob.peer_id not in na.links and na.gate.unadmitted == 0
+            nursery.cancel_scope.cancel()
+
+    try:
+        trio.run(main)
+    finally:
+        ann.close()
+        bob.close()
