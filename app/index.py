@@ -15,12 +15,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bullpen.crdt.schema import KINDS, SPACE_KINDS, readable, space_doc_id
+from bullpen.crdt.schema import KINDS, SPACE_KINDS, space_doc_id
 
 from .db import DatabaseError, check_pages, connect
 from .store import StoreError
 
-INDEX_VERSION = "5"  # 5: values made readable (schema.readable)
+INDEX_VERSION = "5"  # 5: records kept as schema.readable makes them (Workspace present)
 FILTER_COLUMNS = ("stage", "owner", "close_date", "topic_id", "category")
 LONG_BODY = 20_000  # characters: longer texts get quick_snippet instead of FTS5's snippet()
 
@@ -167,7 +167,6 @@ class Index:
                 if data is None or not _belongs(doc_id, record_id, data):
                     continue
                 kind = data.get("kind", "")
-                data = readable(kind, data)  # whatever a peer wrote, views get sound values
                 spec = KINDS.get(kind)
                 title = str(data.get(spec.title_field, "")) if spec else ""
                 deleted = 1 if data.get("deleted") else 0

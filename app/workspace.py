@@ -38,6 +38,7 @@ from bullpen.crdt.schema import (
     ValidationError,
     genesis_shape,
     kind_spec,
+    readable,
     space_doc_id,
     text_doc_id,
     validate,
@@ -113,7 +114,7 @@ def present(record_id: str, raw: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     out["deleted"] = bool(out.get("deleted"))
-    return out
+    return readable(out["kind"], out)  # whatever a peer wrote, callers get sound values
 
 
 class Workspace:

@@ -394,7 +394,7 @@ def readable(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     likes): numbers that are not numbers, not finite or out of their field's range, time zones
     that do not exist and lists that are not lists become None; currencies are upper-cased and
     other text fields hold text. Every peer computes the same, so all show the same."""
-    spec = KINDS.get(kind)
+    spec = KINDS.get(kind) if isinstance(kind, str) else None
     if spec is None:
         return data
     out = dict(data)

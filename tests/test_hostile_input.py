@@ -248,6 +248,7 @@ def test_values_a_modified_client_writes_are_made_readable(ws: Workspace, join_w
     assert [seen["huge"][k] for k in ("amount", "probability", "currency")] == [None, None, "USD"]
     assert [seen["text"][k] for k in ("amount", "probability", "currency")] == [None, None, "5"]
     assert seen["nan"]["amount"] is None and seen["nan"]["contact_ids"] is None
+    assert ws.get("a" * 16)["amount"] is None  # a record read directly, as `opp show` does
     assert [seen["fine"][k] for k in ("amount", "probability", "currency")] == [500.0, 75, "€€€"]
     total = sales.forecast(ws, "2026-Q4").total
     figures = [*total.currencies.values()]
