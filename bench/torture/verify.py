@@ -23,8 +23,8 @@ from bullpen.app.workspace import Workspace, WorkspaceError
 from .ledger import Write
 
 T = TypeVar("T")
-REFUSAL = re.compile(r"refused change|not synced with this peer|protocol violation|"
-                     r"unknown actor|may not change", re.I)
+REFUSAL = re.compile(r"refused change|refuses our changes|not synced with this peer|"
+                     r"protocol violation|unknown actor|may not change", re.I)
 
 
 def wait_until(predicate: Callable[[], T], timeout: float, interval: float = 0.1) -> T | None:
@@ -129,10 +129,13 @@ def diverged_docs(heads: dict[str, dict[str, str]]) -> dict[str, str]:
 
 
 def refusals_in_status(status: dict[str, Any], names: dict[str, str]) -> list[str]:
-    """What ``status --json`` says this member holds back from which member."""
-    return [f"holds back {doc} from {names.get(p['peer_id'], p['peer_id'][-6:])}: {why}"
-            for p in status.get("peers", []) if p["peer_id"] in names
-            for doc, why in (p.get("refused") or {}).items()]
+    """What ``status --json`` says this member holds back from which member, and what a
+    member told it that it refuses of its changes."""
+    peers = [p for p in status.get("peers", []) if p["peer_id"] in names]
+    return [f"{verb} {doc} {side} {names[p['peer_id']]}: {why}" for p in peers
+            for key, verb, side in (("refused", "holds back", "from"),
+                                    ("held_by_peer", "is refused", "by"))
+            for doc, why in (p.get(key) or {}).items()]
 
 
 def refusals_in_logs(logs: Iterable[Path], names: dict[str, str], former: dict[str, str],
