@@ -5,10 +5,11 @@ same and new ports; in network namespaces (root) also partitions and, where the 
 and refuse nothing from another member.
 
 Known open bugs: while issue 12's fixes are being made, a run whose every failure matches a
-known open bug (``KNOWN_BUGS`` in bench/torture/run.py: refused settings changes, a member
-not found again on its new port, endless redials) is reported as xfail naming them; any other
-failure fails. Set ``BULLPEN_TORTURE_STRICT=1`` (and, once they are fixed, make ``STRICT``
-True) so that every failure fails.
+known open bug (``KNOWN_BUGS`` in bench/torture/run.py: issue 12's refused settings changes,
+a member not found again on its new port, endless redials, a document blocked by a removed
+member's relayed change; and the files that never arrive, found by this suite) is reported as
+xfail naming them; any other failure fails. Set ``BULLPEN_TORTURE_STRICT=1`` (and, once they
+are fixed, make ``STRICT`` True) so that every failure fails.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from torture.verify import check_write, diverged_docs  # noqa: E402
 
 STRICT = os.environ.get("BULLPEN_TORTURE_STRICT") == "1"
 SEED, ROUNDS, NODES = 12, 20, 5
-
 
 
 def verdict(report: Report) -> None:
