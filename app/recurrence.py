@@ -169,9 +169,10 @@ def _expand(rule: rrule, start: dt.datetime, low: dt.datetime, high: dt.datetime
         warnings.simplefilter("ignore", DeprecationWarning)
         rule = rule.replace(until=min(until, horizon) if until else horizon)
     deadline = time.monotonic() + BUDGET_S
+    armed = True  # cleared before the hook is removed: removing it is a call it sees
 
     def over_budget(_frame: Any, _event: str, _arg: Any) -> None:
-        if time.monotonic() > deadline:
+        if armed and time.monotonic() > deadline:
             raise _OverBudget
 
     found: list[dt.datetime] = []
@@ -186,6 +187,7 @@ def _expand(rule: rrule, start: dt.datetime, low: dt.datetime, high: dt.datetime
     except _OverBudget:
         pass
     finally:
+        armed = False
         sys.setprofile(previous)
     return found
 
