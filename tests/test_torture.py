@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from conftest import opp_fields  # noqa: E402
 from helpers_procs import Serve, cli, env, make_profiles, wait_converged  # noqa: E402
 from replicas import exchange  # noqa: E402
+from torture.known import Attribution  # noqa: E402
 from torture.ledger import Ledger, Write  # noqa: E402
 from torture.netlab import NetUnavailable  # noqa: E402
 from torture.run import Report, run  # noqa: E402
@@ -66,6 +67,36 @@ def test_checks_name_what_a_member_lacks(ws, join_ws) -> None:
     assert diverged_docs({"A": {"pipeline": "h1", "index": "i"},
                           "B": {"pipeline": "h2", "index": "i"}}) == {
         "pipeline": "h1 on A; h2 on B"}
+
+
+def test_failures_are_put_down_to_a_known_bug_only_when_it_explains_them() -> None:
+    """A write is excused only on a member refusing its document for a known bug's reason;
+    a differing document only when every differing document is so explained."""
+    ledger = Ledger()
+    ledger.created("opportunity", "opp1", "Ann")
+    ledger.created("contact", "con1", "Ann")
+    why = Attribution({
+        "Bob#1": [("peer Ann#0: refused change to pipeline: change by an unknown actor; that "
+                   "document is not synced", "settings-actor")],
+        "Gus#6": [("holds back doc:ab12 from Ann#0: refused change to doc:ab12: change by "
+                   "Eve#4 (removed), who is not a member", "removed-relay")],
+        "Cat#2": [("peer Ann#0: refused change to calendar: something new", "")],
+    }, isolated=set())
+    deal = Write(1, "Ann", "opp add", "field", "opp1", "title", "x")
+    contact = Write(2, "Ann", "contact add", "field", "con1", "name", "y")
+    text = Write(3, "Eve", "doc append", "text", "ab12", value="z")
+    assert why.missing(deal, ledger, ["Bob#1"]) == "settings-actor"
+    assert why.missing(contact, ledger, ["Bob#1"]) == ""  # refusing pipeline explains no contact
+    assert why.missing(text, ledger, ["Gus#6"]) == "removed-relay"
+    assert why.missing(text, ledger, ["Gus#6", "Cat#2"]) == ""
+    assert why.missing(Write(4, "Ann", "resource add", "blob", "r1"), ledger, ["Cat#2"]) == \
+        "blob-retry"
+    members = ["Bob#1", "Cat#2", "Gus#6"]
+    assert why.diverged({"pipeline": "", "doc:ab12": ""}, members) == \
+        "removed-relay+settings-actor"
+    assert why.diverged({"pipeline": "", "calendar": ""}, members) == ""
+    assert Attribution({}, isolated={"Cat#2"}).diverged({"calendar": ""}, members) == \
+        "new-address"
 
 
 @pytest.mark.slow

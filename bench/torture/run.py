@@ -16,7 +16,8 @@ from pathlib import Path
 import psutil
 
 from .cluster import Cluster, Node
-from .ledger import Ledger, Write
+from .known import KNOWN_BUGS, Attribution, refusal_bug
+from .ledger import Write
 from .netlab import Loopback, NetnsLab
 from .ops import SetupFailed, Torture
 from .verify import (
@@ -32,25 +33,12 @@ from .verify import (
 
 RSS_LIMIT_MB = 400.0
 IDLE_CPU_LIMIT = 20.0  # percent of one core, per node, once everyone is equal
-KNOWN_BUGS = {
-    "settings-actor": "issue 12 #1: a quota/rate/snapshot/forecast command's settings change "
-                      "(made-up author) is refused by the other members",
-    "new-address": "issue 12 #2: a member restarted on a new port is not found again",
-    "redial": "issue 12 #3: endless redials (a removed member's node keeps a core busy)",
-    "removed-relay": "issue 12 #4: a removed member's change relayed by a member blocks that "
-                     "document between members for good",
-    "blob-retry": "found by this suite: a shared file never reaches a member whose request "
-                  "met a peer that did not have it yet (BlobMissing drops the want; nothing "
-                  "asks again)",
-}
-
-
 @dataclass
 class Failure:
     check: str  # setup | converge | missing | refused | settings | rss | idle
     node: str
     detail: str
-    bug: str = ""  # a KNOWN_BUGS key when this failure matches a known open bug
+    bug: str = ""  # KNOWN_BUGS keys ('a+b') when known open bugs explain this failure
 
     def __str__(self) -> str:
         known = f"  [known: {self.bug}]" if self.bug else ""
@@ -85,7 +73,7 @@ class Report:
                  "stats: " + ", ".join(f"{k}={v:g}" for k, v in self.stats.items()),
                  *(f"note: {n}" for n in self.notes), *(str(f) for f in self.failures),
                  *(f"known bug {key}: {KNOWN_BUGS[key]}"
-                   for key in sorted({f.bug for f in self.failures} - {""})),
+                   for key in sorted({k for f in self.failures for k in f.bug.split("+")} - {""})),
                  f"journal and serve logs: {self.root}"]
         return "\n".join(lines)
 
@@ -201,45 +189,39 @@ def run_checks(torture: Torture, report: Report) -> None:
         (cluster.root / f"status-{name}-round{cluster.round}.json").write_text(
             json.dumps(data, indent=1))
     digests = {str(n): statuses[n.name].get("digest", "?")[:12] for n in members}
-    refusals = []
+    refused: dict[str, list[tuple[str, str]]] = {}
     for node in members:
-        found = refusals_in_status(statuses[node.name], names)
+        found = refusals_in_status(statuses[node.name], names, former)
         found += refusals_in_logs(node.logs, names, former)
-        refusals += [Failure("refused", str(node), r, refusal_bug(r)) for r in found]
+        refused[str(node)] = [(line, refusal_bug(line)) for line in found]
+    refusals = [Failure("refused", m, line, bug) for m, lines in refused.items()
+                for line, bug in lines]
     heads: dict[str, dict[str, str]] = {}
-    missing: dict[str, tuple[Write, list[Node]]] = {}  # what is missing -> who lacks it
+    missing: dict[str, tuple[Write, list[str]]] = {}  # what is missing -> who lacks it
     writes = ledger.current()
     for node in members:
         with Probe(node.home) as probe:
             heads[str(node)] = probe.heads()
             for write, line in missing_writes(probe, writes):
-                missing.setdefault(line, (write, []))[1].append(node)
+                missing.setdefault(line, (write, []))[1].append(str(node))
             report.failures += [Failure("settings", str(node), s)
                                 for s in settings_conflicts(probe, writes)]
-    causes = causes_by_node(cluster, statuses, refusals)
+    why = Attribution(refused, isolated(cluster, statuses))
     if len(set(digests.values())) > 1:
         docs = diverged_docs(heads)
-        bug = "new-address" if "new-address" in causes.values() else ""
-        if not bug and "settings-actor" in causes.values() and set(docs) <= {"pipeline"}:
-            bug = "settings-actor"
         report.failures.append(Failure(
             "converge", "all", f"digests differ after the heal at round {cluster.round}: "
-            f"{digests}; documents: " +
-            " | ".join(f"{d}: {line}" for d, line in docs.items()), bug))
+            f"{digests}; documents: " + " | ".join(f"{d}: {line}" for d, line in docs.items()),
+            why.diverged(docs, list(heads))))
     for line, (write, lacking) in missing.items():
-        cause = {causes.get(n.name, "") for n in lacking}
-        bug = cause.pop() if len(cause) == 1 else ""
-        if bug == "settings-actor" and not in_pipeline(write, ledger):
-            bug = ""  # a refused pipeline does not explain what is missing elsewhere
-        if write.what == "blob":
-            bug = "blob-retry"
-        report.failures.append(Failure("missing", ", ".join(map(str, lacking)), line, bug))
+        report.failures.append(Failure("missing", ", ".join(lacking), line,
+                                       why.missing(write, ledger, lacking)))
     report.failures += refusals
     for node in cluster.nodes:
         node.rss_mb()
         if node.max_rss_mb > RSS_LIMIT_MB:
             report.failures.append(Failure("rss", str(node), f"{node.max_rss_mb:.0f} MB"))
-    report.failures += idle_cpu(cluster, causes)
+    report.failures += idle_cpu(cluster, why)
     report.stats.update(
         confirmed_writes=len(ledger.writes), unconfirmed=len(ledger.unconfirmed),
         members=len(members), removed=sum(n.removed for n in cluster.nodes),
@@ -247,37 +229,15 @@ def run_checks(torture: Torture, report: Report) -> None:
         max_rss_mb=round(max(n.max_rss_mb for n in cluster.nodes), 1))
 
 
-def refusal_bug(reason: str) -> str:
-    if "unknown actor" in reason:
-        return "settings-actor"
-    return "removed-relay" if "(removed), who is not a member" in reason else ""
+def isolated(cluster: Cluster, statuses: dict[str, dict]) -> set[str]:
+    """Members connected to no one at the end, in a run where someone moved to a new port."""
+    if not any(n.moved for n in cluster.members()):
+        return set()
+    return {str(n) for n in cluster.members()
+            if not any(p.get("connected") for p in statuses[n.name].get("peers", []))}
 
 
-def in_pipeline(write: Write, ledger: Ledger) -> bool:
-    """Is this write in the pipeline document (opportunities, quotas, rates, snapshots)?"""
-    return write.what == "setting" or ledger.kind_of(write.target) == "opportunity"
-
-
-def causes_by_node(cluster: Cluster, statuses: dict[str, dict], refusals: list[Failure]
-                   ) -> dict[str, str]:
-    """The known bug that explains a member's divergence, if one does: it is cut off from
-    every member and it or they moved to a new port (#2), or members refuse settings
-    changes by a made-up author (#1)."""
-    settings_refused = any(f.bug == "settings-actor" for f in refusals)
-    moved = any(n.moved for n in cluster.members())
-    out = {}
-    for node in cluster.members():
-        connected = [p for p in statuses[node.name].get("peers", []) if p.get("connected")]
-        if not connected and moved:
-            out[node.name] = "new-address"
-        elif settings_refused:
-            out[node.name] = "settings-actor"
-        else:
-            out[node.name] = ""
-    return out
-
-
-def idle_cpu(cluster: Cluster, causes: dict[str, str], window: float = 3.0) -> list[Failure]:
+def idle_cpu(cluster: Cluster, why: Attribution, window: float = 3.0) -> list[Failure]:
     """Every running node's CPU over a quiet window after the last write (a redial or
     re-offer loop shows here), removed members' nodes included."""
     procs: dict[Node, psutil.Process] = {}
@@ -294,5 +254,5 @@ def idle_cpu(cluster: Cluster, causes: dict[str, str], window: float = 3.0) -> l
             what = "removed member's node" if node.removed else "node"
             out.append(Failure("idle", str(node), f"{what} used {busy:.0f}% of a core with "
                                "nothing left to write",
-                               "redial" if node.removed else causes.get(node.name, "")))
+                               why.busy(str(node), node.removed)))
     return out

@@ -128,11 +128,20 @@ def diverged_docs(heads: dict[str, dict[str, str]]) -> dict[str, str]:
     return lines
 
 
-def refusals_in_status(status: dict[str, Any], names: dict[str, str]) -> list[str]:
+def named(text: str, names: dict[str, str]) -> str:
+    """``text`` with every peer's short id (last 6 characters) replaced by its name."""
+    for peer_id, name in names.items():
+        text = text.replace(peer_id[-6:], name)
+    return text
+
+
+def refusals_in_status(status: dict[str, Any], names: dict[str, str],
+                       former: dict[str, str]) -> list[str]:
     """What ``status --json`` says this member holds back from which member, and what a
-    member told it that it refuses of its changes."""
+    member told it that it refuses of its changes (short ids of ``former`` members named)."""
     peers = [p for p in status.get("peers", []) if p["peer_id"] in names]
-    return [f"{verb} {doc} {side} {names[p['peer_id']]}: {why}" for p in peers
+    return [named(f"{verb} {doc} {side} {names[p['peer_id']]}: {why}", {**names, **former})
+            for p in peers
             for key, verb, side in (("refused", "holds back", "from"),
                                     ("held_by_peer", "is refused", "by"))
             for doc, why in (p.get(key) or {}).items()]
@@ -142,15 +151,12 @@ def refusals_in_logs(logs: Iterable[Path], names: dict[str, str], former: dict[s
                      limit: int = 5) -> list[str]:
     """Refusal lines of a member's serve logs that concern a member (by short id); short ids
     of members and ``former`` members are replaced by their names."""
-    shorts = {pid[-6:]: name for pid, name in names.items()}
-    everyone = {pid[-6:]: name for pid, name in {**names, **former}.items()}
+    shorts = [pid[-6:] for pid in names]
     found: dict[str, int] = {}
     for path in logs:
         for line in path.read_text(errors="replace").splitlines():
             if REFUSAL.search(line) and any(s in line for s in shorts):
-                text = re.sub(r"^\S+ \S+ ", "", line)  # drop the timestamp, keep the message
-                for short, name in everyone.items():
-                    text = text.replace(short, name)
+                text = named(re.sub(r"^\S+ \S+ ", "", line), {**names, **former})  # no time
                 found[text] = found.get(text, 0) + 1
     return [f"{text} (x{n})" for text, n in list(found.items())[:limit]]
 
