@@ -206,12 +206,12 @@ KINDS: dict[str, KindSpec] = {
               SPACE)
 }
 
+# The small workspace document every member (guests too) holds: settings, membership, invites.
+INDEX_DOC = "index"
 # The team's numbers only managers set (quotas, exchange rates, forecast snapshots): a document
 # of its own, so a change to it is judged by its author's role alone; guests never receive it.
 ADMIN_DOC = "admin"
 ADMIN_MAPS = ("quotas", "rates", "forecast_snapshots")
-# The small workspace document every member (guests too) holds: settings, membership, invites.
-INDEX_DOC = "index"
 # Documents every workspace starts with; each co-edited document adds a "doc:<id>", each shared
 # space a "space:<id>".
 COLLECTIONS: tuple[str, ...] = tuple(
@@ -229,6 +229,8 @@ def text_doc_id(document_id: str) -> str:
 
 def space_doc_id(space_id: str) -> str:
     return f"space:{space_id}"
+
+
 def genesis_shape(doc_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(text objects, settings maps) that document ``doc_id``'s genesis creates."""
     if doc_id.startswith(text_doc_id("")):
@@ -236,8 +238,6 @@ def genesis_shape(doc_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if doc_id == ADMIN_DOC:
         return (), ADMIN_MAPS
     return (), ()
-
-
 
 
 def kind_spec(kind: str) -> KindSpec:
