@@ -259,8 +259,8 @@ def _setting_write(path, value):
     def write(tx):
         try:
             put_setting(tx, path, value)
-        except (TypeError, KeyError):
-            put_setting(tx, path[:1], value)
+        except Exception:  # noqa: BLE001 - automerge raises a bare Exception for a bad path
+            put_setting(tx, path[:1], value)  # the path's map is missing here: write its key
     return write
 
 
