@@ -15,8 +15,10 @@ membership, and while it is:
 * it is hung up on :data:`HANDSHAKE_TIMEOUT` after it connected (not while its one join
   request is being answered);
 * at most :data:`MAX_UNADMITTED` such connections exist at once, and one per peer id;
-* at most one join stream runs per connection; sync, identify and ping streams are reset
-  unanswered (identify would tell it our addresses);
+* at most :data:`MAX_UNADMITTED_STREAMS` streams are open on it at once (past that it is hung
+  up on: each stream costs a task and buffers before its protocol is even negotiated, and
+  64 KiB of bare stream openings would be thousands), one of them a join; sync, identify and
+  ping streams are reset unanswered (identify would tell it our addresses);
 * nothing about it is kept once it is gone (entries live only as long as the connection,
   and libp2p's peerstore entry for it is cleared).
 
@@ -37,6 +39,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import trio
+from libp2p.abc import INotifee
 from libp2p.crypto.x25519 import create_new_key_pair as create_new_x25519_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.host.defaults import get_default_protocols
@@ -52,6 +55,7 @@ log = logging.getLogger("bullpen.sync")
 HANDSHAKE_TIMEOUT = 5.0
 UNADMITTED_BYTES = 64 << 10
 MAX_UNADMITTED = 32
+MAX_UNADMITTED_STREAMS = 8
 SWEEP_INTERVAL = 0.25
 
 Handler = Callable[[Any], Awaitable[None]]
@@ -63,7 +67,8 @@ _ACCEPTED: contextvars.ContextVar[trio.Event] = contextvars.ContextVar("accepted
 class _Entry:
     """One connection's admission state (dropped with the connection)."""
 
-    __slots__ = ("peer_id", "secure", "admitted", "received", "deadline", "joins", "closed")
+    __slots__ = ("peer_id", "secure", "admitted", "received", "deadline", "joins", "closed",
+                 "streams", "cut")
 
     def __init__(self, peer_id: str, secure: Any, admitted: bool) -> None:
         self.peer_id = peer_id
@@ -72,6 +77,8 @@ class _Entry:
         self.received = 0
         self.deadline = trio.current_time() + HANDSHAKE_TIMEOUT
         self.joins = 0
+        self.streams = 0  # open while unadmitted
+        self.cut = False  # hung up on: nothing more is read, not even what is buffered
         self.closed = _ACCEPTED.get(None)  # set when the connection ends (inbound only)
 
 
@@ -85,6 +92,8 @@ class Metered:
         self.entry = entry
 
     async def read(self, n: int | None = None) -> bytes:
+        if self.entry.cut:
+            return b""
         data = await self._inner.read(n)
         entry = self.entry
         if not entry.admitted:
@@ -149,6 +158,7 @@ class Gate:
                 nursery.cancel_scope.cancel()
 
         network._do_handle_inbound_connection = accept_until_closed
+        network.register_notifee(_StreamWatch(self))
 
     @property
     def unadmitted(self) -> int:
@@ -182,6 +192,7 @@ class Gate:
                 self._peerstore.clear_peerdata(ID.from_base58(entry.peer_id))
 
     async def hang_up(self, entry: _Entry) -> None:
+        entry.cut = True
         self.forget(entry)
         with trio.move_on_after(2):
             with contextlib.suppress(Exception):
@@ -241,6 +252,21 @@ class Gate:
         finally:
             entry.joins -= 1
 
+    async def stream_opened(self, stream: Any) -> None:
+        entry = self._entry(stream)
+        if entry is None or entry.admitted:
+            return
+        entry.streams += 1
+        if entry.streams > MAX_UNADMITTED_STREAMS:
+            log.info("hanging up on %s: more than %d streams before proving membership",
+                     short_id(entry.peer_id), MAX_UNADMITTED_STREAMS)
+            await self.hang_up(entry)
+
+    def stream_closed(self, stream: Any) -> None:
+        entry = self._entry(stream)
+        if entry is not None and not entry.admitted and entry.streams:
+            entry.streams -= 1
+
     async def recheck(self) -> None:
         """After a membership change: a removed member's connections are unadmitted again
         (limited like a stranger's, and hung up on at a fresh deadline)."""
@@ -260,6 +286,32 @@ class Gate:
                 log.info("hanging up on %s: no proof of membership within %g s",
                          short_id(entry.peer_id), HANDSHAKE_TIMEOUT)
                 await self.hang_up(entry)
+
+
+class _StreamWatch(INotifee):
+    """libp2p tells its notifees of every stream, before the stream's protocol is negotiated:
+    the gate counts an unadmitted connection's streams there."""
+
+    def __init__(self, gate: Gate) -> None:
+        self._gate = gate
+
+    async def opened_stream(self, network: Any, stream: Any) -> None:
+        await self._gate.stream_opened(stream)
+
+    async def closed_stream(self, network: Any, stream: Any) -> None:
+        self._gate.stream_closed(stream)
+
+    async def connected(self, network: Any, conn: Any) -> None:
+        return None
+
+    async def disconnected(self, network: Any, conn: Any) -> None:
+        return None
+
+    async def listen(self, network: Any, multiaddr: Any) -> None:
+        return None
+
+    async def listen_close(self, network: Any, multiaddr: Any) -> None:
+        return None
 
 
 async def _cancel_on(event: trio.Event, scope: trio.CancelScope) -> None:

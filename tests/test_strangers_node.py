@@ -4,6 +4,7 @@ were hung up on (the gate's entries, libp2p's connections and peerstore, the nod
 from __future__ import annotations
 
 import contextlib
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,31 @@ def test_a_removed_members_connection_is_limited_then_closed(tmp_path: Path) -> 
     finally:
         ann.close()
         bob.close()
+
+
+def test_bare_stream_openings_cost_nothing(ws: Any) -> None:
+    """60 KB of raw yamux SYN frames (5,000 stream openings, under the byte budget) get the
+    stranger hung up on at its 9th stream; the node holds none of them."""
+    node = make_node(ws, listen=["/ip4/127.0.0.1/tcp/0"], publish=False)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            (addr, *_) = await nursery.start(node.run)
+            full = f"{addr}/p2p/{node.peer_id}" if "/p2p/" not in addr else addr
+            host = new_host(key_pair=create_new_key_pair(),
+                            connection_config=ConnectionConfig(max_connections_per_peer=1))
+            info = info_from_p2p_addr(Multiaddr(full))
+            async with host.run(listen_addrs=[Multiaddr("/ip4/127.0.0.1/tcp/0")]):
+                await host.connect(info)
+                conn = host.get_network().get_connections(info.peer_id)[0]
+                syn = [struct.pack(">BBHII", 0, 1, 1, 10001 + 2 * i, 0) for i in range(5000)]
+                with contextlib.suppress(Exception):
+                    await conn.muxed_conn.secured_conn.write(b"".join(syn))
+                with trio.fail_after(HANDSHAKE_TIMEOUT / 2):  # cut, not timed out
+                    while host.get_network().get_connections(info.peer_id):
+                        await trio.sleep(0.05)
+            held = sum(len(c.streams) for c in node.host.get_network().get_connections())
+            assert held == 0 and node.gate.unadmitted == 0
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
