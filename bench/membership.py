@@ -6,9 +6,10 @@ what strangers cost a member's node (issue 13).
    verified state answering "is this peer id a current member, with which role".
 2. Strangers: two members' ``bullpen serve`` processes (Dana, Eli) on 127.0.0.1 in sync, then
    a separate process runs 10 strangers flooding Dana at once for a while: raw libp2p hosts
-   with fresh keys that open idle muxer streams, announce an 8 MiB multistream protocol name
-   and send bytes that never finish it, announce an 8 MiB join frame, open sync streams, and
-   reconnect under a new key whenever they are hung up on. Meanwhile Eli's edits are timed to
+   with fresh keys that open idle muxer streams, write 5,000 bare stream openings (raw yamux
+   SYN frames), announce an 8 MiB multistream protocol name and send bytes that never finish
+   it, announce an 8 MiB join frame, open sync streams, and reconnect under a new key
+   whenever they are hung up on. Meanwhile Eli's edits are timed to
    Dana (from just before the write on Eli's profile until Dana's profile lists it). Dana's
    RSS is sampled every 20 ms: the peak rise over the settled level before the flood (target
    < 50 MB), the level after the strangers left, and the edit latency (target < 1 s). After
@@ -24,6 +25,7 @@ import contextlib
 import json
 import os
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -146,12 +148,18 @@ async def _attack(host: Any, peer: Any, stats: dict[str, int]) -> None:
             await conn.muxed_conn.open_stream()
             stats["idle_streams"] += 1
 
+    async def bare_openings() -> None:  # raw yamux SYN frames, 12 bytes a stream
+        syn = b"".join(struct.pack(">BBHII", 0, 1, 1, 100001 + 2 * i, 0) for i in range(5000))
+        await conn.muxed_conn.secured_conn.write(syn)
+        stats["bytes_sent"] += len(syn)
+
     async def guarded(task: Any, *args: Any) -> None:
         with contextlib.suppress(Exception):
             await task(*args)
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(guarded, idle)
+        nursery.start_soon(guarded, bare_openings)
         nursery.start_soon(guarded, unfinished_name)
         nursery.start_soon(guarded, unfinished_frame, "/bullpen/join/1")
         nursery.start_soon(guarded, unfinished_frame, "/bullpen/sync/1")

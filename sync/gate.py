@@ -254,7 +254,7 @@ class Gate:
 
     async def stream_opened(self, stream: Any) -> None:
         entry = self._entry(stream)
-        if entry is None or entry.admitted:
+        if entry is None or entry.admitted or entry.cut:
             return
         entry.streams += 1
         if entry.streams > MAX_UNADMITTED_STREAMS:
