@@ -221,8 +221,6 @@ class Gate:
         if entry is not None:
             self._set_admitted(entry, allowed)
         if not allowed:
-            log.info("refused a stream from %s: not a member of this workspace",
-                     short_id(str(stream.muxed_conn.peer_id)))
             await reset(stream)
         return allowed
 
