@@ -109,6 +109,12 @@ class WorkspaceDocs:
                     _raise_refused(doc_id, judge(live, live.get_changes(before)))
 
                 self.ws.apply_remote(doc_id, apply)
+                live = self.ws.docs.get(doc_id)
+                if live is not None and not all(_holds(live, h.hash) for h in info.headers):
+                    # Changes whose dependencies we lack wait inside automerge, where our
+                    # next sync message would count them as held and the peer would never
+                    # send them again with what they need: forget them (reload).
+                    self.ws.unload(doc_id)
                 self._after_applied(doc_id)
                 return
             fork = doc.fork() if doc is not None else Document()

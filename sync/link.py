@@ -237,6 +237,7 @@ class Link:
 
     async def _retry_now(self, docs: set[str]) -> None:
         if self.is_open:
+            self.session.restart_sync(docs)
             self.outbox.extend(await self._step(self.session.local_change, docs))
             self.wake.set()
 
@@ -281,6 +282,7 @@ class Link:
             log.warning("peer %s refuses our changes to %s: %s", self.short, msg.doc_id,
                         msg.reason)
             self.held_by_peer[msg.doc_id] = msg.reason
+            self.session.restart_sync([msg.doc_id])  # its next ask gets all it lacks
         else:
             self.held_by_peer.pop(msg.doc_id, None)
         self._notify()
@@ -288,6 +290,11 @@ class Link:
     def _local_step(self, docs: set[str], blobs: bool) -> list[Message]:
         # A document either side refuses is not offered on every local change (the refusing
         # side asks again on its own schedule, see ``_retry_later``).
+        for doc_id in docs & self.held_by_peer.keys():
+            # Our own change may make the refused ones acceptable (a member builds on a removed
+            # member's changes it accepted in time): offer the document whole, once per change.
+            del self.held_by_peer[doc_id]
+            self.session.resend_whole(doc_id)
         docs = docs - self.session.blocked.keys() - self.held_by_peer.keys()
         out = self.session.local_change(docs) if docs else []
         return out + (self.session.want_blobs() if blobs else [])

@@ -166,6 +166,20 @@ class Session:
         self._update_progress()
         return out
 
+    def restart_sync(self, doc_ids: Iterable[str]) -> None:
+        """Start the automerge sync of ``doc_ids`` with this peer afresh. After a refusal
+        either side's sync state is wrong: the sender's counts the refused changes as sent,
+        so they would never be offered again, even once a change built on them makes them
+        acceptable (a removed member's change a member accepted in time)."""
+        for doc_id in doc_ids:
+            self._sync_states.pop(doc_id, None)
+
+    def resend_whole(self, doc_id: str) -> None:
+        """Send ``doc_id`` whole at its next offer (the peer judges all it lacks at once, so
+        a change that makes earlier ones acceptable arrives with them)."""
+        self.restart_sync([doc_id])
+        self.peer_docs.discard(doc_id)
+
     def want_blobs(self) -> list[Message]:
         """Ask this peer for blobs the workspace references but lacks (and no one else is
         already sending)."""
