@@ -936,11 +936,25 @@ class Workspace:
             for doc_id, items in by_doc.items():
                 doc = self.docs.get(doc_id)
                 if doc is None:
-                    self._unloaded_heads.pop(doc_id, None)
-                    continue  # loaded from the store on first use
-                before = doc.get_heads()
-                am_changes.apply_changes(doc, items)
-                new = doc.get_changes(before)
+                    # Not in memory here (loaded lazily), but another process wrote it: the
+                    # listeners (a sync node offering it to peers, the app's views) must hear
+                    # of it all the same. A text stays unloaded (searched text goes stale);
+                    # a collection is loaded (it holds the new rows) and indexed as usual.
+                    before = self._unloaded_heads.pop(doc_id, [])
+                    if doc_id.startswith(text_doc_id("")):
+                        self._stale_texts.add(doc_id)
+                        out.append(ChangeSet(doc_id, {doc_id[len(text_doc_id("")):]},
+                                             kinds={"document"}))
+                        continue
+                    if not before:  # never held by this process: loaded on first use
+                        out.append(ChangeSet(doc_id))
+                        continue
+                    doc = self._load(doc_id)
+                    new = doc.get_changes(before)
+                else:
+                    before = doc.get_heads()
+                    am_changes.apply_changes(doc, items)
+                    new = doc.get_changes(before)
                 if new:
                     change = ChangeSet(doc_id, self._changed_ids(doc, new))
                     self._reindex(doc_id, change.ids, change, before)

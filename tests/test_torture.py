@@ -118,9 +118,6 @@ def test_torture_netns_partitions(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(200)
-@pytest.mark.xfail(strict=True, reason="found by the torture suite (seed 5 --netns --rounds 150 "
-                   "--check-every 50): Workspace.refresh skips stored rows of documents the "
-                   "node has not loaded, so a node that started in sync never announces them")
 def test_cli_write_beside_a_node_that_started_in_sync_reaches_the_peer(tmp_path: Path) -> None:
     """The torture run's first unknown failure, minimised: A's node restarts when A and B are
     already equal (it loads no document), then ``bullpen doc new`` on A must reach B."""
