@@ -60,6 +60,9 @@ log = logging.getLogger("bullpen.sync")
 
 MEMBERSHIP_DOC = "index"  # the document holding the membership log
 POLL_INTERVAL = 0.05
+# Pauses between asking connected peers again for files the workspace still lacks (a peer that
+# answered "missing" may have it by now, or another one does), growing while any is missing.
+BLOB_RETRY = (2.0, 5.0, 15.0, 30.0, 60.0)
 
 
 class Node:
@@ -167,6 +170,7 @@ class Node:
                     async with trio.open_nursery() as nursery:
                         self._nursery = nursery
                         nursery.start_soon(self._poll_store)
+                        nursery.start_soon(self._ask_blobs_again)
                         nursery.start_soon(self._run_commands)
                         nursery.start_soon(self.gate.run)
                         if self.publish:
@@ -214,6 +218,26 @@ class Node:
                 await trio.to_thread.run_sync(self.ws.refresh)
             except Exception as exc:
                 log.warning("reading the store failed: %s", exc)
+
+    async def _ask_blobs_again(self) -> None:
+        """A shared file is asked for when its record arrives or a peer connects; a peer that
+        did not have it yet answers "missing" and nothing asked again, so the file never
+        arrived (found by the torture suite). Ask every connected peer again while files are
+        missing, with growing pauses (:data:`BLOB_RETRY`), back to the shortest once none is."""
+        step = 0
+        while True:
+            await trio.sleep(BLOB_RETRY[min(step, len(BLOB_RETRY) - 1)])
+            try:
+                missing = await trio.to_thread.run_sync(self.docs.missing_blobs)
+            except Exception as exc:
+                log.warning("listing missing files failed: %s", exc)
+                continue
+            if not missing or not self.links:
+                step = 0
+                continue
+            step += 1
+            for link in list(self.links.values()):
+                link.poke(blobs=True)
 
     # ----- state publishing ----------------------------------------------------------------
 

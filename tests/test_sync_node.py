@@ -120,6 +120,32 @@ def test_simultaneous_dials_leave_one_link(replicas) -> None:
     run_nodes(na, nb, body=body)
 
 
+def test_a_file_a_peer_lacked_at_first_is_asked_for_again(replicas, tmp_path: Path) -> None:
+    """Cat asks Bob for a file Bob has the record of but not yet the bytes ("missing"); once
+    Bob has it (from Ann), Cat gets it without any new change to ask again on."""
+    from replicas import exchange
+
+    a, make = replicas
+    b, c = make("Bob"), make("Cat")
+    deck = tmp_path / "deck.bin"
+    deck.write_bytes(os.urandom(5000))
+    a.add_resource(deck)
+    sha = hashlib.sha256(deck.read_bytes()).hexdigest()
+    exchange(a, b)  # the record, not the file
+    assert not b.blobs.has(sha)
+    na, nb, nc = (Node(ws, publish=False, redial=False) for ws in (a, b, c))
+
+    async def body(aa, ab, ac) -> None:
+        await nc.dial(ab[0])
+        await eventually(lambda: c.list("resource") and nc.links[b.peer_id].synced)
+        assert not c.blobs.has(sha)
+        await nb.dial(aa[0])
+        await eventually(lambda: b.blobs.has(sha))
+        await eventually(lambda: c.blobs.has(sha), timeout=15)
+
+    run_nodes(na, nb, nc, body=body)
+
+
 def test_resource_blob_is_fetched(replicas, tmp_path: Path) -> None:
     a, make = replicas
     b = make("Bob")
