@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,24 +31,31 @@ def ws(tmp_path: Path) -> Any:
     workspace.close()
 
 
-async def stranger(addr: str, flood: bool) -> str:
-    """One stranger: connects, then floods unfinished bytes or stays silent, until hung up on;
-    returns its peer id."""
+@contextlib.asynccontextmanager
+async def connected_stranger(addr: str, hung_up_within: float) -> AsyncIterator[Any]:
+    """A raw libp2p host of a fresh key connected to ``addr``; yields the connection and,
+    when the body is done, waits (at most ``hung_up_within`` s) for the node to hang up."""
     host = new_host(key_pair=create_new_key_pair(),
                     connection_config=ConnectionConfig(max_connections_per_peer=1))
     info = info_from_p2p_addr(Multiaddr(addr))
     async with host.run(listen_addrs=[Multiaddr("/ip4/127.0.0.1/tcp/0")]):
         await host.connect(info)
-        conn = host.get_network().get_connections(info.peer_id)[0]
+        yield host, host.get_network().get_connections(info.peer_id)[0]
+        with trio.fail_after(hung_up_within):
+            while host.get_network().get_connections(info.peer_id):
+                await trio.sleep(0.05)
+
+
+async def stranger(addr: str, flood: bool) -> str:
+    """One stranger: connects, then floods unfinished bytes or stays silent, until hung up on;
+    returns its peer id."""
+    async with connected_stranger(addr, HANDSHAKE_TIMEOUT + 15) as (host, conn):
         stream = await conn.muxed_conn.open_stream()
         with contextlib.suppress(Exception):
             if flood:
                 await stream.write(encode_uvarint(1 << 24))
                 for _ in range(4 * UNADMITTED_BYTES // 8192):
                     await stream.write(b"z" * 8192)
-        with trio.fail_after(HANDSHAKE_TIMEOUT + 15):
-            while host.get_network().get_connections(info.peer_id):
-                await trio.sleep(0.05)
     return str(host.get_id())
 
 
@@ -146,18 +154,11 @@ def test_bare_stream_openings_cost_nothing(ws: Any) -> None:
         async with trio.open_nursery() as nursery:
             (addr, *_) = await nursery.start(node.run)
             full = f"{addr}/p2p/{node.peer_id}" if "/p2p/" not in addr else addr
-            host = new_host(key_pair=create_new_key_pair(),
-                            connection_config=ConnectionConfig(max_connections_per_peer=1))
-            info = info_from_p2p_addr(Multiaddr(full))
-            async with host.run(listen_addrs=[Multiaddr("/ip4/127.0.0.1/tcp/0")]):
-                await host.connect(info)
-                conn = host.get_network().get_connections(info.peer_id)[0]
+            # cut, not timed out: hung up on within half the handshake deadline
+            async with connected_stranger(full, HANDSHAKE_TIMEOUT / 2) as (_, conn):
                 syn = [struct.pack(">BBHII", 0, 1, 1, 10001 + 2 * i, 0) for i in range(5000)]
                 with contextlib.suppress(Exception):
                     await conn.muxed_conn.secured_conn.write(b"".join(syn))
-                with trio.fail_after(HANDSHAKE_TIMEOUT / 2):  # cut, not timed out
-                    while host.get_network().get_connections(info.peer_id):
-                        await trio.sleep(0.05)
             held = sum(len(c.streams) for c in node.host.get_network().get_connections())
             assert held == 0 and node.gate.unadmitted == 0
             nursery.cancel_scope.cancel()
