@@ -189,6 +189,10 @@ class AccessPolicy:
         return [(c, reason) for c, reason in refused
                 if c.hash not in vouched or author_of(c.actor_id) not in former]
 
+    def _doc_of_record(self, record_id: str) -> str | None:
+        found = self.ws.index.doc_of(record_id)
+        return found[1] if found else None
+
     def content_judge(self, doc_id: str) -> ContentJudge:
         """The role rules of :mod:`.authz` and the size limits and guest quotas of
         :mod:`.limits`, by the membership as it is before the changes."""
@@ -196,5 +200,5 @@ class AccessPolicy:
             return lambda doc, changes: []
         state = self.ws.membership()
         return lambda doc, changes: (
-            authz.judge(doc_id, doc, changes, state.role_of, author_of)
+            authz.judge(doc_id, doc, changes, state.role_of, author_of, self._doc_of_record)
             or limits.refusals(doc_id, doc, changes, self.quota, state.role_of))

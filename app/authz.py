@@ -20,10 +20,10 @@ Header-level rules (who may write which document at all) are in :mod:`.access`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from automerge.core import ROOT, Document
+from automerge.core import ROOT, Document, ScalarType
 
 from bullpen.crdt import records as rec
 from bullpen.crdt.schema import (
@@ -37,6 +37,8 @@ from bullpen.crdt.schema import (
 
 MANAGER_ONLY_DOCS = frozenset({ADMIN_DOC})
 APPEND_ONLY_SETTINGS = ("membership", "invites")  # signed entries, judged again when read
+MAX_ENTRY_CHARS = 8192  # a signed membership entry or invite record, as text
+MEMBER_ROLES = ("manager", "rep")
 REACTION_FIELDS = frozenset({"reactions", "_updated_at", "_updated_by"})
 SPACE_PREFIX = space_doc_id("")
 
@@ -76,9 +78,11 @@ def root_intact(doc_id: str, doc: Document) -> bool:
     return _root(doc, None) == genesis_root(doc_id)
 
 
-def violation(doc_id: str, doc: Document, change: Any, author: str, role: str | None) -> str | None:
+def violation(doc_id: str, doc: Document, change: Any, author: str, role: str | None,
+              where: Callable[[str], str | None] = lambda rid: None) -> str | None:
     """Why ``change`` (held by ``doc``), made by ``author`` with ``role``, breaks the rules;
-    None when it keeps them."""
+    None when it keeps them. ``where(record_id)`` names the document a record id is already
+    used in (None: nowhere)."""
     at, before = [change.hash], list(change.deps)
     if not before:
         return "does not build on the document's first change"
@@ -91,7 +95,7 @@ def violation(doc_id: str, doc: Document, change: Any, author: str, role: str | 
     if doc_id == INDEX_DOC:
         return _index_violation(doc, at, before, role)
     if doc_id.startswith(SPACE_PREFIX):
-        return _space_violation(doc_id, doc, at, before, author, role)
+        return _space_violation(doc_id, doc, at, before, author, role, where)
     return None
 
 
@@ -122,11 +126,20 @@ def _index_violation(doc: Document, at: list[bytes], before: list[bytes],
         old, new = _entries(doc, then[key], before), _entries(doc, now[key], at)
         if any(new.get(k) != v for k, v in old.items()):
             return f"a rep may only add {key} entries, not change or delete them"
+        if not all(_is_entry_text(v) for k, v in new.items() if k not in old):
+            return f"a {key} entry is signed text of at most {MAX_ENTRY_CHARS} characters"
     return None
 
 
+def _is_entry_text(found: Any) -> bool:
+    value = found[0] if found is not None else None
+    return (isinstance(value, tuple) and value[0] == ScalarType.Str
+            and len(value[1]) <= MAX_ENTRY_CHARS)
+
+
 def _space_violation(doc_id: str, doc: Document, at: list[bytes], before: list[bytes],
-                     author: str, role: str | None) -> str | None:
+                     author: str, role: str | None,
+                     where: Callable[[str], str | None]) -> str | None:
     if _settings(doc, at) != _settings(doc, before):
         return "only managers change a space's settings"
     space_id = doc_id[len(SPACE_PREFIX):]
@@ -139,7 +152,12 @@ def _space_violation(doc_id: str, doc: Document, at: list[bytes], before: list[b
             continue
         if rid not in now:
             return "records are marked deleted, never removed from a space"
-        reason = _space_record_violation(rid, space_id, now[rid], then.get(rid), author, role)
+        after, prior = now[rid], then.get(rid)
+        if not isinstance(after, dict) or not isinstance(prior, dict | None):
+            return "a record is a map of fields"
+        if prior is None and where(rid) not in (None, doc_id):
+            return f"record id {rid} is already used by another document"
+        reason = _space_record_violation(rid, space_id, after, prior, author, role)
         if reason:
             return reason
     return None
@@ -149,13 +167,15 @@ def _space_record_violation(rid: str, space_id: str, after: dict[str, Any],
                             prior: dict[str, Any] | None, author: str,
                             role: str | None) -> str | None:
     kind = after.get("_kind")
+    # A guest, or a former member whose change a current member built on (no role now), is
+    # held to the guest's rules; reps and managers arrange the space.
     if rid == space_id:
-        if role == "guest" and after != prior:
+        if role not in MEMBER_ROLES and after != prior:
             return "a guest may not change the space itself"
         return None if kind == "space" else "the space record must stay a space"
     if kind not in SPACE_KINDS:
         return f"a shared space holds {', '.join(SPACE_KINDS)}, not {kind!r}"
-    if role != "guest":
+    if role in MEMBER_ROLES:
         return None
     owner = (prior or after).get("_created_by")
     if prior is None and owner != author:
@@ -167,8 +187,8 @@ def _space_record_violation(rid: str, space_id: str, after: dict[str, Any],
     return None
 
 
-def judge(doc_id: str, doc: Document, changes: Iterable[Any],
-          role_of: Any, author_of: Any) -> list[tuple[Any, str]]:
+def judge(doc_id: str, doc: Document, changes: Iterable[Any], role_of: Any, author_of: Any,
+          where: Callable[[str], str | None] = lambda rid: None) -> list[tuple[Any, str]]:
     """The ``changes`` (held by ``doc``) that break the rules, each with the reason.
 
     ``role_of(peer_id)`` and ``author_of(actor_id)`` come from the membership; changes whose
@@ -180,9 +200,9 @@ def judge(doc_id: str, doc: Document, changes: Iterable[Any],
         if author is None:
             continue
         role = role_of(author)
-        if intact and not needs_judging(doc_id, role):
+        if intact and change.deps and not needs_judging(doc_id, role):
             continue
-        reason = violation(doc_id, doc, change, author, role)
+        reason = violation(doc_id, doc, change, author, role, where)
         if reason:
             refused.append((change, f"{reason} (by {author[-6:]})"))
     return refused

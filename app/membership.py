@@ -170,8 +170,9 @@ def _topological(entries: dict[str, dict[str, Any]]) -> list[str]:
 def replay(stored: dict[str, str], workspace_id: str) -> MembershipState:
     """Verify every entry and derive the member list, identically on every peer."""
     entries: dict[str, dict[str, Any]] = {}
-    rejected: dict[str, str] = {}
-    items = list(stored.items())
+    rejected: dict[str, str] = {eid: "entry is not text" for eid, text in stored.items()
+                                if not isinstance(text, str)}
+    items = [(eid, text) for eid, text in stored.items() if isinstance(text, str)]
 
     def check(chunk: list[tuple[str, str]]) -> list[dict[str, Any] | str]:
         return [_checked(eid, text, workspace_id) for eid, text in chunk]

@@ -104,6 +104,16 @@ def new_ids(count: int) -> list[str]:
     return [f"{prefix}{n:06x}" for n in range(count)]
 
 
+def _entry_parents(text: Any) -> list[str]:
+    """The parents a stored membership entry names ([] for one no peer accepts: not text,
+    not JSON; replay rejects those, and they must not stop anyone from adding entries)."""
+    try:
+        parents = json.loads(text)["payload"]["parents"]
+    except (ValueError, KeyError, TypeError):
+        return []
+    return [p for p in parents if isinstance(p, str)] if isinstance(parents, list) else []
+
+
 def present(record_id: str, raw: dict[str, Any]) -> dict[str, Any]:
     """A stored record as the API shows it: meta fields without their underscore."""
     out: dict[str, Any] = {"id": record_id, "kind": raw.get("_kind")}
@@ -716,9 +726,7 @@ class Workspace:
         """Sign and append one membership entry; refused (nothing written) when invalid."""
         with self.lock:
             log = self.membership_log()
-            parents = set(log) - {
-                p for text in log.values() for p in json.loads(text)["payload"]["parents"]
-            }
+            parents = set(log) - {p for text in log.values() for p in _entry_parents(text)}
             eid, text = new_entry(self.identity, self.workspace_id, action, subject,
                                   at=now_iso(), parents=sorted(parents), **fields)
             outcome = replay({**log, eid: text}, self.workspace_id)
@@ -1053,7 +1061,8 @@ class Workspace:
                 self._flush_texts()
                 return
             plain = rec.read_value(doc, doc.get(ROOT, rec.RECORDS)) or {}
-            items = [(rid, present(rid, raw)) for rid, raw in plain.items()]
+            items = [(rid, present(rid, raw) if isinstance(raw, dict) else None)
+                     for rid, raw in plain.items()]
             self.index.update(doc_id, self.heads_hex(doc_id), items, replace_doc=True,
                               extra_text=self._document_texts(items), mark=self._mark(doc_id))
 

@@ -213,10 +213,11 @@ def read_value(doc: Document, found: tuple[Any, bytes] | None, heads: Heads = No
 
 
 def read_record(doc: Document, records: bytes, record_id: str, heads: Heads = None) -> dict | None:
-    """The record's fields as of ``heads`` (now when None); None when it did not exist."""
+    """The record's fields as of ``heads`` (now when None); None when it did not exist, or
+    is no map (what a modified client may write under a record id: never a record)."""
     h = list(heads) if heads is not None else None
     found = doc.get(records, record_id, h)
-    if found is None:
+    if found is None or found[0] != ObjType.Map:
         return None
     return read_value(doc, found, heads)
 

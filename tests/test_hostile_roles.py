@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from automerge.core import ROOT
 from conftest import opp_fields
 from hostile import deliver, forge, put_record, put_setting, replace_root, views
 from hypothesis import HealthCheck, given, settings
@@ -18,8 +19,10 @@ from replicas import exchange
 from test_access import give
 
 from bullpen.app import sales
+from bullpen.app.access import AccessPolicy
 from bullpen.app.invites import InviteError, admit, create_invite, parse_invite
 from bullpen.app.workspace import Workspace
+from bullpen.crdt import records as rec
 from bullpen.crdt.schema import ADMIN_DOC, INDEX_DOC
 
 NOW = "2026-11-30T09:00:00+00:00"
@@ -284,3 +287,69 @@ def test_team_kinds_already_in_a_space_are_never_listed(office):
     assert "old-fake" not in [o["id"] for o in manager.list("opportunity")]
     assert manager.search("hacked") == []
     assert [s["id"] for s in manager.list("space")] == [room]
+
+
+# ----- found by an attacker's review ----------------------------------------------------------
+
+
+def test_a_guest_cannot_reuse_a_team_records_id(office):
+    """A space record under an opportunity's or a private document's id would replace it in
+    the manager's index (and open the private text to the guest)."""
+    guest, manager, room = office["guest"], office["manager"], office["room"]
+    deal = manager.add("opportunity", opp_fields(account="Initech"))
+    secret = manager.new_document("Internal pricing", "floor 40 per seat")
+    give(manager, guest)
+    for rid, kind in ((deal, "topic"), (secret, "document")):
+        forge(guest, f"space:{room}", lambda tx, r=rid, k=kind: put_record(
+            tx, r, {"_kind": k, "title": "mine", "_created_by": guest.peer_id,
+                    "_deleted": False}))
+        refused_everywhere(guest, manager, f"space:{room}")
+    assert deal in [o["id"] for o in manager.list("opportunity")]
+    assert f"doc:{secret}" not in AccessPolicy(manager).guest_docs(guest.peer_id)
+
+
+def test_a_malformed_membership_entry_is_refused(office):
+    """An entry that is no text (a map) would make every later membership replay fail."""
+    rep, manager = office["rep"], office["manager"]
+
+    def write(tx):
+        from automerge.core import ObjType
+
+        log = tx.get(rec.container(tx, rec.SETTINGS), "membership")[1]
+        tx.put_object(log, "f" * 64, ObjType.Map)
+
+    forge(rep, INDEX_DOC, write)
+    refused_everywhere(rep, manager, INDEX_DOC)
+    assert manager.role(rep.peer_id) == "rep"
+
+
+def test_a_record_that_is_no_map_is_never_read(office):
+    """A rep's scalar under a record id is harmless (never listed, the profile reopens); a
+    guest's is refused."""
+    rep, guest, manager, room = (office[k] for k in ("rep", "guest", "manager", "room"))
+    forge(rep, "pipeline", lambda tx: rec._put_value(
+        tx, rec.container(tx, rec.RECORDS), "zzz", "x"))
+    assert deliver(rep, manager, "pipeline") == ""
+    manager.reindex_doc("pipeline")
+    assert "zzz" not in [o["id"] for o in manager.list("opportunity")]
+    forge(guest, f"space:{room}", lambda tx: rec._put_value(
+        tx, rec.container(tx, rec.RECORDS), "zzz", "x"))
+    refused_everywhere(guest, manager, f"space:{room}")
+
+
+def test_a_change_that_does_not_build_on_genesis_is_refused(office):
+    """A root container written with no dependencies loses to the genesis one (so the root
+    looks intact) but is refused all the same: only genesis starts a document."""
+    from automerge.core import Document, ScalarType
+
+    from bullpen.crdt.changes import apply_changes
+
+    rep, manager = office["rep"], office["manager"]
+    orphan = Document(actor_id=rep.actor[:32] + b"\x00\x00\x00\x07")
+    with orphan.transaction() as tx:
+        tx.put(ROOT, "records", ScalarType.Str, "orphan")
+    changes = orphan.get_changes([])
+    with rep.lock:
+        apply_changes(rep.doc("pipeline"), [c.bytes for c in changes])
+        rep._append("pipeline", changes)
+    refused_everywhere(rep, manager, "pipeline")
