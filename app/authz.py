@@ -99,10 +99,9 @@ def violation(doc_id: str, doc: Document, change: Any, author: str, role: str | 
     return None
 
 
-def _entries(doc: Document, obj: Any, heads: list[bytes]) -> dict[str, Any]:
-    if obj is None:
-        return {}
-    return {k: doc.get(obj[1], k, heads) for k in doc.keys(obj[1], heads)}
+def _entries(doc: Document, obj: bytes, heads: list[bytes]) -> dict[str, Any]:
+    """What ``doc.get`` returns for each key of map ``obj`` as of ``heads``."""
+    return {k: doc.get(obj, k, heads) for k in doc.keys(obj, heads)}
 
 
 def _settings(doc: Document, heads: list[bytes]) -> Any:
@@ -114,7 +113,7 @@ def _index_violation(doc: Document, at: list[bytes], before: list[bytes],
     if role != "rep":
         return f"a {role} may not change workspace settings"
     settings = rec.container(doc, rec.SETTINGS)
-    now, then = _entries(doc, ("", settings), at), _entries(doc, ("", settings), before)
+    now, then = _entries(doc, settings, at), _entries(doc, settings, before)
     for key in now.keys() | then.keys():
         if key not in APPEND_ONLY_SETTINGS:
             if (rec.read_value(doc, now.get(key), at)
@@ -123,7 +122,7 @@ def _index_violation(doc: Document, at: list[bytes], before: list[bytes],
             continue
         if now.get(key) is None or then.get(key) is None or now[key][1] != then[key][1]:
             return f"a rep may not replace the {key} map"
-        old, new = _entries(doc, then[key], before), _entries(doc, now[key], at)
+        old, new = _entries(doc, then[key][1], before), _entries(doc, now[key][1], at)
         if any(new.get(k) != v for k, v in old.items()):
             return f"a rep may only add {key} entries, not change or delete them"
         if not all(_is_entry_text(v) for k, v in new.items() if k not in old):
