@@ -109,12 +109,6 @@ class WorkspaceDocs:
                     _raise_refused(doc_id, judge(live, live.get_changes(before)))
 
                 self.ws.apply_remote(doc_id, apply)
-                live = self.ws.docs.get(doc_id)
-                if live is not None and not all(_holds(live, h.hash) for h in info.headers):
-                    # Changes whose dependencies we lack wait inside automerge, where our
-                    # next sync message would count them as held and the peer would never
-                    # send them again with what they need: forget them (reload).
-                    self.ws.unload(doc_id)
                 self._after_applied(doc_id)
                 return
             fork = doc.fork() if doc is not None else Document()
@@ -131,6 +125,12 @@ class WorkspaceDocs:
     def _check_headers(self, doc_id: str, doc: Document, headers: list[ChangeHeader]) -> None:
         """Refuse by the changes' own headers (authors), for those ``doc`` lacks."""
         self._refuse_any(doc_id, [h for h in headers if not _holds(doc, h.hash)])
+
+    def forget_unapplied(self, doc_id: str) -> None:
+        """Drop changes waiting inside automerge for dependencies we refused (reload from the
+        store): before asking a peer again for a refused document, or our sync message would
+        count them as held and the peer would never send them again with what they need."""
+        self.ws.unload(doc_id)
 
     def _after_applied(self, doc_id: str) -> None:
         """A membership change (in the index) may have removed someone whose changes this

@@ -237,6 +237,8 @@ class Link:
 
     async def _retry_now(self, docs: set[str]) -> None:
         if self.is_open:
+            for doc_id in docs:
+                await trio.to_thread.run_sync(self.node.docs.forget_unapplied, doc_id)
             self.session.restart_sync(docs)
             self.outbox.extend(await self._step(self.session.local_change, docs))
             self.wake.set()
