@@ -609,7 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_json(a)
     p.set_defaults(func=cmd_stage)
 
-    p = sub.add_parser("recover", help="salvage a damaged store into a fresh one")
+    p = sub.add_parser("recover", help="check the store; salvage a damaged one into a fresh one")
     add_json(p)
     p.set_defaults(func=cmd_recover)
 

@@ -332,8 +332,23 @@ def _swap(home: Path, fresh: Path, damaged: Path) -> None:
         Path(f"{home / 'index.db'}{suffix}").unlink(missing_ok=True)
 
 
+def _healthy(path: Path, pages: int, salvage: Salvage, tally: dict[str, Counter[str]]
+             ) -> dict[str, Any]:
+    """The report on a store with nothing to salvage: it is left exactly as it was (rewriting
+    a sound store gains nothing and a "damaged" copy beside it would only alarm)."""
+    changes = sum(c["change kept"] for c in tally.values())
+    snapshots = sum(c["snapshot kept"] for c in tally.values())
+    return {"ok": True, "damaged": False, "documents": len(tally), "dropped": 0,
+            "kept_changes": changes, "messages": [
+                f"{path.name} is not damaged: nothing was lost and nothing was changed",
+                f"checked: all {pages} pages pass their checksum; {len(tally)} documents "
+                f"({snapshots} snapshots, {changes} changes), {len(salvage.peers)} known peers "
+                f"and {len(salvage.meta)} settings read back and load"]}
+
+
 def recover(home: Path, ask: PassphraseSource | None = None) -> dict[str, Any]:
-    """Salvage ``home``'s store into a fresh one; the report lists what was kept and lost."""
+    """Salvage ``home``'s store into a fresh one; the report lists what was kept and lost.
+    A store that reads back whole is left untouched and reported as not damaged."""
     path = home / "store.db"
     if not path.exists():
         return {"ok": False, "messages": [f"{path}: no store to recover"]}
@@ -348,9 +363,14 @@ def recover(home: Path, ask: PassphraseSource | None = None) -> dict[str, Any]:
                 f"`bullpen join` or `bullpen sync --peer ADDR`"]}
         try:
             salvage = _read(reader)
+            pages = reader.rows("PRAGMA page_count")
+            bad_pages = reader.rows("PRAGMA cipher_integrity_check")
         finally:
             reader.close()
     kept, tally = _rebuild(salvage)
+    if (not reader.failures and pages and bad_pages == [] and not salvage.problems
+            and not any(_losses(count) for count in tally.values())):
+        return _healthy(path, pages[0][0], salvage, tally)
     damaged = _damaged_name(home)
     lost_file = damaged.with_name(f"{damaged.name}.lost-records.json")
     lost = _lost_records(home, key, kept)
@@ -362,6 +382,6 @@ def recover(home: Path, ask: PassphraseSource | None = None) -> dict[str, Any]:
     _write_fresh(fresh, store_key, salvage, kept)
     _swap(home, fresh, damaged)
     messages.append(f"the damaged store is kept as {damaged.name}")
-    return {"ok": True, "messages": messages, "documents": len(kept),
+    return {"ok": True, "damaged": True, "messages": messages, "documents": len(kept),
             "dropped": sum(_losses(c) for c in tally.values()),
             "kept_changes": sum(c["change kept"] for c in tally.values())}

@@ -131,3 +131,24 @@ def test_a_store_with_nothing_readable_is_left_as_it_was(tmp_path: Path) -> None
     assert "Traceback" not in proc.stderr
     assert _digest(home / "store.db") == before
     assert not list(home.glob("store.db.damaged-*"))
+
+
+def test_a_healthy_store_is_reported_sound_and_left_untouched(tmp_path: Path) -> None:
+    """Issue 12/13: `recover` on a sound store said "the damaged store is kept as ..." and
+    rewrote it; it must say nothing was damaged, what it checked, and change nothing."""
+    home = tmp_path / "p"
+    opps, _ = _profile(home, 3, 2)
+    before = _digest(home / "store.db")
+    proc = cli(home, "recover")
+    assert proc.returncode == 0
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "store.db is not damaged: nothing was lost and nothing was changed"
+    assert lines[1].startswith("checked: all ") and "pages pass their checksum" in lines[1]
+    assert "damaged store" not in proc.stdout and "lost 0" not in proc.stdout
+    assert _digest(home / "store.db") == before
+    assert not list(home.glob("store.db.damaged-*"))
+    ws = Workspace.open(home)
+    try:
+        assert {r["id"] for r in ws.list("opportunity")} == set(opps)
+    finally:
+        ws.close()
