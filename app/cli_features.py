@@ -277,7 +277,7 @@ def _register_forecast(sub: Any) -> None:
     p = sub.add_parser("quota", help="quotas per owner and period (base currency)")
     actions = p.add_subparsers(dest="action", required=True)
     a = actions.add_parser("set")
-    a.add_argument("owner")
+    a.add_argument("owner", help="a member's name (any case) or id")
     a.add_argument("period")
     a.add_argument("amount")
     add_json(a)

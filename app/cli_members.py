@@ -38,13 +38,17 @@ def member_rows(ws: Any) -> list[dict[str, Any]]:
 
 def cmd_member(args: argparse.Namespace) -> int:
     ws = open_ws(args)
-    if args.action == "remove":
-        peer = ws.find_member(args.peer)
-        ws.remove_member(peer)
-        print(f"removed {short_id(peer)}: every peer disconnects them and sends nothing newer")
-    elif args.action == "role":
-        ws.set_role(args.peer, args.role)
-        print(f"{args.peer} is now {args.role}")
+    if args.action in ("remove", "role"):
+        from .sales import member_named
+
+        member = member_named(ws, args.peer)
+        if args.action == "remove":
+            ws.remove_member(member["peer_id"])
+            print(f"removed {member['name']} ({short_id(member['peer_id'])}): every peer "
+                  f"disconnects them and sends nothing newer")
+        else:
+            ws.set_role(member["peer_id"], args.role)
+            print(f"{member['name']} is now {args.role}")
     else:
         emit(args, member_rows(ws), lambda rows: table(rows, [
             ("short_id", "ID"), ("name", "NAME"), ("role", "ROLE"), ("manager_name", "TEAM OF"),

@@ -12,6 +12,7 @@ after sync. The maps exist from the document's genesis: no change ever needs to 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import math
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ QUOTAS, RATES, SNAPSHOTS = ADMIN_MAPS
 SNAPSHOT_BY = "owner"  # snapshots keep the finest grouping; the total rides along
 KUDOS_KINDS = ("post", "resource", "document")
 LEGACY_ADOPTED = "legacy_adopted"  # admin setting: the pipeline's old maps were copied over
+MEMBER_HINTS = 3  # closest member names an unknown name's error suggests
 
 
 # ----- names ---------------------------------------------------------------------------------
@@ -57,6 +59,27 @@ def author_names(ws: Workspace) -> dict[str, str]:
     out = {peer: name for peer, (_, name) in names.items()}
     out.update(ws.member_names())
     return out
+
+
+def member_named(ws: Workspace, text: str) -> dict[str, Any]:
+    """The current member ``text`` names (peer id, short id of at least 4 characters, or
+    name, any case), or a one-line ValidationError naming the closest members: a typo must
+    not silently create a quota (or remove, or demote) nobody has."""
+    wanted = " ".join(text.split())
+    members = ws.members()
+    matches = [m for m in members
+               if m["peer_id"] == wanted or (len(wanted) >= 4 and m["peer_id"].endswith(wanted))
+               or m["name"].lower() == wanted.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        ids = ", ".join(f"{m['name']} ({m['peer_id'][-6:]})" for m in matches)
+        raise ValidationError(f"{wanted!r} names {len(matches)} members: {ids}; give the id")
+    closest = sorted(members, key=lambda m: -difflib.SequenceMatcher(
+        None, wanted.lower(), m["name"].lower()).ratio())[:MEMBER_HINTS]
+    hint = ", ".join(repr(m["name"]) for m in closest) or "none"
+    raise ValidationError(f"no member is called {wanted!r} (closest: {hint}; see `bullpen "
+                          f"member list`)")
 
 
 def teams(ws: Workspace) -> dict[str, list[str]]:
@@ -129,11 +152,10 @@ def _adopt_legacy(ws: Workspace) -> None:
 
 
 def set_quota(ws: Workspace, owner: str, period: str, amount: Any) -> str:
-    """Store one owner's quota for a period (base currency); returns the settings key."""
-    owner = " ".join(owner.split())
-    if not owner or "|" in owner:
-        raise ValidationError(f"quota owner {owner!r}: give a name without '|'")
-    key = f"{owner}|{period_of(period).label}"
+    """Store one member's quota for a period (base currency), keyed by the member's name as
+    the forecast groups deals; returns the settings key."""
+    require_manager(ws.role(), "set quotas")  # a rep learns that before any typo of theirs
+    key = f"{member_named(ws, owner)['name']}|{period_of(period).label}"
     _set_entry(ws, QUOTAS, key, _amount(amount, "quota"), "set quotas")
     return key
 
@@ -223,15 +245,20 @@ def drill(
     """(grouping used, opportunities behind one number): an owner's or a team's column.
 
     ``by`` defaults to "owner" when ``target`` owns deals in the period, else "team" when it
-    names a manager, so ``--drill Dana`` does what the user meant without a second flag.
+    names a manager, so ``--drill Dana`` does what the user meant without a second flag. A
+    target that owns no deal and names no team must name a member (a typo is an error, not an
+    empty list).
     """
     if column not in fc.COLUMNS:
         raise ValidationError(f"--column {column!r}: use one of {', '.join(fc.COLUMNS)}")
     span = period_of(period)
     opps = _opportunities(ws, span)
     team_map = teams(ws)
+    owners = {o.get("owner") for o in opps if span.contains(o.get("close_date"))}
+    if (by in (None, "owner", "team") and target not in (None, fc.TOTAL)
+            and target not in owners and target not in team_map):
+        target = member_named(ws, target)["name"]
     if by is None:
-        owners = {o.get("owner") for o in opps if span.contains(o.get("close_date"))}
         by = "team" if target in team_map and target not in owners else "owner"
     if by not in fc.GROUPINGS:
         raise ValidationError(f"--by {by!r}: use one of {', '.join(fc.GROUPINGS)}")

@@ -17,4 +17,4 @@ def test_member_list_invite_and_refusals(cli: Cli):  # noqa: F811
     assert invite.role == "guest" and invite.inviter == members[0]["peer_id"]
     cli.fails("invite", "--role", "rep", "--expires", "2y", needle="not a duration")
     cli.fails("member", "remove", "Dana", needle="last manager")
-    cli.fails("member", "remove", "Nobody", needle="no single member")
+    cli.fails("member", "remove", "Nobody", needle="no member is called 'Nobody'")
