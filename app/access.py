@@ -32,7 +32,7 @@ from bullpen.crdt.schema import (
 )
 from bullpen.sync.policy import ContentJudge
 
-from . import authz, limits
+from . import authorship, authz, limits
 from .identity import peer_id_from_public
 from .workspace import Workspace
 
@@ -192,6 +192,13 @@ class AccessPolicy:
     def _doc_of_record(self, record_id: str) -> str | None:
         found = self.ws.index.doc_of(record_id)
         return found[1] if found else None
+
+    def unsigned(self, doc_id: str, changes: list[Any], offered: dict[bytes, bytes],
+                 ) -> tuple[list[tuple[Any, str]], list[authorship.Signature]]:
+        """Changes not proven their authors' by a signature (:mod:`.authorship`). A newcomer's
+        first sync from its inviter refuses none, but keeps the valid signatures to pass on."""
+        refused, valid = authorship.check(self.ws.workspace_id, doc_id, changes, offered)
+        return ([] if self._bootstrapping() else refused), valid
 
     def content_judge(self, doc_id: str) -> ContentJudge:
         """The role rules of :mod:`.authz` and the size limits and guest quotas of

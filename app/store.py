@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .authorship import Signature
 from .db import DatabaseError, check_pages, connect
 
 SCHEMA_VERSION = 1
@@ -78,6 +79,13 @@ class Store:
                 "SELECT DISTINCT doc_id, 0 FROM changes"
             )
             self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            # authors' signatures of changes (app/authorship.py), kept when a compaction folds
+            # the change rows: they are what lets a peer pass the changes on
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS sigs (hash BLOB PRIMARY KEY, doc_id TEXT NOT NULL, "
+                "actor BLOB NOT NULL, seq INTEGER NOT NULL, sig BLOB NOT NULL)"
+            )
+            self.db.execute("CREATE INDEX IF NOT EXISTS sigs_actor ON sigs (doc_id, actor, seq)")
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS peers (peer_id TEXT PRIMARY KEY, addrs TEXT, "
                 "name TEXT, last_seen TEXT)"
@@ -144,11 +152,13 @@ class Store:
         snapshot, generation = row if row else (None, 0)
         return StoredDoc(doc_id, snapshot, [(s, bytes(b)) for s, b in changes], generation)
 
-    def append(self, items: Iterable[tuple[str, bytes]]) -> int:
-        """Durably append change rows (one transaction); returns the last row id."""
+    def append(self, items: Iterable[tuple[str, bytes]], sigs: Iterable[Signature] = ()) -> int:
+        """Durably append change rows and their authors' signatures (one transaction);
+        returns the last row id."""
         last = 0
         written: set[str] = set()
         with self.transaction():
+            self._put_sigs(sigs)
             for doc_id, data in items:
                 written.add(doc_id)
                 cur = self.db.execute(
@@ -161,6 +171,31 @@ class Store:
         for doc_id in written:
             self._saw(doc_id)
         return last
+
+    def _put_sigs(self, sigs: Iterable[Signature]) -> None:
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO sigs (hash, doc_id, actor, seq, sig) VALUES (?, ?, ?, ?, ?)",
+            [(s.change_hash, s.doc_id, s.actor, s.seq, s.sig) for s in sigs])
+
+    def sigs_for(self, hashes: Iterable[bytes]) -> dict[bytes, bytes]:
+        """The stored signatures of these changes (change hash -> signature)."""
+        out: dict[bytes, bytes] = {}
+        wanted = list(hashes)
+        for i in range(0, len(wanted), 500):
+            part = wanted[i:i + 500]
+            rows = self.db.execute(
+                f"SELECT hash, sig FROM sigs WHERE hash IN ({','.join('?' * len(part))})", part)
+            out.update((bytes(h), bytes(s)) for h, s in rows)
+        return out
+
+    def newest_sigs(self, doc_id: str) -> dict[bytes, bytes]:
+        """Each actor's newest stored signature in ``doc_id``: enough to prove every change
+        of a whole document (see app/authorship.py)."""
+        rows = self.db.execute(
+            "SELECT s.hash, s.sig FROM sigs s JOIN (SELECT actor, MAX(seq) AS seq FROM sigs "
+            "WHERE doc_id = ? GROUP BY actor) m ON s.actor = m.actor AND s.seq = m.seq "
+            "WHERE s.doc_id = ?", [doc_id, doc_id])
+        return {bytes(h): bytes(s) for h, s in rows}
 
     def max_seq(self) -> int:
         row = self.db.execute("SELECT MAX(seq) FROM changes").fetchone()
@@ -205,9 +240,12 @@ class Store:
         row = self.db.execute("SELECT COUNT(*) FROM changes WHERE doc_id = ?", [doc_id])
         return row.fetchone()[0]
 
-    def compact(self, doc_id: str, snapshot: bytes, upto_seq: int) -> None:
-        """Replace rows up to ``upto_seq`` by ``snapshot`` (which must include them)."""
+    def compact(self, doc_id: str, snapshot: bytes, upto_seq: int,
+                sigs: Iterable[Signature] = ()) -> None:
+        """Replace rows up to ``upto_seq`` by ``snapshot`` (which must include them); with
+        ``sigs``, store the signatures of a received whole document in the same write."""
         with self.transaction():
+            self._put_sigs(sigs)
             self.db.execute(
                 "INSERT INTO docs (doc_id, snapshot, generation) VALUES (?, ?, 1) "
                 "ON CONFLICT(doc_id) DO UPDATE SET snapshot = excluded.snapshot, "

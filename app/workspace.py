@@ -44,6 +44,8 @@ from bullpen.crdt.schema import (
     validate,
 )
 
+from . import authorship
+from .authorship import Signature
 from .authz import require_manager
 from .blobs import BlobStore
 from .identity import Identity, load_identity, peer_id_from_public, save_identity
@@ -388,7 +390,8 @@ class Workspace:
                 ids = fn(tx)
                 rec.mark_touched(tx, ids)
             new = doc.get_changes(before)
-            self._append(doc_id, new)
+            self._append(doc_id, new, authorship.sign(self.identity, self.workspace_id,
+                                                      doc_id, new))
             change = ChangeSet(doc_id, set(ids), remote=False)
             self._reindex(doc_id, change.ids, change, before)
             self._announce(change)
@@ -404,11 +407,12 @@ class Workspace:
             raise WorkspaceError(f"{doc_id} is not shared with you")
         return self._ensure_doc(doc_id)
 
-    def _append(self, doc_id: str, new: list[Any]) -> None:
-        """Persist new changes durably, or forget them in memory too (not durable, not done)."""
+    def _append(self, doc_id: str, new: list[Any], sigs: list[Signature]) -> None:
+        """Persist new changes and their signatures durably, or forget them in memory too
+        (not durable, not done)."""
         first = self._cursor + 1
         try:
-            last = self.store.append((doc_id, c.bytes) for c in new)
+            last = self.store.append(((doc_id, c.bytes) for c in new), sigs)
         except Exception:
             self.docs.pop(doc_id, None)
             raise
@@ -855,9 +859,11 @@ class Workspace:
 
     # ----- receiving and refreshing --------------------------------------------------------
 
-    def apply_remote(self, doc_id: str, apply: Callable[[Document], None]) -> ChangeSet:
+    def apply_remote(self, doc_id: str,
+                     apply: Callable[[Document], list[Signature] | None]) -> ChangeSet:
         """Run ``apply`` (a sync step that may add changes) on ``doc_id``, then persist and index
-        whatever it added. Used by the sync node for received sync messages and snapshots."""
+        whatever it added, with the authors' signatures ``apply`` returns. Used by the sync
+        node for received sync messages and snapshots."""
         with self.lock:
             self.refresh()
             doc = self.docs.get(doc_id)
@@ -867,13 +873,13 @@ class Workspace:
             self._touch(doc_id)
             before = doc.get_heads()
             try:
-                apply(doc)
+                sigs = apply(doc) or []
             except BaseException:
                 # Whatever ``apply`` may have added is neither persisted nor checked: forget
                 # the in-memory copy, the next use reloads it from the store.
                 self.docs.pop(doc_id, None)
                 raise
-            return self._persist_since(doc_id, before, remote=True)
+            return self._persist_since(doc_id, before, remote=True, sigs=sigs)
 
     def _new_remote_doc(self, doc_id: str) -> Document:
         doc = Document(actor_id=self.actor)
@@ -885,10 +891,12 @@ class Workspace:
         return self.apply_remote(doc_id, lambda d: d.receive_sync_message(state, message))
 
     def merge_saved(
-        self, doc_id: str, data: bytes, loaded: Document | None = None
+        self, doc_id: str, data: bytes, loaded: Document | None = None,
+        sigs: list[Signature] | None = None,
     ) -> ChangeSet:
         """Merge a whole saved document sent by a peer (first sync of a document); ``loaded``
-        is ``data`` already loaded, when the caller has it.
+        is ``data`` already loaded, when the caller has it; ``sigs``, the authors' signatures
+        that came with it, are stored in the same write.
 
         A document this replica has never held is adopted as it came: ``data`` becomes its
         stored snapshot and the loaded copy its live document. Merging it into an empty
@@ -898,11 +906,15 @@ class Workspace:
         with self.lock:
             self.refresh()
             if doc_id in self.docs or self.store.has_doc(doc_id):
-                return self.apply_remote(doc_id, lambda d: d.merge(loaded))
+                def merge(doc: Document) -> list[Signature] | None:
+                    doc.merge(loaded)
+                    return sigs
+
+                return self.apply_remote(doc_id, merge)
             loaded.set_actor(self.actor)
             # one atomic write; a compaction with no rows to fold (another process that
             # created the document meanwhile keeps its rows, and reloads on the new generation)
-            self.store.compact(doc_id, data, 0)
+            self.store.compact(doc_id, data, 0, sigs or [])
             self.docs[doc_id] = loaded
             self._generations[doc_id] = self.store.generations().get(doc_id, 0)
             self._touch(doc_id)
@@ -912,13 +924,14 @@ class Workspace:
             self._announce(change)
             return change
 
-    def _persist_since(self, doc_id: str, before: list[bytes], *, remote: bool) -> ChangeSet:
+    def _persist_since(self, doc_id: str, before: list[bytes], *, remote: bool,
+                       sigs: list[Signature]) -> ChangeSet:
         doc = self.docs[doc_id]
         new = doc.get_changes(before)
         change = ChangeSet(doc_id, remote=remote)
         if not new:
             return change
-        self._append(doc_id, new)
+        self._append(doc_id, new, sigs)
         change.ids = self._changed_ids(doc, new)
         self._reindex(doc_id, change.ids, change, before)
         self._announce(change)

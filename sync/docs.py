@@ -85,8 +85,12 @@ class WorkspaceDocs:
             msg = (doc if doc is not None else Document()).generate_sync_message(state)
         return msg.encode() if msg is not None else None
 
-    def receive(self, doc_id: str, state: Any, data: bytes) -> None:
+    def receive(self, doc_id: str, state: Any, data: bytes,
+                sigs: dict[bytes, bytes] | None = None) -> set[bytes]:
+        """Apply a sync message after judging it; ``sigs`` are the authors' signatures the
+        peer sent (change hash -> signature). Returns the hashes of the changes applied."""
         info = inspect_sync(data)
+        offered = sigs or {}
         try:
             msg = Message.decode(data)
         except Exception as exc:  # the binding raises a bare Exception
@@ -97,20 +101,24 @@ class WorkspaceDocs:
                 # Nothing to apply; the state still learns the peer's heads. A document we
                 # lack gets a throwaway empty stand-in, so no empty document appears here.
                 (doc if doc is not None else Document()).receive_sync_message(state, msg)
-                return
+                return set()
             judge = self.policy.content_judge(doc_id)
+            applied: set[bytes] = set()
             if doc is not None and info.headers is not None and _has_marker(doc):
                 self._check_headers(doc_id, doc, info.headers)
 
-                def apply(live: Document) -> None:
+                def apply(live: Document) -> list[Any]:
                     before = live.get_heads()
                     _receive(live, state, msg)
                     # a refusal here drops the in-memory copy: nothing of it is stored
-                    _raise_refused(doc_id, judge(live, live.get_changes(before)))
+                    new = live.get_changes(before)
+                    _raise_refused(doc_id, judge(live, new))
+                    applied.update(c.hash for c in new)
+                    return self._proven(doc_id, new, offered)
 
                 self.ws.apply_remote(doc_id, apply)
                 self._after_applied(doc_id)
-                return
+                return applied
             fork = doc.fork() if doc is not None else Document()
             try:
                 fork.receive_sync_message(state, msg)
@@ -119,8 +127,15 @@ class WorkspaceDocs:
             new = fork.get_changes(doc.get_heads() if doc is not None else [])
             self._refuse_any(doc_id, new)
             _raise_refused(doc_id, judge(fork, new))
-            self.ws.apply_remote(doc_id, lambda d: d.merge(fork))
+            proven = self._proven(doc_id, new, offered)
+
+            def merge(live: Document) -> list[Any]:
+                live.merge(fork)
+                return proven
+
+            self.ws.apply_remote(doc_id, merge)
             self._after_applied(doc_id)
+            return {c.hash for c in new}
 
     def _check_headers(self, doc_id: str, doc: Document, headers: list[ChangeHeader]) -> None:
         """Refuse by the changes' own headers (authors), for those ``doc`` lacks."""
@@ -139,6 +154,13 @@ class WorkspaceDocs:
         if doc_id == INDEX_DOC:
             self.ws.adopt_former_members_changes()
 
+    def _proven(self, doc_id: str, new: list[Any], offered: dict[bytes, bytes]) -> list[Any]:
+        """Raise when a ``new`` change is not proven its author's by a signature (see
+        :mod:`bullpen.app.authorship`); else the valid signatures, to store with them."""
+        refused, valid = self.policy.unsigned(doc_id, new, offered)
+        _raise_refused(doc_id, refused)
+        return valid
+
     def _refuse_any(self, doc_id: str, new: list[Any]) -> None:
         """Raise when the policy refuses any of the ``new`` changes (or change headers): an
         author who is a non-member, a removed member, a guest outside their space."""
@@ -155,7 +177,8 @@ class WorkspaceDocs:
         self._saved[doc_id] = (heads, out)
         return out
 
-    def merge_saved(self, doc_id: str, data: bytes) -> list[bytes]:
+    def merge_saved(self, doc_id: str, data: bytes,
+                    sigs: dict[bytes, bytes] | None = None) -> list[bytes]:
         raw = decompress_saved(data)
         try:
             loaded = Document.load(raw)
@@ -168,10 +191,19 @@ class WorkspaceDocs:
                 new = [c for c in new if not _holds(doc, c.hash)]
             self._refuse_any(doc_id, new)
             _raise_refused(doc_id, self.policy.content_judge(doc_id)(loaded, new))
-        self.ws.merge_saved(doc_id, raw, loaded)
+            proven = self._proven(doc_id, new, sigs or {})
+        self.ws.merge_saved(doc_id, raw, loaded, proven)
         self._after_applied(doc_id)
         self._merged += len(raw)
         return loaded.get_heads()
+
+    def signatures(self, doc_id: str, hashes: list[bytes]) -> dict[bytes, bytes]:
+        """The stored authors' signatures of these changes (for a sync message)."""
+        return self.ws.store.sigs_for(hashes)
+
+    def whole_signatures(self, doc_id: str) -> dict[bytes, bytes]:
+        """The signatures that prove every change of ``doc_id`` (sent with it whole)."""
+        return self.ws.store.newest_sigs(doc_id)
 
     # ----- memory --------------------------------------------------------------------------
 

@@ -118,10 +118,23 @@ class Held:
     reason: str = ""
 
 
-Message = Hello | Sync | Saved | BlobWant | BlobData | BlobMissing | Error | Addrs | Held
+FEATURE_SIGS = "sigs"  # understands Sigs (older peers would drop the connection)
+SIG_ENTRY = 32 + 64  # change hash, Ed25519 signature
+
+
+@dataclass(frozen=True)
+class Sigs:
+    """Authors' signatures of changes the next Sync or Saved message of ``doc_id`` carries
+    (change hash -> signature), so the receiver can tell who really wrote them."""
+
+    doc_id: str
+    sigs: dict[bytes, bytes]
+
+
+Message = Hello | Sync | Saved | BlobWant | BlobData | BlobMissing | Error | Addrs | Held | Sigs
 _TYPES: dict[type, int] = {
     Hello: 1, Sync: 2, Saved: 3, BlobWant: 4, BlobData: 5, BlobMissing: 6, Error: 7, Addrs: 8,
-    Held: 9,
+    Held: 9, Sigs: 10,
 }
 _BY_CODE = {code: cls for cls, code in _TYPES.items()}
 
@@ -150,6 +163,8 @@ def encode(msg: Message) -> bytes:
             header = {"peers": msg.peers}
         case Held():
             header = {"doc": msg.doc_id, "reason": msg.reason[:500]}
+        case Sigs():
+            header, body = {"doc": msg.doc_id}, b"".join(h + s for h, s in msg.sigs.items())
     raw = json.dumps(header, separators=(",", ":")).encode()
     return _HEAD.pack(_TYPES[type(msg)], len(raw)) + raw + body
 
@@ -229,7 +244,7 @@ def decode(raw: bytes) -> Message:
     if not isinstance(header, dict):
         raise ProtocolError("message header is not a JSON object")
     body = raw[_HEAD.size + length :]
-    if body and cls not in (Sync, Saved, BlobData):
+    if body and cls not in (Sync, Saved, BlobData, Sigs):
         raise ProtocolError(f"unexpected body on a {cls.__name__} message")
     if cls is Hello:
         return _hello(header)
@@ -250,6 +265,11 @@ def decode(raw: bytes) -> Message:
         return BlobMissing(_sha(header))
     if cls is Addrs:
         return _addrs(header)
+    if cls is Sigs:
+        if len(body) % SIG_ENTRY:
+            raise ProtocolError("sigs body must be whole (hash, signature) entries")
+        return Sigs(_str(header, "doc"), {body[i:i + 32]: body[i + 32:i + SIG_ENTRY]
+                                          for i in range(0, len(body), SIG_ENTRY)})
     if cls is Held:
         reason = header.get("reason", "")
         if not isinstance(reason, str) or len(reason) > 500:

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from .blobsync import BlobPort, BlobTransfer
 from .messages import (
+    FEATURE_SIGS,
     FEATURE_ZSYNC,
     BlobData,
     BlobMissing,
@@ -46,6 +47,7 @@ from .messages import (
     Message,
     ProtocolError,
     Saved,
+    Sigs,
     Sync,
     inspect_sync,
     strip_changes,
@@ -68,9 +70,15 @@ class DocPort(BlobPort, Protocol):
     def heads(self, doc_id: str) -> list[bytes] | None: ...
     def new_sync_state(self) -> Any: ...
     def generate(self, doc_id: str, state: Any) -> bytes | None: ...
-    def receive(self, doc_id: str, state: Any, data: bytes) -> None: ...
+    def receive(self, doc_id: str, state: Any, data: bytes,
+                sigs: dict[bytes, bytes]) -> set[bytes]: ...
     def saved(self, doc_id: str) -> bytes: ...
-    def merge_saved(self, doc_id: str, data: bytes) -> list[bytes]: ...
+    def merge_saved(self, doc_id: str, data: bytes, sigs: dict[bytes, bytes]) -> list[bytes]: ...
+    def signatures(self, doc_id: str, hashes: list[bytes]) -> dict[bytes, bytes]: ...
+    def whole_signatures(self, doc_id: str) -> dict[bytes, bytes]: ...
+
+
+MAX_PENDING_SIGS = 200_000  # signatures received ahead of their changes, per session
 
 
 class State(enum.Enum):
@@ -101,6 +109,10 @@ class Session:
         self.peer_name = ""
         self.peer_addrs: list[str] = []
         self.peer_zsync = False  # the peer reads zlib-compressed sync messages
+        self.peer_sigs = False  # the peer reads Sigs messages
+        # Authors' signatures the peer sent for changes not applied yet, per document: a
+        # change waiting in automerge for a dependency is proven when it is finally applied.
+        self._sigs: dict[str, dict[bytes, bytes]] = {}
         self.peer_docs: set[str] = set()
         self.peer_heads: dict[str, list[bytes]] = {}
         self.behind: int | None = None  # documents whose heads differ from the peer's
@@ -128,7 +140,8 @@ class Session:
         heads = self.port.all_heads()
         visible = self.policy.docs_visible_to(self.peer_id, heads)
         docs = {d: sorted(h.hex() for h in heads[d]) for d in sorted(visible)}
-        return [Hello(self.workspace_id, docs, self.addrs, self.name, features=[FEATURE_ZSYNC])]
+        return [Hello(self.workspace_id, docs, self.addrs, self.name,
+                      features=[FEATURE_ZSYNC, FEATURE_SIGS])]
 
     def receive(self, msg: Message) -> list[Message]:
         if self.state is State.CLOSED:
@@ -141,6 +154,9 @@ class Session:
         if self.state is not State.OPEN:
             raise ProtocolError(f"{type(msg).__name__} before hello")
         match msg:
+            case Sigs():
+                self._take_sigs(msg)
+                out = []
             case Sync():
                 out = self._sync(msg)
             case Saved():
@@ -224,6 +240,7 @@ class Session:
         self.peer_name = hello.name
         self.peer_addrs = hello.addrs
         self.peer_zsync = FEATURE_ZSYNC in hello.features
+        self.peer_sigs = FEATURE_SIGS in hello.features
         visible = self.policy.docs_visible_to(self.peer_id, hello.docs)
         self.peer_docs = set(visible)
         self.peer_heads = {d: [bytes.fromhex(h) for h in hello.docs[d]] for d in visible}
@@ -252,7 +269,7 @@ class Session:
         while self._whole and self.state is State.OPEN:
             doc_id = self._whole.pop(0)
             if self.port.heads(doc_id) is not None:
-                return [Saved(doc_id, self.port.saved(doc_id))]
+                return self._whole_doc(doc_id)
         return self.blobs.next_chunk() if self.state is State.OPEN else []
 
     @property
@@ -268,15 +285,27 @@ class Session:
             # The peer's heads stay unknown until it answers with a sync message after merging:
             # only then do we count the document as held by both.
             self.peer_docs.add(doc_id)
-            return [Saved(doc_id, self.port.saved(doc_id))]
+            return self._whole_doc(doc_id)
         return self._generate(doc_id)
+
+    def _whole_doc(self, doc_id: str) -> list[Message]:
+        """``doc_id`` saved whole, after the signatures that prove its authors."""
+        data = self.port.saved(doc_id)
+        sigs = self.port.whole_signatures(doc_id) if self.peer_sigs else {}
+        return ([Sigs(doc_id, sigs)] if sigs else []) + [Saved(doc_id, data)]
 
     def _generate(self, doc_id: str) -> list[Message]:
         data = self.port.generate(doc_id, self._state(doc_id))
         if data is None:
             return []
         data = strip_changes(data, self._from_peer.get(doc_id, set()))
-        return [Sync(doc_id, data, deflate=self.peer_zsync)]
+        out: list[Message] = [Sync(doc_id, data, deflate=self.peer_zsync)]
+        if self.peer_sigs:
+            headers = inspect_sync(data).headers
+            sigs = self.port.signatures(doc_id, [h.hash for h in headers]) if headers else {}
+            if sigs:
+                out.insert(0, Sigs(doc_id, sigs))
+        return out
 
     def _state(self, doc_id: str) -> Any:
         state = self._sync_states.get(doc_id)
@@ -288,14 +317,25 @@ class Session:
         if not self.policy.docs_visible_to(self.peer_id, [doc_id]):
             raise ProtocolError(f"document {doc_id!r} is not shared with this peer")
 
+    def _take_sigs(self, msg: Sigs) -> None:
+        self._check_visible(msg.doc_id)
+        pool = self._sigs.setdefault(msg.doc_id, {})
+        pool.update(msg.sigs)
+        if sum(len(p) for p in self._sigs.values()) > MAX_PENDING_SIGS:
+            raise ProtocolError("too many signatures ahead of their changes")
+
     def _sync(self, msg: Sync) -> list[Message]:
         self._check_visible(msg.doc_id)
         info = inspect_sync(msg.data)
+        pool = self._sigs.get(msg.doc_id, {})
         try:
-            self.port.receive(msg.doc_id, self._state(msg.doc_id), msg.data)
+            applied = self.port.receive(msg.doc_id, self._state(msg.doc_id), msg.data, pool)
         except RefusedChanges as exc:
             self.blocked[msg.doc_id] = str(exc)
+            self._sigs.pop(msg.doc_id, None)  # what waited in automerge was dropped too
             return []
+        for change_hash in applied or ():
+            pool.pop(change_hash, None)
         if info.changes:  # accepted changes (a message of heads alone settles nothing)
             self.blocked.pop(msg.doc_id, None)
         self._unqueue(msg.doc_id)
@@ -308,7 +348,7 @@ class Session:
     def _saved(self, msg: Saved) -> list[Message]:
         self._check_visible(msg.doc_id)
         try:
-            heads = self.port.merge_saved(msg.doc_id, msg.data)
+            heads = self.port.merge_saved(msg.doc_id, msg.data, self._sigs.pop(msg.doc_id, {}))
         except RefusedChanges as exc:
             self.blocked[msg.doc_id] = str(exc)
             return []

@@ -16,26 +16,43 @@ from typing import Any
 
 from automerge.core import ROOT
 
-from bullpen.app import sales
+from bullpen.app import authorship, sales
 from bullpen.app.access import AccessPolicy
 from bullpen.app.workspace import Workspace
 from bullpen.crdt import records as rec
 from bullpen.sync.docs import WorkspaceDocs
-from bullpen.sync.messages import compress_saved
+from bullpen.sync.messages import compress_saved, inspect_sync
 from bullpen.sync.policy import Policy, RefusedChanges
 
 TEAM_KINDS = ("opportunity", "contact", "event", "announcement", "topic", "post", "resource")
 
 
-def forge(attacker: Workspace, doc_id: str, write: Callable[[Any], None]) -> None:
+def forge(attacker: Workspace, doc_id: str, write: Callable[[Any], None], *,
+          actor: bytes | None = None, sigs: Callable[[list[Any]], list[Any]] | None = None,
+          ) -> list[Any]:
     """Make one change to ``doc_id`` in the attacker's replica with raw automerge: ``write``
-    gets the transaction; the document's containers are ``records``/``settings`` at ROOT."""
+    gets the transaction; the document's containers are ``records``/``settings`` at ROOT.
+    ``actor``: write under another actor id (a teammate's); ``sigs``: the signatures the
+    attacker then stores (and its node would send) for the new changes, instead of its own.
+    Returns the new changes."""
     with attacker.lock:
         doc = attacker._ensure_doc(doc_id)
         before = doc.get_heads()
-        with doc.transaction() as tx:
-            write(tx)
-        attacker._append(doc_id, doc.get_changes(before))
+        doc.set_actor(actor or attacker.actor)
+        try:
+            with doc.transaction() as tx:
+                write(tx)
+        finally:
+            doc.set_actor(attacker.actor)
+        new = doc.get_changes(before)
+        attacker._append(doc_id, new, (sigs or (lambda c: sign(attacker, doc_id, c)))(new))
+        return new
+
+
+def sign(attacker: Workspace, doc_id: str, changes: list[Any]) -> list[authorship.Signature]:
+    """The attacker's signatures of its changes: a modified client signs what it writes
+    under its own key, as any member's does."""
+    return authorship.sign(attacker.identity, attacker.workspace_id, doc_id, changes)
 
 
 def put_record(tx: Any, record_id: str, fields: dict[str, Any]) -> None:
@@ -65,7 +82,8 @@ def deliver(attacker: Workspace, victim: Workspace, doc_id: str, *, whole: bool 
     mine = WorkspaceDocs(victim, AccessPolicy(victim))
     try:
         if whole:
-            mine.merge_saved(doc_id, compress_saved(attacker.doc(doc_id).save()))
+            mine.merge_saved(doc_id, compress_saved(attacker.doc(doc_id).save()),
+                             theirs.whole_signatures(doc_id))
             return ""
         sent, received = theirs.new_sync_state(), mine.new_sync_state()
         for _ in range(20):
@@ -74,12 +92,18 @@ def deliver(attacker: Workspace, victim: Workspace, doc_id: str, *, whole: bool 
             if out is None and back is None:
                 return ""
             if out is not None:
-                mine.receive(doc_id, received, out)
+                mine.receive(doc_id, received, out, _signatures(theirs, doc_id, out))
             if back is not None:
-                theirs.receive(doc_id, sent, back)
+                theirs.receive(doc_id, sent, back, _signatures(mine, doc_id, back))
         raise AssertionError("sync did not settle")
     except RefusedChanges as exc:
         return str(exc)
+
+
+def _signatures(sender: WorkspaceDocs, doc_id: str, message: bytes) -> dict[bytes, bytes]:
+    """The signatures a sync session sends before ``message`` (those of its changes)."""
+    headers = inspect_sync(message).headers or []
+    return sender.signatures(doc_id, [h.hash for h in headers])
 
 
 def views(ws: Workspace) -> dict[str, Any]:

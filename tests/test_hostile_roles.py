@@ -12,7 +12,7 @@ import json
 import pytest
 from automerge.core import ROOT
 from conftest import opp_fields
-from hostile import deliver, forge, put_record, put_setting, replace_root, views
+from hostile import deliver, forge, put_record, put_setting, replace_root, sign, views
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from replicas import exchange
@@ -232,7 +232,7 @@ def test_random_changes_never_alter_what_the_role_may_not(tmp_path_factory, role
         room = manager.add("space", {"title": "Room", "guests": [attacker.peer_id]})
         if role != "stranger":
             manager.add_member(attacker.peer_id, role, "X")
-        sales.set_quota(manager, "Eli", "2026-Q4", 5)
+        sales.set_quota(manager, "Dana", "2026-Q4", 5)
         (give if role != "rep" else exchange)(manager, attacker)
         before = views(manager)
         for op in ops:
@@ -351,5 +351,5 @@ def test_a_change_that_does_not_build_on_genesis_is_refused(office):
     changes = orphan.get_changes([])
     with rep.lock:
         apply_changes(rep.doc("pipeline"), [c.bytes for c in changes])
-        rep._append("pipeline", changes)
+        rep._append("pipeline", changes, sign(rep, "pipeline", changes))
     refused_everywhere(rep, manager, "pipeline")

@@ -24,6 +24,15 @@ def _changes(author: Workspace, write) -> list[bytes]:
     return [c.bytes for c in author.doc("pipeline").get_changes(before)]
 
 
+def _sigs(authors: list[Workspace], chunks: list[bytes]) -> dict[bytes, bytes]:
+    """The authors' signatures of these changes, as their sync node would send them."""
+    hashes = [parse_change(b).hash for b in chunks]
+    out: dict[bytes, bytes] = {}
+    for author in authors:
+        out.update(author.store.sigs_for(hashes))
+    return out
+
+
 def test_parse_change_reads_what_automerge_reports(ws):
     ws.add("opportunity", opp_fields())
     ws.add_many("opportunity", [opp_fields(title=f"T{i}", notes="x" * 300) for i in range(30)])
@@ -38,7 +47,8 @@ def test_parse_change_reads_what_automerge_reports(ws):
 
 def test_member_change_applies_without_fork_and_persists(ws, join_ws, monkeypatch):
     rep = join_ws(ws, "Eli")
-    data = changes_message(_changes(rep, lambda: rep.add("opportunity", opp_fields(title="R"))))
+    made = _changes(rep, lambda: rep.add("opportunity", opp_fields(title="R")))
+    data = changes_message(made)
     docs = WorkspaceDocs(ws, AccessPolicy(ws))
     ws.doc("pipeline")
 
@@ -46,7 +56,7 @@ def test_member_change_applies_without_fork_and_persists(ws, join_ws, monkeypatc
         raise AssertionError("forked")
 
     monkeypatch.setattr(Document, "fork", no_fork, raising=False)
-    docs.receive("pipeline", SyncState(), data)
+    docs.receive("pipeline", SyncState(), data, _sigs([rep], made))
     monkeypatch.undo()
     assert [o["title"] for o in ws.list("opportunity")] == ["R"]
     assert ws.heads_hex("pipeline") == rep.heads_hex("pipeline")
@@ -68,12 +78,13 @@ def test_refused_author_refuses_whole_message_and_leaves_no_trace(ws, join_ws, t
         docs = WorkspaceDocs(ws, AccessPolicy(ws))
         before = _state(ws, "pipeline")
         with pytest.raises(ProtocolError, match="guest"):
-            docs.receive("pipeline", SyncState(), changes_message(good + bad))
+            docs.receive("pipeline", SyncState(), changes_message(good + bad),
+                         _sigs([rep, guest], good + bad))
         assert _state(ws, "pipeline") == before
         assert ws.list("opportunity") == []
         ws.remove_member("Eli")
         with pytest.raises(ProtocolError, match="not a member"):
-            docs.receive("pipeline", SyncState(), changes_message(good))
+            docs.receive("pipeline", SyncState(), changes_message(good), _sigs([rep], good))
         assert _state(ws, "pipeline") == before
     finally:
         guest.close()
@@ -85,13 +96,14 @@ def test_changes_already_held_are_not_judged_again(ws, join_ws):
     rep = join_ws(ws, "Eli")
     old = _changes(rep, lambda: rep.add("opportunity", opp_fields(title="old")))
     docs = WorkspaceDocs(ws, AccessPolicy(ws))
-    docs.receive("pipeline", SyncState(), changes_message(old))
+    docs.receive("pipeline", SyncState(), changes_message(old), _sigs([rep], old))
     ws.remove_member("Eli")
     mine = _changes(ws, lambda: ws.add("opportunity", opp_fields(title="mine")))
     other = join_ws(ws, "Fay")
     docs_fay = WorkspaceDocs(other, AccessPolicy(other))
     other.doc("pipeline")
-    docs_fay.receive("pipeline", SyncState(), changes_message(old + mine))  # old: held
+    docs_fay.receive("pipeline", SyncState(), changes_message(old + mine),
+                     _sigs([rep, ws], old + mine))  # old: held
     assert {o["title"] for o in other.list("opportunity")} == {"old", "mine"}
 
 

@@ -86,7 +86,7 @@ def test_line_topology_converges_through_the_middle(tmp_path: Path) -> None:
         wait_converged([a, b, c])
         assert titles(a) == titles(c) == {"from Ann", "from Cat"}
         # B tells each side where it reached the other (Addrs): the line becomes a mesh
-        wait_for(lambda: sc.peer_id in peers_by_id(a) and sa.peer_id in peers_by_id(c), 10,
+        wait_for(lambda: sc.peer_id in peers_by_id(a) and sa.peer_id in peers_by_id(c), 30,
                  "A and C to hear of each other from B")
         add_opp(b, "from Bob")
         wait_converged([a, b, c])

@@ -1,0 +1,150 @@
+"""Signed authorship: nobody can write under a teammate's name (issue 13).
+
+An automerge change names its author by its actor id, which a modified client picks freely.
+Every change must be proven its author's by the author's signature (app/authorship.py); a
+change that is not is refused by both receiving paths, whoever relays it, and nothing the
+victim sees changes. Honest changes keep flowing when relayed, whole or by sync messages.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import opp_fields
+from hostile import deliver, forge, put_record, put_setting, views
+from replicas import exchange
+from test_access import give
+
+from bullpen.app import authorship, sales
+from bullpen.app.authorship import Signature
+from bullpen.app.workspace import Workspace
+from bullpen.crdt.schema import ADMIN_DOC
+
+
+def eli_quota(office) -> tuple[str, str]:
+    """The path of Eli's real quota (keyed by name, as the forecast groups deals), which the
+    attacks overwrite."""
+    return ("quotas", "Eli|2026-Q4")
+
+
+@pytest.fixture
+def office(ws, join_ws, tmp_path):
+    """Dana (manager) with a quota set, Eli and Fay (reps), Carl (guest of a deal room) and
+    a stranger, each holding what its role receives."""
+    eli, fay = join_ws(ws, "Eli", "rep"), join_ws(ws, "Fay", "rep")
+    guest = Workspace.create_joining(tmp_path / "carl", "Carl", ws.workspace_id)
+    stranger = Workspace.create_joining(tmp_path / "sam", "Sam", ws.workspace_id)
+    ws.add_member(guest.peer_id, "guest", "Carl")
+    room = ws.add("space", {"title": "Initech room", "guests": [guest.peer_id]})
+    sales.set_quota(ws, "Eli", "2026-Q4", 100000)
+    ws.add("opportunity", opp_fields(account="Initech", amount=40000))
+    for rep in (eli, fay):
+        exchange(ws, rep)
+    give(ws, guest)
+    give(ws, stranger)
+    yield {"manager": ws, "eli": eli, "fay": fay, "guest": guest, "stranger": stranger,
+           "room": room}
+    guest.close()
+    stranger.close()
+
+
+def refused_by_all(attacker: Workspace, victims: list[Workspace], doc_id: str) -> None:
+    for victim in victims:
+        seen, heads = views(victim), victim.heads(doc_id)
+        for whole in (False, True):
+            reason = deliver(attacker, victim, doc_id, whole=whole)
+            assert reason.startswith(f"refused change to {doc_id}"), reason
+            assert "not signed by its author" in reason or "not a member" in reason, reason
+            assert views(victim) == seen and victim.heads(doc_id) == heads
+
+
+def manager_actor(manager: Workspace) -> bytes:
+    return manager.actor[:32] + os.urandom(4)
+
+
+@pytest.mark.parametrize("who", ["eli", "guest", "stranger"])
+def test_nobody_writes_a_quota_under_the_managers_key(office, who):
+    attacker, manager = office[who], office["manager"]
+    assert list(sales.quotas(manager).values()) == [100000.0]
+    forge(attacker, ADMIN_DOC, lambda tx: put_setting(tx, eli_quota(office), 1.0),
+          actor=manager_actor(manager), sigs=lambda _: [])
+    assert list(sales.quotas(attacker).values()) == [1.0]  # the forgery, in its own copy
+    refused_by_all(attacker, [manager, office["fay"]], ADMIN_DOC)
+    assert list(sales.quotas(manager).values()) == [100000.0]
+
+
+def test_a_copied_signature_proves_nothing(office):
+    """Eli forges a change under the manager's own session actor, right after the manager's
+    last signed change, and offers the manager's genuine signatures (of other changes)."""
+    eli, manager = office["eli"], office["manager"]
+    genuine = manager.store.newest_sigs(ADMIN_DOC)
+    assert genuine, "the manager's quota change is signed"
+    copied = next(iter(genuine.values()))
+
+    def offer(changes):
+        return [Signature(ADMIN_DOC, c.hash, c.actor_id, c.seq, copied) for c in changes]
+
+    new = forge(eli, ADMIN_DOC, lambda tx: put_setting(tx, eli_quota(office), 1.0),
+                actor=manager.actor, sigs=offer)
+    assert new[0].actor_id == manager.actor and new[0].seq > 1
+    refused_by_all(eli, [manager, office["fay"]], ADMIN_DOC)
+
+
+def test_a_rep_cannot_pass_its_deal_off_as_a_teammates(office):
+    """Authorship matters beyond roles: a rep writes a deal as if Fay made it."""
+    eli, fay = office["eli"], office["fay"]
+    forge(eli, "pipeline", lambda tx: put_record(tx, "f" * 32, {
+        "kind": "opportunity", "title": "Fake", "account": "X", "amount": 9e6,
+        "owner": fay.peer_id}), actor=fay.actor[:32] + b"\0\0\0\1", sigs=lambda _: [])
+    refused_by_all(eli, [office["manager"], fay], "pipeline")
+
+
+def test_signed_own_changes_are_accepted_and_relayed_with_their_proof(office):
+    """The honest path: the manager's signed quota reaches Fay through Eli, by sync messages
+    and as a whole document, and Eli's store keeps the proof to pass on."""
+    manager, eli, fay = office["manager"], office["eli"], office["fay"]
+    sales.set_quota(manager, "Fay", "2026-Q4", 70000)
+    assert deliver(manager, eli, ADMIN_DOC) == ""
+    newest = manager.store.newest_sigs(ADMIN_DOC)
+    assert eli.store.sigs_for(newest) == newest
+    assert deliver(eli, fay, ADMIN_DOC) == ""
+    assert set(sales.quotas(fay).values()) == {100000.0, 70000.0}
+    late = Workspace.create_joining(fay.home.parent / "gus", "Gus", manager.workspace_id)
+    try:
+        manager.add_member(late.peer_id, "rep", "Gus")
+        late.merge_saved("index", manager.doc("index").save())
+        assert deliver(fay, late, ADMIN_DOC, whole=True) == ""
+        assert late.heads(ADMIN_DOC) == manager.heads(ADMIN_DOC)
+    finally:
+        late.close()
+
+
+def test_check_covers_earlier_changes_of_the_same_actor_only():
+    """One valid signature of an actor's newest change covers that actor's earlier ones; a
+    newer unsigned change, another actor's change, or a bad signature are not covered."""
+    from bullpen.app.identity import Identity
+    from bullpen.crdt.records import genesis
+
+    me, other = Identity.generate(), Identity.generate()
+    doc = genesis("pipeline")
+    base = doc.get_heads()
+    actor = me.public + b"\0\0\0\1"
+    for i in range(3):
+        doc.set_actor(actor)
+        with doc.transaction() as tx:
+            put_record(tx, f"{i:032d}", {"kind": "opportunity", "title": str(i)})
+    doc.set_actor(other.public + b"\0\0\0\2")
+    with doc.transaction() as tx:
+        put_record(tx, "9" * 32, {"kind": "opportunity", "title": "other"})
+    changes = doc.get_changes(base)
+    mine = [c for c in changes if c.actor_id == actor]
+    sig = {mine[1].hash: me.sign(authorship.payload("ws", "pipeline", mine[1].hash))}
+    refused, valid = authorship.check("ws", "pipeline", changes, sig)
+    assert {c.hash for c, _ in refused} == {mine[2].hash, changes[-1].hash}
+    assert [v.change_hash for v in valid] == [mine[1].hash]
+    refused, _ = authorship.check("other-ws", "pipeline", changes, sig)  # bound to the workspace
+    assert len(refused) == 4
+    bad = {mine[2].hash: b"\0" * 64, mine[0].hash: sig[mine[1].hash]}
+    refused, valid = authorship.check("ws", "pipeline", changes, bad)
+    assert len(refused) == 4 and not valid
