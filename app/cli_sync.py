@@ -20,14 +20,17 @@ from .node import make_node
 DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/0"
 
 
-def configure_logging(verbose: bool = False) -> None:
-    """Our own messages at INFO (one line each) on stderr; libp2p and friends only when they
-    have something serious to say, since they log every failed dial of an offline peer."""
+def configure_logging(verbose: bool = False, progress: bool = True) -> None:
+    """Our own messages at INFO (one line each) on stderr, or from WARNING without
+    ``progress`` (a one-shot command that reports its outcome itself: a refusal is one line,
+    not the same news twice); libp2p and friends only when they have something serious to
+    say, since they log every failed dial of an offline peer."""
     logging.basicConfig(
         stream=sys.stderr, level=logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
     )
-    logging.getLogger("bullpen").setLevel(logging.DEBUG if verbose else logging.INFO)
+    level = logging.DEBUG if verbose else logging.INFO if progress else logging.WARNING
+    logging.getLogger("bullpen").setLevel(level)
     if not os.environ.get("LIBP2P_DEBUG"):
         for noisy in ("libp2p", "multiaddr", "zeroconf", "async_service", "trio-websocket"):
             logging.getLogger(noisy).setLevel(logging.CRITICAL)
@@ -88,7 +91,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from bullpen.sync.node import DialError
     from bullpen.sync.peers import PeerAddrError, split_p2p_addr
 
-    configure_logging(args.verbose)
+    configure_logging(args.verbose, progress=not args.once)
     try:
         peer_id, addr = split_p2p_addr(args.peer)
     except PeerAddrError as exc:

@@ -17,8 +17,9 @@ membership, and while it is:
 * at most :data:`MAX_UNADMITTED` such connections exist at once, and one per peer id;
 * at most :data:`MAX_UNADMITTED_STREAMS` streams are open on it at once (past that it is hung
   up on: each stream costs a task and buffers before its protocol is even negotiated, and
-  64 KiB of bare stream openings would be thousands), one of them a join; sync, identify and
-  ping streams are reset unanswered (identify would tell it our addresses);
+  64 KiB of bare stream openings would be thousands), one of them a join; identify and ping
+  streams are reset unanswered (identify would tell it our addresses), a sync stream gets one
+  fixed error saying it is not a member (nothing about the workspace) and is closed;
 * nothing about it is kept once it is gone (entries live only as long as the connection,
   and libp2p's peerstore entry for it is cleared).
 
@@ -212,16 +213,18 @@ class Gate:
             entry.deadline = trio.current_time() + HANDSHAKE_TIMEOUT
             self._unadmitted.add(entry)
 
-    async def admitted(self, stream: Any) -> bool:
+    async def admitted(self, stream: Any, refusal: bytes = b"") -> bool:
         """Is the stream's peer a current member? Checked afresh (a member may have been added
-        or removed since the connection opened); a refused stream is reset unanswered."""
+        or removed since the connection opened); a refused stream is reset unanswered, or
+        given ``refusal`` (which must say no more than that it is not admitted), gets it and
+        is closed: a removed member is told why instead of seeing a bare hang-up."""
         entry = self._entry(stream)
         allowed = entry is not None and await trio.to_thread.run_sync(
             self.is_member, entry.peer_id)
         if entry is not None:
             self._set_admitted(entry, allowed)
         if not allowed:
-            await reset(stream)
+            await (refuse(stream, refusal) if refusal else reset(stream))
         return allowed
 
     def guard(self, handler: Handler) -> Handler:
@@ -322,3 +325,12 @@ async def reset(stream: Any) -> None:
     with trio.move_on_after(2):
         with contextlib.suppress(Exception):
             await stream.reset()
+
+
+async def refuse(stream: Any, message: bytes) -> None:
+    """Write ``message`` and close the stream (best effort). Not a reset: yamux drops what the
+    peer has not read yet when a reset arrives."""
+    with trio.move_on_after(2):
+        with contextlib.suppress(Exception):
+            await stream.write(message)
+            await stream.close()

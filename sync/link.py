@@ -42,6 +42,10 @@ log = logging.getLogger("bullpen.sync")
 PROTOCOL_ID = TProtocol("/bullpen/sync/1")
 READ_SIZE = 1 << 16
 RETRY_DELAYS = (2.0, 8.0, 30.0, 120.0)  # asking again for a refused document, then no more
+PEER_CLOSED = "peer closed: "  # a link's reason when the peer ended it with an Error
+# All a peer this node does not admit is told (see ``Gate.admitted``): no workspace, no name.
+NOT_A_MEMBER = "you are not (or no longer) a member of this workspace"
+REFUSAL = b"".join(framing.encode(encode_message(Error(NOT_A_MEMBER))))
 
 
 class Link:
@@ -168,7 +172,7 @@ class Link:
             log.info("not syncing with peer %s: %s", self.short, exc)
             await self._send_error(str(exc))
         except PeerClosed as exc:
-            self.reason = f"peer closed: {exc}"
+            self.reason = f"{PEER_CLOSED}{exc}"
             log.info("peer %s ended the session: %s", self.short, exc)
         except Exception as exc:  # the transport: reset, closed, connection lost
             self.reason = self.reason or f"connection lost ({type(exc).__name__})"

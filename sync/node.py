@@ -49,7 +49,7 @@ from . import addresses, peers
 from .docs import WorkspaceDocs
 from .gate import Gate
 from .join import JOIN_PROTOCOL, serve_join
-from .link import PROTOCOL_ID, Link
+from .link import PEER_CLOSED, PROTOCOL_ID, REFUSAL, Link
 from .peers import PeerState
 from .policy import Policy
 from .reach import DIAL_TIMEOUT, DialError, Reach
@@ -304,7 +304,7 @@ class Node:
     async def _handle_stream(self, stream: Any) -> None:
         peer_id = str(stream.muxed_conn.peer_id)
         try:
-            if not await self.gate.admitted(stream):  # reset unanswered: nothing sent
+            if not await self.gate.admitted(stream, REFUSAL):  # told so, nothing else
                 log.info("not syncing with peer %s: not a member of this workspace",
                          short_id(peer_id))
                 return
@@ -406,9 +406,12 @@ class Node:
             while True:
                 link = self.links.get(peer_id)
                 if link is None:
-                    why = f" ({last.reason})" if last is not None and last.reason else ""
+                    why = last.reason if last is not None else ""
+                    if why.startswith(PEER_CLOSED):  # the peer said why it will not sync
+                        raise DialError(f"peer {short_id(peer_id)} refused to sync: "
+                                        f"{why.removeprefix(PEER_CLOSED)}")
                     raise DialError(f"connection to {short_id(peer_id)} ended before sync "
-                                    f"completed{why}")
+                                    f"completed{f' ({why})' if why else ''}")
                 last = link
                 if link.idle_in_sync:
                     return

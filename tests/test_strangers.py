@@ -32,6 +32,7 @@ from bullpen.app.workspace import Workspace
 from bullpen.sync import framing
 from bullpen.sync.gate import HANDSHAKE_TIMEOUT
 from bullpen.sync.join import NOT_ACCEPTED
+from bullpen.sync.link import REFUSAL
 
 pytestmark = pytest.mark.slow
 
@@ -126,7 +127,8 @@ def test_stranger_reads_nothing_of_the_workspace(office: tuple[Path, Path]) -> N
         everything = b"".join(read.values())
         for secret in secrets_of(dana, node):
             assert secret not in everything, secret
-        assert read[SYNC] == b"" and read[IDENTIFY] == b"" and read[PING] == b""
+        assert read[IDENTIFY] == b"" and read[PING] == b""
+        assert read[SYNC] == REFUSAL  # the one fixed "not a member" error, nothing else
         # the join answer is the one sentence every unproven request gets
         # (whether it guessed the workspace id or not: no oracle for it)
         for key in (JOIN, "join, right id"):
