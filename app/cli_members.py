@@ -11,29 +11,53 @@ from .cli import add_json, emit, kept_addrs, listening_addrs, open_ws, table
 from .identity import short_id
 from .invites import create_invite, parse_duration
 
+NO_NODE = ("ONLINE: no node of this profile is running, so you are offline and whether "
+           "teammates are is unknown (start the app or `bullpen serve`)")
 
-def _online(ws: Any) -> dict[str, bool]:
+
+def presence(ws: Any) -> dict[str, bool] | None:
+    """Peer id -> online, from the state the node running on this profile (the app or
+    ``serve``) publishes: you are online when it listens or is connected, a teammate when its
+    link to them is up. None when no node runs (then you are not online, and whether a
+    teammate is cannot be known from here)."""
     try:
-        from bullpen.sync.peers import peer_status
+        from bullpen.sync.peers import node_info
     except ImportError:
-        return {}
-    return {p["peer_id"]: bool(p.get("connected")) for p in peer_status(ws)}
+        return None
+    info = node_info(ws)
+    if info is None:
+        return None
+    peers = [p for p in info.get("peers") or [] if isinstance(p, dict) and "peer_id" in p]
+    online = {p["peer_id"]: bool(p.get("connected")) for p in peers}
+    online[ws.peer_id] = bool(info.get("listen")) or any(online.values())
+    return online
 
 
-def member_rows(ws: Any) -> list[dict[str, Any]]:
-    online = _online(ws)
+def member_rows(ws: Any, online: dict[str, bool] | None) -> list[dict[str, Any]]:
+    """The member list with ``online`` from :func:`presence`; a teammate's is None (JSON
+    null) when no node runs."""
     names = ws.member_names()
     rows = []
     for m in ws.members():
+        you = m["peer_id"] == ws.peer_id
         rows.append({
             **m,
             "short_id": short_id(m["peer_id"]),
             "added_by_name": names.get(m["added_by"], short_id(m["added_by"])),
             "manager_name": names.get(m["manager"] or "", ""),
-            "online": m["peer_id"] == ws.peer_id or online.get(m["peer_id"], False),
-            "you": m["peer_id"] == ws.peer_id,
+            "online": online.get(m["peer_id"], False) if online is not None
+            else (False if you else None),
+            "you": you,
         })
     return rows
+
+
+def _member_table(rows: list[dict[str, Any]], node_runs: bool) -> str:
+    shown = [{**r, "online": {True: "yes", False: "no", None: "?"}[r["online"]]} for r in rows]
+    text = table(shown, [
+        ("short_id", "ID"), ("name", "NAME"), ("role", "ROLE"), ("manager_name", "TEAM OF"),
+        ("added_by_name", "ADDED BY"), ("added_at", "ADDED"), ("online", "ONLINE")])
+    return text if node_runs else f"{text}\n{NO_NODE}"
 
 
 def cmd_member(args: argparse.Namespace) -> int:
@@ -50,9 +74,8 @@ def cmd_member(args: argparse.Namespace) -> int:
             ws.set_role(member["peer_id"], args.role)
             print(f"{member['name']} is now {args.role}")
     else:
-        emit(args, member_rows(ws), lambda rows: table(rows, [
-            ("short_id", "ID"), ("name", "NAME"), ("role", "ROLE"), ("manager_name", "TEAM OF"),
-            ("added_by_name", "ADDED BY"), ("added_at", "ADDED"), ("online", "ONLINE")]))
+        online = presence(ws)
+        emit(args, member_rows(ws, online), lambda rows: _member_table(rows, online is not None))
     ws.close()
     return 0
 

@@ -36,6 +36,7 @@ from .base_view import BaseView, ok_cancel
 from .context import AppContext
 
 HEADERS = ["Name", "Role", "Online", "Sync", "Last seen", "Peer"]
+ONLINE = "● online"
 
 
 def sync_text(peer: dict[str, Any] | None) -> str:
@@ -48,6 +49,17 @@ def sync_text(peer: dict[str, Any] | None) -> str:
         return "connecting…"
     text = "in sync" if behind == 0 else f"{behind} documents to sync"
     return text + held_back(peer)
+
+
+def online_text(you: bool, running: bool, peer: dict[str, Any] | None) -> str:
+    """The Online cell, from this app's node: you are online while it runs (listening), a
+    teammate while its link is up; with the node stopped nobody's state is known (yours is
+    offline), so it says that instead of guessing."""
+    if you:
+        return ONLINE if running else "offline"
+    if not running:
+        return "unknown (sync off)"
+    return ONLINE if peer and peer.get("connected") else "offline"
 
 
 def held_back(peer: dict[str, Any]) -> str:
@@ -131,7 +143,7 @@ class TeamView(BaseView):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
-        for col, width in enumerate((200, 90, 80, 170, 120)):
+        for col, width in enumerate((200, 90, 130, 170, 120)):
             self.table.setColumnWidth(col, width)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
@@ -176,14 +188,15 @@ class TeamView(BaseView):
         rows = list(self.members)
         # Known peers that are not (yet) members still show: a joiner syncing, a demo teammate.
         self.table.setRowCount(len(rows))
+        running = bool(self.network_state.get("online"))
         for r, member in enumerate(rows):
             peer = self.peers.get(member["peer_id"])
             you = member["peer_id"] == me
-            online = you or bool(peer and peer.get("connected"))
-            cells = [member["name"] + ("  (you)" if you else ""), member["role"],
-                     "● online" if online else "offline",
+            online = online_text(you, running, peer)
+            cells = [member["name"] + ("  (you)" if you else ""), member["role"], online,
                      "this computer" if you else sync_text(peer),
-                     "now" if online else ago(peer and peer.get("last_seen")),
+                     "now" if online == ONLINE
+                     else "" if you else ago(peer and peer.get("last_seen")),
                      short_id(member["peer_id"])]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
