@@ -193,11 +193,18 @@ class AccessPolicy:
         found = self.ws.index.doc_of(record_id)
         return found[1] if found else None
 
-    def unsigned(self, doc_id: str, changes: list[Any], offered: dict[bytes, bytes],
+    def unsigned(self, doc_id: str, changes: list[Any], offered: authorship.Proofs,
                  ) -> tuple[list[tuple[Any, str]], list[authorship.Signature]]:
-        """Changes not proven their authors' by a signature (:mod:`.authorship`). A newcomer's
-        first sync from its inviter refuses none, but keeps the valid signatures to pass on."""
-        refused, valid = authorship.check(self.ws.workspace_id, doc_id, changes, offered)
+        """Changes not proven their authors' by a signature or a manager's vouch
+        (:mod:`.authorship`). A newcomer's first sync from its inviter refuses none, but keeps
+        the valid signatures to pass on."""
+        role_of = self.ws.membership().role_of
+
+        def may_vouch(public: bytes) -> bool:
+            return role_of(peer_id_from_public(public)) == "manager"
+
+        refused, valid = authorship.check(self.ws.workspace_id, doc_id, changes, offered,
+                                          may_vouch)
         return ([] if self._bootstrapping() else refused), valid
 
     def content_judge(self, doc_id: str) -> ContentJudge:

@@ -18,12 +18,19 @@ with a sequence number up to ``t`` is ``A``'s own. A peer therefore checks one s
 actor and message: the newest change of each actor that arrived and carries a signature. This
 keeps a first sync of 10,000 records to one check per writing session, not one per change (a
 check costs about 40 µs), and a whole document travels with one signature per actor.
+
+**Changes from before signatures.** Workspaces started with an earlier release hold unsigned
+changes. On its first open with this release, each profile signs the newest change of each of
+its own earlier actors, and a manager's profile also *vouches* for the newest change of every
+other actor that has no proof (a signature under a different payload, by the manager's key).
+A vouch counts like the author's signature only while its signer is a manager, so the team's
+history keeps reaching members who join later; a rep's vouch proves nothing.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,60 +38,100 @@ from .identity import Identity, verify
 
 MEMBER_ACTOR = 36  # a member's actor id: its Ed25519 public key and four random bytes
 DOMAIN = b"bullpen-change-v1\0"
+VOUCH_DOMAIN = b"bullpen-vouch-v1\0"
+
+Proofs = dict[tuple[bytes, bytes], bytes]  # (change hash, signer's public key) -> signature
 
 
 @dataclass(frozen=True)
 class Signature:
-    """A member's signature of one change of one document."""
+    """A signature of one change of one document: by its author (``signer`` is the actor's
+    key), or a manager's vouch for a change from before signatures."""
 
     doc_id: str
     change_hash: bytes
     actor: bytes
     seq: int
+    signer: bytes
     sig: bytes
 
 
-def payload(workspace_id: str, doc_id: str, change_hash: bytes) -> bytes:
-    """The bytes a member signs for one change."""
-    return DOMAIN + workspace_id.encode() + b"\0" + doc_id.encode() + b"\0" + change_hash
+def payload(workspace_id: str, doc_id: str, change_hash: bytes, *, vouch: bool = False) -> bytes:
+    """The bytes signed for one change (by its author, or vouched for by a manager)."""
+    return ((VOUCH_DOMAIN if vouch else DOMAIN) + workspace_id.encode() + b"\0"
+            + doc_id.encode() + b"\0" + change_hash)
 
 
 def sign(identity: Identity, workspace_id: str, doc_id: str,
          changes: Iterable[Any]) -> list[Signature]:
     """Signatures of the ``changes`` this identity made (others' changes are skipped)."""
     mine = identity.public
-    return [Signature(doc_id, c.hash, c.actor_id, c.seq,
+    return [Signature(doc_id, c.hash, c.actor_id, c.seq, mine,
                       identity.sign(payload(workspace_id, doc_id, c.hash)))
             for c in changes if c.actor_id[:32] == mine and len(c.actor_id) == MEMBER_ACTOR]
 
 
-def check(workspace_id: str, doc_id: str, changes: Iterable[Any],
-          offered: dict[bytes, bytes]) -> tuple[list[tuple[Any, str]], list[Signature]]:
-    """Judge the member changes a document just received (all applied: ``changes`` are what
-    the document holds now and did not before), given the signatures offered with them
-    (change hash -> signature).
+def vouch(identity: Identity, workspace_id: str, doc_id: str,
+          changes: Iterable[Any]) -> list[Signature]:
+    """A manager's vouches for others' ``changes`` made before signatures existed."""
+    return [Signature(doc_id, c.hash, c.actor_id, c.seq, identity.public,
+                      identity.sign(payload(workspace_id, doc_id, c.hash, vouch=True)))
+            for c in changes if c.actor_id[:32] != identity.public]
 
-    Returns the changes no valid signature covers, each with the reason, and the signatures
-    found valid (to store and pass on). Per actor, signatures are tried from its newest
-    received change down; the first valid one covers that change and the actor's earlier ones,
-    and anything newer of that actor stays unproven. Changes of non-member actors (the
-    deterministic genesis) are left to the role rules."""
+
+def newest_by_actor(changes: Iterable[Any]) -> list[Any]:
+    """Each member actor's newest change among ``changes``: the one a proof must cover."""
+    newest: dict[bytes, Any] = {}
+    for c in changes:
+        if len(c.actor_id) == MEMBER_ACTOR and c.seq > getattr(newest.get(c.actor_id), "seq", 0):
+            newest[c.actor_id] = c
+    return list(newest.values())
+
+
+def check(workspace_id: str, doc_id: str, changes: Iterable[Any], offered: Proofs,
+          may_vouch: Callable[[bytes], bool]) -> tuple[list[tuple[Any, str]], list[Signature]]:
+    """Judge the member changes a document just received (all applied: ``changes`` are what
+    the document holds now and did not before), given the proofs offered with them.
+    ``may_vouch``: is this public key a manager's (whose vouches count)?
+
+    Returns the changes no valid proof covers, each with the reason, and the proofs found
+    valid (to store and pass on). Per actor, proofs are tried from its newest received change
+    down; the first valid one covers that change and the actor's earlier ones, and anything
+    newer of that actor stays unproven. Changes of non-member actors (the deterministic
+    genesis) are left to the role rules."""
     by_actor: dict[bytes, list[Any]] = defaultdict(list)
     for change in changes:
         if len(change.actor_id) == MEMBER_ACTOR:
             by_actor[change.actor_id].append(change)
+    by_hash: dict[bytes, list[tuple[bytes, bytes]]] = defaultdict(list)
+    for (change_hash, signer), sig in offered.items():
+        by_hash[change_hash].append((signer, sig))
     refused: list[tuple[Any, str]] = []
     valid: list[Signature] = []
     for actor, own in by_actor.items():
         own.sort(key=lambda c: c.seq, reverse=True)
         covered = 0
         for change in own:
-            sig = offered.get(change.hash)
-            if sig is not None and verify(actor[:32], sig,
-                                          payload(workspace_id, doc_id, change.hash)):
+            proof = _valid_proof(workspace_id, doc_id, change, by_hash[change.hash], may_vouch)
+            if proof is not None:
                 covered = change.seq
-                valid.append(Signature(doc_id, change.hash, actor, change.seq, sig))
+                valid.append(Signature(doc_id, change.hash, actor, change.seq, *proof))
                 break
         refused += [(c, f"change {c.hash.hex()[:12]} is not signed by its author")
                     for c in own if c.seq > covered]
     return refused, valid
+
+
+def _valid_proof(workspace_id: str, doc_id: str, change: Any,
+                 candidates: list[tuple[bytes, bytes]], may_vouch: Callable[[bytes], bool],
+                 ) -> tuple[bytes, bytes] | None:
+    """The first (signer, signature) that proves ``change``: its author's, or a manager's
+    vouch."""
+    author = change.actor_id[:32]
+    for signer, sig in sorted(candidates, key=lambda p: p[0] != author):  # the author first
+        vouched = signer != author
+        if vouched and not may_vouch(signer):
+            continue
+        if verify(signer, sig, payload(workspace_id, doc_id, change.hash, vouch=vouched)):
+            return signer, sig
+    return None

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .authorship import Signature
+from .authorship import Proofs, Signature
 from .db import DatabaseError, check_pages, connect
 
 SCHEMA_VERSION = 1
@@ -79,11 +79,12 @@ class Store:
                 "SELECT DISTINCT doc_id, 0 FROM changes"
             )
             self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            # authors' signatures of changes (app/authorship.py), kept when a compaction folds
-            # the change rows: they are what lets a peer pass the changes on
+            # authors' signatures of changes and managers' vouches (app/authorship.py), kept
+            # when a compaction folds the change rows: they are what lets a peer pass them on
             self.db.execute(
-                "CREATE TABLE IF NOT EXISTS sigs (hash BLOB PRIMARY KEY, doc_id TEXT NOT NULL, "
-                "actor BLOB NOT NULL, seq INTEGER NOT NULL, sig BLOB NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS sigs (hash BLOB NOT NULL, signer BLOB NOT NULL, "
+                "doc_id TEXT NOT NULL, actor BLOB NOT NULL, seq INTEGER NOT NULL, "
+                "sig BLOB NOT NULL, PRIMARY KEY (hash, signer))"
             )
             self.db.execute("CREATE INDEX IF NOT EXISTS sigs_actor ON sigs (doc_id, actor, seq)")
             self.db.execute(
@@ -174,28 +175,36 @@ class Store:
 
     def _put_sigs(self, sigs: Iterable[Signature]) -> None:
         self.db.conn.executemany(
-            "INSERT OR IGNORE INTO sigs (hash, doc_id, actor, seq, sig) VALUES (?, ?, ?, ?, ?)",
-            [(s.change_hash, s.doc_id, s.actor, s.seq, s.sig) for s in sigs])
+            "INSERT OR IGNORE INTO sigs (hash, signer, doc_id, actor, seq, sig) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(s.change_hash, s.signer, s.doc_id, s.actor, s.seq, s.sig) for s in sigs])
 
-    def sigs_for(self, hashes: Iterable[bytes]) -> dict[bytes, bytes]:
-        """The stored signatures of these changes (change hash -> signature)."""
-        out: dict[bytes, bytes] = {}
+    def put_sigs(self, sigs: Iterable[Signature]) -> None:
+        """Store proofs of changes already stored (vouches, signatures of old changes), in
+        the caller's transaction."""
+        self._put_sigs(sigs)
+
+    def sigs_for(self, hashes: Iterable[bytes]) -> Proofs:
+        """The stored proofs of these changes."""
+        out: Proofs = {}
         wanted = list(hashes)
         for i in range(0, len(wanted), 500):
             part = wanted[i:i + 500]
             rows = self.db.execute(
-                f"SELECT hash, sig FROM sigs WHERE hash IN ({','.join('?' * len(part))})", part)
-            out.update((bytes(h), bytes(s)) for h, s in rows)
+                f"SELECT hash, signer, sig FROM sigs WHERE hash IN "
+                f"({','.join('?' * len(part))})", part)
+            out.update(((bytes(h), bytes(k)), bytes(s)) for h, k, s in rows)
         return out
 
-    def newest_sigs(self, doc_id: str) -> dict[bytes, bytes]:
-        """Each actor's newest stored signature in ``doc_id``: enough to prove every change
-        of a whole document (see app/authorship.py)."""
+    def newest_sigs(self, doc_id: str) -> Proofs:
+        """Each actor's newest stored proof in ``doc_id`` (per signer): enough to prove every
+        change of a whole document (see app/authorship.py)."""
         rows = self.db.execute(
-            "SELECT s.hash, s.sig FROM sigs s JOIN (SELECT actor, MAX(seq) AS seq FROM sigs "
-            "WHERE doc_id = ? GROUP BY actor) m ON s.actor = m.actor AND s.seq = m.seq "
+            "SELECT s.hash, s.signer, s.sig FROM sigs s JOIN (SELECT actor, signer, "
+            "MAX(seq) AS seq FROM sigs WHERE doc_id = ? GROUP BY actor, signer) m "
+            "ON s.actor = m.actor AND s.signer = m.signer AND s.seq = m.seq "
             "WHERE s.doc_id = ?", [doc_id, doc_id])
-        return {bytes(h): bytes(s) for h, s in rows}
+        return {(bytes(h), bytes(k)): bytes(s) for h, k, s in rows}
 
     def max_seq(self) -> int:
         row = self.db.execute("SELECT MAX(seq) FROM changes").fetchone()

@@ -44,7 +44,7 @@ from bullpen.crdt.schema import (
     validate,
 )
 
-from . import authorship
+from . import authorship, old_changes
 from .authorship import Signature
 from .authz import require_manager
 from .blobs import BlobStore
@@ -230,6 +230,7 @@ class Workspace:
         with ws.store.transaction():
             ws.store.set_meta("name", name)
             ws.store.set_meta("workspace_id", workspace_id)
+            old_changes.mark_done(ws)
         ws.name, ws.workspace_id = name, workspace_id
         return ws
 
@@ -250,6 +251,7 @@ class Workspace:
             raise StoreError(f"{home / 'identity.key'}: missing, this profile has no key") from None
         ws = cls(home, key, identity)
         ws.check_index()
+        old_changes.prove(ws)
         return ws
 
     def close(self) -> None:

@@ -33,6 +33,7 @@ from bullpen.crdt.schema import INDEX_DOC
 
 from .messages import ProtocolError, compress_saved, decompress_saved, inspect_sync
 from .policy import Policy, RefusedChanges
+from .session import Proofs
 
 TRIM_AFTER_BYTES = 256 * 1024
 
@@ -86,9 +87,9 @@ class WorkspaceDocs:
         return msg.encode() if msg is not None else None
 
     def receive(self, doc_id: str, state: Any, data: bytes,
-                sigs: dict[bytes, bytes] | None = None) -> set[bytes]:
-        """Apply a sync message after judging it; ``sigs`` are the authors' signatures the
-        peer sent (change hash -> signature). Returns the hashes of the changes applied."""
+                sigs: Proofs | None = None) -> set[bytes]:
+        """Apply a sync message after judging it; ``sigs`` are the signatures the peer sent
+        with it. Returns the hashes of the changes applied."""
         info = inspect_sync(data)
         offered = sigs or {}
         try:
@@ -154,7 +155,7 @@ class WorkspaceDocs:
         if doc_id == INDEX_DOC:
             self.ws.adopt_former_members_changes()
 
-    def _proven(self, doc_id: str, new: list[Any], offered: dict[bytes, bytes]) -> list[Any]:
+    def _proven(self, doc_id: str, new: list[Any], offered: Proofs) -> list[Any]:
         """Raise when a ``new`` change is not proven its author's by a signature (see
         :mod:`bullpen.app.authorship`); else the valid signatures, to store with them."""
         refused, valid = self.policy.unsigned(doc_id, new, offered)
@@ -177,8 +178,7 @@ class WorkspaceDocs:
         self._saved[doc_id] = (heads, out)
         return out
 
-    def merge_saved(self, doc_id: str, data: bytes,
-                    sigs: dict[bytes, bytes] | None = None) -> list[bytes]:
+    def merge_saved(self, doc_id: str, data: bytes, sigs: Proofs | None = None) -> list[bytes]:
         raw = decompress_saved(data)
         try:
             loaded = Document.load(raw)
@@ -197,11 +197,11 @@ class WorkspaceDocs:
         self._merged += len(raw)
         return loaded.get_heads()
 
-    def signatures(self, doc_id: str, hashes: list[bytes]) -> dict[bytes, bytes]:
+    def signatures(self, doc_id: str, hashes: list[bytes]) -> Proofs:
         """The stored authors' signatures of these changes (for a sync message)."""
         return self.ws.store.sigs_for(hashes)
 
-    def whole_signatures(self, doc_id: str) -> dict[bytes, bytes]:
+    def whole_signatures(self, doc_id: str) -> Proofs:
         """The signatures that prove every change of ``doc_id`` (sent with it whole)."""
         return self.ws.store.newest_sigs(doc_id)
 

@@ -119,16 +119,16 @@ class Held:
 
 
 FEATURE_SIGS = "sigs"  # understands Sigs (older peers would drop the connection)
-SIG_ENTRY = 32 + 64  # change hash, Ed25519 signature
+SIG_ENTRY = 32 + 32 + 64  # change hash, signer's public key, Ed25519 signature
 
 
 @dataclass(frozen=True)
 class Sigs:
-    """Authors' signatures of changes the next Sync or Saved message of ``doc_id`` carries
-    (change hash -> signature), so the receiver can tell who really wrote them."""
+    """Signatures of changes the next Sync or Saved message of ``doc_id`` carries ((change
+    hash, signer's public key) -> signature), so the receiver can tell who wrote them."""
 
     doc_id: str
-    sigs: dict[bytes, bytes]
+    sigs: dict[tuple[bytes, bytes], bytes]
 
 
 Message = Hello | Sync | Saved | BlobWant | BlobData | BlobMissing | Error | Addrs | Held | Sigs
@@ -164,7 +164,8 @@ def encode(msg: Message) -> bytes:
         case Held():
             header = {"doc": msg.doc_id, "reason": msg.reason[:500]}
         case Sigs():
-            header, body = {"doc": msg.doc_id}, b"".join(h + s for h, s in msg.sigs.items())
+            header = {"doc": msg.doc_id}
+            body = b"".join(h + k + s for (h, k), s in msg.sigs.items())
     raw = json.dumps(header, separators=(",", ":")).encode()
     return _HEAD.pack(_TYPES[type(msg)], len(raw)) + raw + body
 
@@ -268,7 +269,8 @@ def decode(raw: bytes) -> Message:
     if cls is Sigs:
         if len(body) % SIG_ENTRY:
             raise ProtocolError("sigs body must be whole (hash, signature) entries")
-        return Sigs(_str(header, "doc"), {body[i:i + 32]: body[i + 32:i + SIG_ENTRY]
+        return Sigs(_str(header, "doc"), {(body[i:i + 32], body[i + 32:i + 64]):
+                                          body[i + 64:i + SIG_ENTRY]
                                           for i in range(0, len(body), SIG_ENTRY)})
     if cls is Held:
         reason = header.get("reason", "")

@@ -41,10 +41,12 @@ class Policy:
         """Received automerge changes that must not be applied, each with the reason."""
         return []
 
-    def unsigned(self, doc_id: str, changes: list[Any], offered: dict[bytes, bytes],
+    def unsigned(self, doc_id: str, changes: list[Any],
+                 offered: dict[tuple[bytes, bytes], bytes],
                  ) -> tuple[list[tuple[Any, str]], list[Any]]:
         """Of received ``changes`` (applied to the document, not yet stored), those no
-        signature in ``offered`` (change hash -> signature) proves were made by their author,
+        signature in ``offered`` ((change hash, signer) -> signature) proves were made by
+        their author,
         each with the reason; and the valid signatures, stored with the changes so this peer
         can pass them on. This base class checks nothing."""
         return [], []

@@ -54,6 +54,8 @@ from .messages import (
 )
 from .policy import Policy, RefusedChanges
 
+Proofs = dict[tuple[bytes, bytes], bytes]  # (change hash, signer's key) -> signature
+
 
 class Refused(Exception):
     """The peer is not one to sync with (other workspace, version, not allowed): not hostile."""
@@ -70,12 +72,11 @@ class DocPort(BlobPort, Protocol):
     def heads(self, doc_id: str) -> list[bytes] | None: ...
     def new_sync_state(self) -> Any: ...
     def generate(self, doc_id: str, state: Any) -> bytes | None: ...
-    def receive(self, doc_id: str, state: Any, data: bytes,
-                sigs: dict[bytes, bytes]) -> set[bytes]: ...
+    def receive(self, doc_id: str, state: Any, data: bytes, sigs: Proofs) -> set[bytes]: ...
     def saved(self, doc_id: str) -> bytes: ...
-    def merge_saved(self, doc_id: str, data: bytes, sigs: dict[bytes, bytes]) -> list[bytes]: ...
-    def signatures(self, doc_id: str, hashes: list[bytes]) -> dict[bytes, bytes]: ...
-    def whole_signatures(self, doc_id: str) -> dict[bytes, bytes]: ...
+    def merge_saved(self, doc_id: str, data: bytes, sigs: Proofs) -> list[bytes]: ...
+    def signatures(self, doc_id: str, hashes: list[bytes]) -> Proofs: ...
+    def whole_signatures(self, doc_id: str) -> Proofs: ...
 
 
 MAX_PENDING_SIGS = 200_000  # signatures received ahead of their changes, per session
@@ -112,7 +113,7 @@ class Session:
         self.peer_sigs = False  # the peer reads Sigs messages
         # Authors' signatures the peer sent for changes not applied yet, per document: a
         # change waiting in automerge for a dependency is proven when it is finally applied.
-        self._sigs: dict[str, dict[bytes, bytes]] = {}
+        self._sigs: dict[str, Proofs] = {}
         self.peer_docs: set[str] = set()
         self.peer_heads: dict[str, list[bytes]] = {}
         self.behind: int | None = None  # documents whose heads differ from the peer's
@@ -334,8 +335,9 @@ class Session:
             self.blocked[msg.doc_id] = str(exc)
             self._sigs.pop(msg.doc_id, None)  # what waited in automerge was dropped too
             return []
-        for change_hash in applied or ():
-            pool.pop(change_hash, None)
+        if applied:
+            for key in [k for k in pool if k[0] in applied]:
+                del pool[key]
         if info.changes:  # accepted changes (a message of heads alone settles nothing)
             self.blocked.pop(msg.doc_id, None)
         self._unqueue(msg.doc_id)

@@ -16,7 +16,7 @@ from hostile import deliver, forge, put_record, put_setting, views
 from replicas import exchange
 from test_access import give
 
-from bullpen.app import authorship, sales
+from bullpen.app import authorship, old_changes, sales
 from bullpen.app.authorship import Signature
 from bullpen.app.workspace import Workspace
 from bullpen.crdt.schema import ADMIN_DOC
@@ -83,7 +83,8 @@ def test_a_copied_signature_proves_nothing(office):
     copied = next(iter(genuine.values()))
 
     def offer(changes):
-        return [Signature(ADMIN_DOC, c.hash, c.actor_id, c.seq, copied) for c in changes]
+        return [Signature(ADMIN_DOC, c.hash, c.actor_id, c.seq, manager.identity.public, copied)
+                for c in changes]
 
     new = forge(eli, ADMIN_DOC, lambda tx: put_setting(tx, eli_quota(office), 1.0),
                 actor=manager.actor, sigs=offer)
@@ -107,7 +108,7 @@ def test_signed_own_changes_are_accepted_and_relayed_with_their_proof(office):
     sales.set_quota(manager, "Fay", "2026-Q4", 70000)
     assert deliver(manager, eli, ADMIN_DOC) == ""
     newest = manager.store.newest_sigs(ADMIN_DOC)
-    assert eli.store.sigs_for(newest) == newest
+    assert eli.store.sigs_for(h for h, _ in newest) == newest
     assert deliver(eli, fay, ADMIN_DOC) == ""
     assert set(sales.quotas(fay).values()) == {100000.0, 70000.0}
     late = Workspace.create_joining(fay.home.parent / "gus", "Gus", manager.workspace_id)
@@ -139,12 +140,67 @@ def test_check_covers_earlier_changes_of_the_same_actor_only():
         put_record(tx, "9" * 32, {"kind": "opportunity", "title": "other"})
     changes = doc.get_changes(base)
     mine = [c for c in changes if c.actor_id == actor]
-    sig = {mine[1].hash: me.sign(authorship.payload("ws", "pipeline", mine[1].hash))}
-    refused, valid = authorship.check("ws", "pipeline", changes, sig)
+    good = me.sign(authorship.payload("ws", "pipeline", mine[1].hash))
+    sig = {(mine[1].hash, me.public): good}
+    refused, valid = authorship.check("ws", "pipeline", changes, sig, anyone)
     assert {c.hash for c, _ in refused} == {mine[2].hash, changes[-1].hash}
     assert [v.change_hash for v in valid] == [mine[1].hash]
-    refused, _ = authorship.check("other-ws", "pipeline", changes, sig)  # bound to the workspace
+    refused, _ = authorship.check("other-ws", "pipeline", changes, sig, anyone)  # bound to ws
     assert len(refused) == 4
-    bad = {mine[2].hash: b"\0" * 64, mine[0].hash: sig[mine[1].hash]}
-    refused, valid = authorship.check("ws", "pipeline", changes, bad)
+    bad = {(mine[2].hash, me.public): b"\0" * 64, (mine[0].hash, me.public): good}
+    refused, valid = authorship.check("ws", "pipeline", changes, bad, anyone)
     assert len(refused) == 4 and not valid
+    # another key's signature under the author's payload is no vouch
+    forged = {(mine[2].hash, other.public):
+              other.sign(authorship.payload("ws", "pipeline", mine[2].hash))}
+    assert len(authorship.check("ws", "pipeline", changes, forged, anyone)[0]) == 4
+    # a vouch counts only when its signer may vouch (a manager)
+    (vouch,) = authorship.vouch(other, "ws", "pipeline", [mine[2]])
+    vouched = {(vouch.change_hash, vouch.signer): vouch.sig}
+    assert len(authorship.check("ws", "pipeline", changes, vouched, anyone)[0]) == 1
+    assert len(authorship.check("ws", "pipeline", changes, vouched, nobody)[0]) == 4
+
+
+def anyone(public: bytes) -> bool:
+    return True
+
+
+def nobody(public: bytes) -> bool:
+    return False
+
+
+def _as_before_signatures(ws: Workspace) -> None:
+    """What an earlier release left in a profile: the same changes, no proofs."""
+    with ws.store.transaction():
+        ws.store.db.execute("DELETE FROM sigs")
+        ws.store.db.execute("DELETE FROM meta WHERE key = ?", [old_changes.DONE])
+
+
+def test_a_workspace_from_before_signatures_still_reaches_new_members(ws, join_ws, tmp_path):
+    """Unsigned history is refused by a newcomer until the profiles that hold it are opened
+    with this release: each signs its own earlier changes, a manager vouches for the rest.
+    A rep's profile cannot vouch, so a newcomer fed by it alone still refuses, and says so."""
+    eli = join_ws(ws, "Eli")
+    ws.add("opportunity", opp_fields(title="Dana's deal"))
+    eli.add("opportunity", opp_fields(title="Eli's deal"))
+    exchange(ws, eli)
+    for profile in (ws, eli):
+        _as_before_signatures(profile)
+    newcomers = []
+    for name in ("Gus", "Hal"):
+        newcomer = Workspace.create_joining(tmp_path / name.lower(), name, ws.workspace_id)
+        ws.add_member(newcomer.peer_id, "rep", name)
+        newcomer.merge_saved("index", ws.doc("index").save())
+        newcomers.append(newcomer)
+    gus, hal = newcomers
+    try:
+        assert "not signed by its author" in deliver(ws, gus, "pipeline", whole=True)
+        assert old_changes.prove(eli) > 0 and old_changes.prove(ws) > 0
+        assert old_changes.prove(ws) == 0  # once
+        assert deliver(ws, gus, "pipeline", whole=True) == ""
+        assert {o["title"] for o in gus.list("opportunity")} == {"Dana's deal", "Eli's deal"}
+        assert "not signed by its author" in deliver(eli, hal, "pipeline", whole=True)
+        assert deliver(gus, hal, "pipeline", whole=True) == ""  # Gus passes the vouches on
+    finally:
+        for newcomer in newcomers:
+            newcomer.close()

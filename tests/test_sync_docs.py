@@ -24,10 +24,10 @@ def _changes(author: Workspace, write) -> list[bytes]:
     return [c.bytes for c in author.doc("pipeline").get_changes(before)]
 
 
-def _sigs(authors: list[Workspace], chunks: list[bytes]) -> dict[bytes, bytes]:
+def _sigs(authors: list[Workspace], chunks: list[bytes]) -> dict:
     """The authors' signatures of these changes, as their sync node would send them."""
     hashes = [parse_change(b).hash for b in chunks]
-    out: dict[bytes, bytes] = {}
+    out: dict = {}
     for author in authors:
         out.update(author.store.sigs_for(hashes))
     return out

@@ -16,7 +16,7 @@ from bullpen.crdt import records as rec
 from bullpen.sync import messages as m
 from bullpen.sync.messages import ProtocolError
 from bullpen.sync.policy import Policy, RefusedChanges
-from bullpen.sync.session import PeerClosed, Refused, Session, State
+from bullpen.sync.session import PeerClosed, Proofs, Refused, Session, State
 
 
 class FakePort:
@@ -28,8 +28,8 @@ class FakePort:
         self.referenced: set[str] = set()
         self.claims: set[str] = set()
         self.calls: list[tuple[str, str]] = []
-        self.sigs: dict[bytes, bytes] = {}  # change hash -> its author's signature (opaque)
-        self.offered: list[dict[bytes, bytes]] = []  # signatures each receive was given
+        self.sigs: Proofs = {}  # (change hash, signer) -> signature (opaque here)
+        self.offered: list[Proofs] = []  # signatures each receive was given
 
     def all_heads(self) -> dict[str, list[bytes]]:
         return {d: doc.get_heads() for d, doc in self.docs.items()}
@@ -45,8 +45,7 @@ class FakePort:
         msg = self.docs.get(doc_id, Document()).generate_sync_message(state)
         return msg.encode() if msg else None
 
-    def receive(self, doc_id: str, state: Any, data: bytes,
-                sigs: dict[bytes, bytes]) -> set[bytes]:
+    def receive(self, doc_id: str, state: Any, data: bytes, sigs: Proofs) -> set[bytes]:
         self.calls.append(("receive", doc_id))
         self.offered.append(dict(sigs))
         m.inspect_sync(data)
@@ -55,14 +54,14 @@ class FakePort:
         fork.receive_sync_message(state, Message.decode(data))
         self.docs[doc_id] = fork
         applied = {c.hash for c in fork.get_changes(before)}
-        self.sigs.update((h, s) for h, s in sigs.items() if h in applied)
+        self.sigs.update((k, s) for k, s in sigs.items() if k[0] in applied)
         return applied
 
     def saved(self, doc_id: str) -> bytes:
         self.calls.append(("saved", doc_id))
         return m.compress_saved(self.docs[doc_id].save())
 
-    def merge_saved(self, doc_id: str, data: bytes, sigs: dict[bytes, bytes]) -> list[bytes]:
+    def merge_saved(self, doc_id: str, data: bytes, sigs: Proofs) -> list[bytes]:
         self.calls.append(("merge_saved", doc_id))
         self.offered.append(dict(sigs))
         loaded = Document.load(m.decompress_saved(data))
@@ -70,12 +69,12 @@ class FakePort:
         self.sigs.update(sigs)
         return loaded.get_heads()
 
-    def signatures(self, doc_id: str, hashes: list[bytes]) -> dict[bytes, bytes]:
-        return {h: self.sigs[h] for h in hashes if h in self.sigs}
+    def signatures(self, doc_id: str, hashes: list[bytes]) -> Proofs:
+        return {k: s for k, s in self.sigs.items() if k[0] in hashes}
 
-    def whole_signatures(self, doc_id: str) -> dict[bytes, bytes]:
+    def whole_signatures(self, doc_id: str) -> Proofs:
         held = {c.hash for c in self.docs[doc_id].get_changes([])}
-        return {h: s for h, s in self.sigs.items() if h in held}
+        return {k: s for k, s in self.sigs.items() if k[0] in held}
 
     def missing_blobs(self) -> list[str]:
         return sorted(self.referenced - set(self.blobs))
@@ -237,8 +236,7 @@ def test_documents_the_peer_lacks_go_one_per_step_records_first() -> None:
 class RefusingPort(FakePort):
     """Refuses every change to ``pipeline``, as the policy does for a removed member's."""
 
-    def receive(self, doc_id: str, state: Any, data: bytes,
-                sigs: dict[bytes, bytes]) -> set[bytes]:
+    def receive(self, doc_id: str, state: Any, data: bytes, sigs: Proofs) -> set[bytes]:
         if doc_id == "pipeline" and m.inspect_sync(data).changes:
             raise RefusedChanges("refused change to pipeline: change by x, who is not a member")
         return super().receive(doc_id, state, data, sigs)
@@ -296,24 +294,25 @@ def test_signatures_travel_before_the_changes_they_prove_and_are_relayed() -> No
     pump(wire2, links2)
     edit(pa.docs["pipeline"], r9={"title": "new"})
     (change,) = pa.docs["pipeline"].get_changes(doc.get_heads())
-    pa.sigs[change.hash] = b"s" * 64
-    pa.sigs[b"h" * 32] = b"x" * 64  # a change the message does not carry: not sent
+    proof = {(change.hash, b"k" * 32): b"s" * 64}
+    pa.sigs.update(proof)
+    pa.sigs[(b"h" * 32, b"k" * 32)] = b"x" * 64  # a change the message does not carry
     seen = pump([(a_b, x) for x in a_b.local_change(["pipeline"])], links1)
     sigs = [(i, x) for i, x in enumerate(seen) if isinstance(x, m.Sigs)]
-    assert [x.sigs for _, x in sigs] == [{change.hash: b"s" * 64}]
+    assert [x.sigs for _, x in sigs] == [proof]
     carrier = seen[sigs[0][0] + 1]
     assert isinstance(carrier, m.Sync) and m.inspect_sync(carrier.data).changes == 1
-    assert {change.hash: b"s" * 64} in pb.offered and pb.sigs == {change.hash: b"s" * 64}
+    assert proof in pb.offered and pb.sigs == proof
     pump([(b_c, x) for x in b_c.local_change(["pipeline"])], links2)
-    assert {change.hash: b"s" * 64} in pc.offered and read(pc, "pipeline", "r9")
+    assert proof in pc.offered and read(pc, "pipeline", "r9")
     # a document the peer lacks goes whole, after the signatures that prove it
     pa.docs["doc:1"] = collection("doc:1", r1={"title": "t"})
     (made,) = pa.docs["doc:1"].get_changes(rec.genesis("doc:1").get_heads())
-    pa.sigs[made.hash] = b"w" * 64
+    pa.sigs[(made.hash, b"k" * 32)] = b"w" * 64
     out = a_b.local_change(["doc:1"])
     assert [type(x).__name__ for x in out] == ["Sigs", "Saved"]
     pump([(a_b, x) for x in out], links1)
-    assert {made.hash: b"w" * 64} in pb.offered
+    assert {(made.hash, b"k" * 32): b"w" * 64} in pb.offered
 
 
 def test_signatures_ahead_of_their_changes_are_bounded() -> None:
@@ -324,7 +323,7 @@ def test_signatures_ahead_of_their_changes_are_bounded() -> None:
     pump(wire, links)
     from bullpen.sync.session import MAX_PENDING_SIGS
 
-    flood = m.Sigs("pipeline", {i.to_bytes(32, "big"): b"s" * 64
+    flood = m.Sigs("pipeline", {(i.to_bytes(32, "big"), b"k" * 32): b"s" * 64
                                 for i in range(MAX_PENDING_SIGS + 1)})
     with pytest.raises(m.ProtocolError, match="too many signatures"):
         sb.receive(m.decode(m.encode(flood)))
