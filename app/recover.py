@@ -31,6 +31,8 @@ from bullpen.crdt import changes as am_changes
 from bullpen.crdt import records as rec
 from bullpen.crdt.schema import KINDS
 
+from . import old_changes
+from .authorship import Signature
 from .db import DatabaseError, connect
 from .index import Index
 from .keys import PassphraseSource, subkey, unlock
@@ -47,6 +49,7 @@ TABLES = {
     "docs": ("rowid, doc_id", "sqlite_autoindex_docs_1"),
     "changes": ("seq, doc_id, bytes", "changes_doc"),
     "peers": ("peer_id, addrs, name, last_seen", "sqlite_autoindex_peers_1"),
+    "sigs": ("hash, signer, doc_id, actor, seq, sig", "sigs_actor"),
 }
 
 
@@ -137,6 +140,7 @@ class Salvage:
     lost_entries: set[str] = field(default_factory=set)  # docs rows (and any snapshot) lost
     changes: list[tuple[int, str, bytes]] = field(default_factory=list)
     peers: list[tuple[Any, ...]] = field(default_factory=list)
+    sigs: list[tuple[Any, ...]] = field(default_factory=list)  # proofs of authorship
     lost_rows: Counter[str] = field(default_factory=Counter)  # doc id -> unreadable rows
     problems: list[str] = field(default_factory=list)
 
@@ -165,10 +169,14 @@ def _read(reader: Reader) -> Salvage:
         out.lost_rows.update(doc_id for seq, doc_id in owners if seq in lost)
     peers = read_table(reader, "peers")
     out.peers = peers.rows
-    for read, table, what in ((meta, "meta", "settings of this profile"),
-                              (docs, "docs", "document entries (with their snapshots)"),
-                              (changes, "changes", "change rows"),
-                              (peers, "peers", "known peer addresses")):
+    tables = [(meta, "meta", "settings of this profile"),
+              (docs, "docs", "document entries (with their snapshots)"),
+              (changes, "changes", "change rows"), (peers, "peers", "known peer addresses")]
+    if reader.rows("SELECT name FROM sqlite_master WHERE name = 'sigs'"):  # newer stores
+        sigs = read_table(reader, "sigs")
+        out.sigs = sigs.rows
+        tables.append((sigs, "sigs", "signatures of changes (made again on the next open)"))
+    for read, table, what in tables:
         if read.unknown:
             out.problems.append(f"{what}: rowids {_spans(read.unknown)} of table {table} are "
                                 f"unreadable, and so is their list: how many existed is unknown")
@@ -304,9 +312,13 @@ def _write_fresh(path: Path, key: bytes, salvage: Salvage, kept: dict[str, Docum
     fresh = Store(path, key)
     with fresh.transaction():
         for name, value in salvage.meta.items():
-            fresh.set_meta(name, value)
+            # lost signatures are made again on the next open (old_changes.prove)
+            if name != old_changes.DONE:
+                fresh.set_meta(name, value)
         for peer in salvage.peers:
             fresh.db.execute("INSERT OR REPLACE INTO peers VALUES (?, ?, ?, ?)", list(peer))
+        fresh.put_sigs(Signature(doc_id, bytes(h), bytes(actor), seq, bytes(signer), bytes(sig))
+                       for h, signer, doc_id, actor, seq, sig in salvage.sigs)
     for doc_id, doc in kept.items():
         fresh.compact(doc_id, doc.save(), 0)
     fresh.close()

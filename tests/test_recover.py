@@ -14,6 +14,7 @@ from pathlib import Path
 from conftest import opp_fields
 from helpers_procs import cli
 
+from bullpen.app import authorship
 from bullpen.app.db import DatabaseError, connect
 from bullpen.app.keys import subkey, unlock
 from bullpen.app.recover import recover
@@ -58,6 +59,14 @@ def _seqs(home: Path, doc_id: str) -> tuple[int, int]:
         conn.close()
 
 
+def _count(home: Path, sql: str) -> int:
+    conn = connect(home / "store.db", subkey(unlock(home), "store")).conn
+    try:
+        return conn.execute(sql).fetchone()[0]
+    finally:
+        conn.close()
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -82,8 +91,14 @@ def test_a_bad_page_among_the_pipeline_rows_loses_only_what_it_must(tmp_path: Pa
 
     assert report["ok"], report
     assert _digest(home / "store.db.damaged-1") == damaged
+    assert _count(home, "SELECT COUNT(*) FROM sigs WHERE doc_id = 'contacts'") > 0  # salvaged
     ws = Workspace.open(home)
     try:
+        # every kept change stays provable: proofs were salvaged, lost ones made again
+        for doc_id in ws.doc_ids():
+            newest = authorship.newest_by_actor(ws.doc(doc_id).get_changes([]))
+            assert {h for h, _ in ws.store.sigs_for(c.hash for c in newest)} == {
+                c.hash for c in newest}
         kept_opps = {o["id"] for o in ws.list("opportunity")}
         assert {c["id"] for c in ws.list("contact")} == set(people)  # another document
         assert kept_opps and kept_opps < set(opps)
