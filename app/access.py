@@ -65,20 +65,6 @@ def author_of(actor: bytes) -> str | None:
     return peer_id_from_public(actor[:32])
 
 
-def _ancestors_in(batch: list[Any], tips: list[Any]) -> set[bytes]:
-    """Hashes of the changes of ``batch`` that ``tips`` (changes of the batch) build on."""
-    by_hash = {c.hash: c for c in batch}
-    seen: set[bytes] = set()
-    stack = [d for tip in tips for d in tip.deps]
-    while stack:
-        h = stack.pop()
-        if h in seen or h not in by_hash:
-            continue
-        seen.add(h)
-        stack.extend(by_hash[h].deps)
-    return seen
-
-
 class AccessPolicy:
     """The sync node's policy hook, answered from the workspace's membership."""
 
@@ -154,8 +140,8 @@ class AccessPolicy:
         role = self.role(author)
         if role is None:
             return f"change by {author[-6:]}, who is not a member"
-        if role != "manager" and doc_id in authz.MANAGER_ONLY_DOCS:
-            return f"{role} {author[-6:]} may not change {doc_id} (managers only)"
+        # a rep's change to the admin document is judged by what it does (authz: only an
+        # adoption marker, or a change vouched for of a manager demoted since)
         if role == "guest" and doc_id != INDEX_DOC and doc_id not in self.guest_docs(author):
             return f"guest {author[-6:]} may not write {doc_id}"
         if role == "guest" and doc_id == INDEX_DOC:
@@ -174,20 +160,25 @@ class AccessPolicy:
                    ("resource", doc_id) for r in self.ws.list("resource") for doc_id in spaces)
 
     def refused_changes(self, doc_id: str, changes: Iterable[Any]) -> list[tuple[Any, str]]:
-        """The refused ``changes`` of one message, with reasons. A removed member's change is
-        kept when a change of a current member in the same message builds on it: that member
-        accepted it before learning of the removal (every member's node builds on such
-        changes once it learns, :meth:`Workspace.adopt_former_members_changes`), so every
-        peer ends up with the same changes whichever way they travelled."""
+        """The refused ``changes`` of one message, with reasons. A removed or demoted
+        member's change (one its author's role now refuses) is kept when another current
+        member's change in the same message builds on it: that member accepted it before
+        learning of the removal or demotion (every member's node builds on such changes once
+        it learns, :meth:`Workspace.adopt_former_members_changes`), so every peer ends up
+        with the same changes whichever way they travelled. What it does is judged next, by
+        the role its author held (:func:`.authz.judge`)."""
         changes = list(changes)
         refused = [(c, reason) for c in changes if (reason := self.change_refused(doc_id, c))]
         if not refused:
             return []
-        former = self.ws.membership().removed
-        refused_ids = {id(c) for c, _ in refused}
-        vouched = _ancestors_in(changes, [c for c in changes if id(c) not in refused_ids])
+        state = self.ws.membership()
+        out = {id(c) for c, _ in refused}
+        vouchers = [c for c in changes if id(c) not in out]
+        vouched = functools.cache(lambda a: authz.vouched_for(a, changes, vouchers, author_of))
         return [(c, reason) for c, reason in refused
-                if c.hash not in vouched or author_of(c.actor_id) not in former]
+                if (author := author_of(c.actor_id)) is None
+                or not authz.held_role(author, state.role_of, state.highest)
+                or c.hash not in vouched(author)]
 
     def _doc_of_record(self, record_id: str) -> str | None:
         found = self.ws.index.doc_of(record_id)
@@ -214,5 +205,6 @@ class AccessPolicy:
             return lambda doc, changes: []
         state = self.ws.membership()
         return lambda doc, changes: (
-            authz.judge(doc_id, doc, changes, state.role_of, author_of, self._doc_of_record)
+            authz.judge(doc_id, doc, changes, state.role_of, author_of, self._doc_of_record,
+                        state.highest)
             or limits.refusals(doc_id, doc, changes, self.quota, state.role_of))

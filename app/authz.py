@@ -9,10 +9,15 @@ state at its dependencies), whoever relayed it, so every peer reaches the same v
 - the team's settings in the index document (title, currency, stages) and the ``admin``
   document (quotas, exchange rates, forecast snapshots) are written by managers only; a rep
   may only add entries to the index's membership log and invites (both signed, and checked
-  again when read), never change or delete one;
+  again when read), never change or delete one, and write in ``admin`` nothing but an
+  adoption marker (:func:`is_adoption_marker`, which no view reads);
 - a shared space's document holds only the kinds a space allows (topics, posts, resources,
   documents) besides its own space record; a guest adds records of those kinds as themself,
-  and changes nobody else's record except for reacting to it.
+  and changes nobody else's record except for reacting to it;
+- a change its author's role does not allow is still accepted when its author once held a
+  role that allowed it (a manager demoted or removed since) and another current member's
+  change in the same message builds on it: that member accepted it before learning of the
+  demotion (:func:`vouched_for`, judged again by the role the author held).
 
 Header-level rules (who may write which document at all) are in :mod:`.access`.
 """
@@ -20,7 +25,8 @@ Header-level rules (who may write which document at all) are in :mod:`.access`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from automerge.core import ROOT, Document, ScalarType
@@ -35,12 +41,16 @@ from bullpen.crdt.schema import (
     space_doc_id,
 )
 
+from .membership import ROLES
+
 MANAGER_ONLY_DOCS = frozenset({ADMIN_DOC})
 APPEND_ONLY_SETTINGS = ("membership", "invites")  # signed entries, judged again when read
 MAX_ENTRY_CHARS = 8192  # a signed membership entry or invite record, as text
 MEMBER_ROLES = ("manager", "rep")
 REACTION_FIELDS = frozenset({"reactions", "_updated_at", "_updated_by"})
 SPACE_PREFIX = space_doc_id("")
+MARKER_VALUE = re.compile(r"[0-9a-f]{8}:")  # rec.mark_touched's nonce, naming no record
+MARKER_BYTES, MARKER_BYTES_PER_DEP = 256, 96  # an honest marker: ~180 + ~50 per dependency
 
 
 class NotAllowed(ValidationError):
@@ -69,7 +79,13 @@ def needs_judging(doc_id: str, role: str | None) -> bool:
     """Must a change by an author of ``role`` to ``doc_id`` be judged by its content?"""
     if role == "manager":
         return False
-    return doc_id == INDEX_DOC or doc_id.startswith(SPACE_PREFIX)
+    return doc_id in (INDEX_DOC, *MANAGER_ONLY_DOCS) or doc_id.startswith(SPACE_PREFIX)
+
+
+def role_limited(doc_id: str, role: str | None) -> bool:
+    """May some change to ``doc_id`` that a manager may make be refused to ``role`` (None: a
+    former member)? Where a demoted or removed member's earlier changes need vouching for."""
+    return role in (None, "guest") or needs_judging(doc_id, role)
 
 
 def root_intact(doc_id: str, doc: Document) -> bool:
@@ -91,12 +107,68 @@ def violation(doc_id: str, doc: Document, change: Any, author: str, role: str | 
     if role == "manager":
         return None
     if doc_id in MANAGER_ONLY_DOCS:
-        return f"a {role} may not change {doc_id}"
+        if is_adoption_marker(doc, change):
+            return None
+        return f"a {role or 'former member'} may not change {doc_id}"
     if doc_id == INDEX_DOC:
         return _index_violation(doc, at, before, role)
     if doc_id.startswith(SPACE_PREFIX):
         return _space_violation(doc_id, doc, at, before, author, role, where)
     return None
+
+
+def is_adoption_marker(doc: Document, change: Any) -> bool:
+    """Is ``change`` an adoption marker and nothing else: one operation, which sets the
+    ``touched`` bookkeeping key to a fresh nonce naming no record, with no message, no extra
+    bytes and no more bytes than such a change takes? That is what a member's node writes on
+    a document to build on changes it accepted (:meth:`Workspace.adopt_former_members_changes`);
+    no view, listing or search reads it, so it carries nothing into the team's numbers."""
+    if (change.max_op != change.start_op or change.message or change.extra_bytes
+            or len(change.raw_bytes) > MARKER_BYTES + MARKER_BYTES_PER_DEP * len(change.deps)):
+        return False
+    at, before = [change.hash], list(change.deps)
+    touched = doc.get(ROOT, rec.TOUCHED, at)
+    if touched is None:
+        return False
+    now = doc.get(touched[1], rec.TOUCH_KEY, at)
+    # the one operation wrote this key (else its value would be the dependencies' one)
+    if now is None or now == doc.get(touched[1], rec.TOUCH_KEY, before):
+        return False
+    value = now[0]
+    return (isinstance(value, tuple) and value[0] == ScalarType.Str
+            and MARKER_VALUE.fullmatch(value[1]) is not None)
+
+
+def held_role(author: str, role_of: Callable[[str], str | None],
+              highest: Mapping[str, str]) -> str | None:
+    """The role ``author`` once held above the one it holds now (None if it never did): a
+    manager demoted or removed since, whose earlier changes that role allowed."""
+    held, role = highest.get(author), role_of(author)
+    if held is None or (role is not None and ROLES.index(role) <= ROLES.index(held)):
+        return None
+    return held
+
+
+def built_on(batch: list[Any], tips: Iterable[Any]) -> set[bytes]:
+    """Hashes of the changes of ``batch`` that ``tips`` (changes of the batch) build on."""
+    by_hash = {c.hash: c for c in batch}
+    seen: set[bytes] = set()
+    stack = [d for tip in tips for d in tip.deps]
+    while stack:
+        h = stack.pop()
+        if h in seen or h not in by_hash:
+            continue
+        seen.add(h)
+        stack.extend(by_hash[h].deps)
+    return seen
+
+
+def vouched_for(author: str, batch: list[Any], vouchers: Iterable[Any],
+                author_of: Callable[[bytes], str | None]) -> set[bytes]:
+    """Hashes of the changes of ``batch`` that a change of ``vouchers`` (accepted ones of
+    the same message) builds on, counting only vouchers by someone other than ``author``:
+    a change never vouches for its own author."""
+    return built_on(batch, [v for v in vouchers if author_of(v.actor_id) != author])
 
 
 def _entries(doc: Document, obj: bytes, heads: list[bytes]) -> dict[str, Any]:
@@ -167,7 +239,8 @@ def _space_record_violation(rid: str, space_id: str, after: dict[str, Any],
                             role: str | None) -> str | None:
     kind = after.get("_kind")
     # A guest, or a former member whose change a current member built on (no role now), is
-    # held to the guest's rules; reps and managers arrange the space.
+    # held to the guest's rules (then, if vouched for, to the role it held: see judge);
+    # reps and managers arrange the space.
     if rid == space_id:
         if role not in MEMBER_ROLES and after != prior:
             return "a guest may not change the space itself"
@@ -187,11 +260,15 @@ def _space_record_violation(rid: str, space_id: str, after: dict[str, Any],
 
 
 def judge(doc_id: str, doc: Document, changes: Iterable[Any], role_of: Any, author_of: Any,
-          where: Callable[[str], str | None] = lambda rid: None) -> list[tuple[Any, str]]:
+          where: Callable[[str], str | None] = lambda rid: None,
+          highest: Mapping[str, str] | None = None) -> list[tuple[Any, str]]:
     """The ``changes`` (held by ``doc``) that break the rules, each with the reason.
 
-    ``role_of(peer_id)`` and ``author_of(actor_id)`` come from the membership; changes whose
-    author is unknown were refused by their headers already and are skipped here."""
+    ``role_of(peer_id)``, ``author_of(actor_id)`` and ``highest`` (peer id -> the highest
+    role it ever held) come from the membership; changes whose author is unknown were
+    refused by their headers already and are skipped here. A refused change whose author
+    held a role that allowed it is accepted when vouched for (:func:`vouched_for`)."""
+    changes = list(changes)
     intact = root_intact(doc_id, doc)
     refused = []
     for change in changes:
@@ -203,5 +280,15 @@ def judge(doc_id: str, doc: Document, changes: Iterable[Any], role_of: Any, auth
             continue
         reason = violation(doc_id, doc, change, author, role, where)
         if reason:
-            refused.append((change, f"{reason} (by {author[-6:]})"))
-    return refused
+            refused.append((change, author, reason))
+    if refused and highest:
+        # vouchers: accepted changes of current members (vouched ones vouch for nothing)
+        out = {id(c) for c, _, _ in refused}
+        vouchers = [c for c in changes if id(c) not in out
+                    and (a := author_of(c.actor_id)) is not None and role_of(a) is not None]
+        vouched = functools.cache(lambda a: vouched_for(a, changes, vouchers, author_of))
+        refused = [(c, author, reason) for c, author, reason in refused
+                   if not ((held := held_role(author, role_of, highest))
+                           and c.hash in vouched(author)
+                           and violation(doc_id, doc, c, author, held, where) is None)]
+    return [(c, f"{reason} (by {author[-6:]})") for c, author, reason in refused]

@@ -82,6 +82,9 @@ class MembershipState:
     rejected: dict[str, str] = field(default_factory=dict)  # entry id -> reason
     used_invites: dict[str, str] = field(default_factory=dict)  # invite hash -> joiner
     applied: list[str] = field(default_factory=list)
+    # peer id -> the highest role it ever held (ROLES order): what a demoted or removed
+    # member's changes may have been allowed by (app/authz.py, vouched changes)
+    highest: dict[str, str] = field(default_factory=dict)
 
     def role_of(self, peer_id: str) -> str | None:
         member = self.members.get(peer_id)
@@ -240,6 +243,7 @@ def _apply(state: MembershipState, eid: str, p: dict[str, Any], founder_id: str)
         if eid != founder_id:
             return "a second founding entry"
         state.members[subject] = Member(subject, str(p.get("name", "")), "manager", by, p["at"])
+        _held(state, subject, "manager")
         return None
     author = state.role_of(by)
     if author is None:
@@ -261,6 +265,7 @@ def _apply(state: MembershipState, eid: str, p: dict[str, Any], founder_id: str)
         state.members[subject] = Member(subject, str(p.get("name", ""))[:200], role, by, p["at"],
                                         manager)
         state.removed.pop(subject, None)
+        _held(state, subject, role)
         return None
     if subject not in state.members:
         return "not a member"
@@ -281,9 +286,16 @@ def _apply(state: MembershipState, eid: str, p: dict[str, Any], founder_id: str)
     if state.members[subject].role == "manager" and role != "manager" and _managers(state) <= 1:
         return "cannot demote the last manager"
     state.members[subject].role = role
+    _held(state, subject, role)
     if isinstance(p.get("manager"), str):
         state.members[subject].manager = p["manager"]
     return None
+
+
+def _held(state: MembershipState, peer_id: str, role: str) -> None:
+    held = state.highest.get(peer_id)
+    if held is None or ROLES.index(role) < ROLES.index(held):
+        state.highest[peer_id] = role
 
 
 def _managers(state: MembershipState) -> int:

@@ -46,7 +46,7 @@ from bullpen.crdt.schema import (
 
 from . import authorship, old_changes
 from .authorship import Signature
-from .authz import require_manager
+from .authz import held_role, require_manager, role_limited
 from .blobs import BlobStore
 from .identity import Identity, load_identity, peer_id_from_public, save_identity
 from .index import Index
@@ -153,7 +153,7 @@ class Workspace:
         self._listeners: list[Callable[[ChangeSet], None]] = []
         self._membership: tuple[str, MembershipState] | None = None
         self._stale_texts: set[str] = set()  # documents whose search text is behind
-        self._removed_seen: frozenset[str] = frozenset()  # see adopt_former_members_changes
+        self._lowered_seen: frozenset[str] = frozenset()  # see adopt_former_members_changes
         self.name = store.get_meta("name") or ""
         self.workspace_id = store.get_meta("workspace_id") or ""
 
@@ -750,32 +750,38 @@ class Workspace:
                                       invite=invite)
 
     def adopt_former_members_changes(self) -> list[str]:
-        """Build on every change of a removed member that this replica holds and nobody built
-        on yet; returns the documents adopted.
+        """Build on every change of a removed or demoted member that this replica holds and
+        nobody built on yet; returns the documents adopted.
 
-        This replica accepted those changes while their author was a member in its view
-        (before the removal reached it). Peers that learned of the removal first refuse them
-        when they come alone, but keep them when a current member's change builds on them
-        (:meth:`AccessPolicy.refused_changes`): this one empty change (it touches no record)
-        is that, so the document converges everywhere instead of staying blocked between this
-        replica and the others. Text documents not in memory are checked when next loaded
-        by a write (their next edit builds on them all the same)."""
+        This replica accepted those changes while their author's role allowed them in its
+        view (before the removal or demotion reached it). Peers that learned of it first
+        refuse them when they come alone, but keep them when another current member's change
+        builds on them (:meth:`AccessPolicy.refused_changes`, :func:`authz.judge`): this one
+        change, an adoption marker that touches no record (the one change a rep may write in
+        the admin document, :func:`authz.is_adoption_marker`), is that, so the document
+        converges everywhere instead of staying blocked between this replica and the others.
+        Text documents not in memory are checked when next loaded by a write (their next edit
+        builds on them all the same)."""
         with self.lock:
             state = self.membership()
-            former = frozenset(state.removed)
-            # Orphans appear only when a removal reaches this replica after the removed
-            # member's changes did: look when the set of removed members changes.
-            if former == self._removed_seen or state.role_of(self.peer_id) is None:
+            mine = state.role_of(self.peer_id)
+            lowered = frozenset(p for p in state.highest if p != self.peer_id
+                                and held_role(p, state.role_of, state.highest))
+            # Orphans appear only when a removal or demotion reaches this replica after the
+            # member's changes did: look when the set of such members changes.
+            if lowered == self._lowered_seen or mine is None:
                 return []
-            self._removed_seen = former
+            self._lowered_seen = lowered
             adopted = []
             for doc_id in self.doc_ids():
-                if doc_id.startswith("doc:") and doc_id not in self.docs:
+                if ((doc_id.startswith("doc:") and doc_id not in self.docs)
+                        or (doc_id == INDEX_DOC and mine == "guest")):  # a guest's is refused
                     continue
                 doc = self.doc(doc_id)
-                actors = (rec.toucher(doc, h) for h in doc.get_heads())
-                if any(a is not None and len(a) == 36 and peer_id_from_public(a[:32]) in former
-                       for a in actors):
+                authors = (peer_id_from_public(a[:32]) for h in doc.get_heads()
+                           if (a := rec.toucher(doc, h)) is not None and len(a) == 36)
+                if any(a in lowered and role_limited(doc_id, state.role_of(a))
+                       for a in authors):
                     self._write(doc_id, lambda tx: set())
                     adopted.append(doc_id)
             return adopted
@@ -786,7 +792,10 @@ class Workspace:
         return entry
 
     def set_role(self, who: str, role: str, *, manager: str | None = None) -> str:
-        return self.append_membership("role", self.find_member(who), role=role, manager=manager)
+        entry = self.append_membership("role", self.find_member(who), role=role,
+                                       manager=manager)
+        self.adopt_former_members_changes()
+        return entry
 
     # ----- co-edited documents -------------------------------------------------------------
 

@@ -22,14 +22,14 @@ KNOWN_BUGS = {
     "redial": "issue 12 #3: endless redials (a removed member's node keeps a core busy)",
     "removed-relay": "issue 12 #4: a removed member's change relayed by a member is refused, "
                      "which blocks that document between members for good",
-    "demoted-writer": "open (found by this suite's 1,000-round run): a manager demoted while "
-                      "partitioned writes quotas or rates; members who accepted it before "
-                      "learning of the demotion keep it, the others refuse it for good",
+    "demoted-writer": "issue 12 #5 (found by this suite's 1,000-round run): a manager demoted "
+                      "while partitioned writes quotas or rates; members who accepted it "
+                      "before learning of the demotion keep it, the others refuse it for good",
     "blob-retry": "found by this suite: a shared file never reaches a member whose request "
                   "met a peer that did not have it yet (BlobMissing drops the want; nothing "
                   "asks again)",
 }
-OPEN_BUGS = {"demoted-writer"}  # still open: CI excuses these, and only these
+OPEN_BUGS: set[str] = set()  # still open: CI excuses these, and only these
 SETTINGS_DOCS = {"pipeline", "admin"}  # where quotas, rates and snapshots live (before/after)
 REFUSED_DOC = re.compile(r"(?:refused change to|holds back|is refused|refuses our changes to) "
                          r"(\S+?):? ")
@@ -39,7 +39,7 @@ def refusal_bug(reason: str) -> str:
     """The known bug a refusal line shows, or ''."""
     if "unknown actor" in reason:
         return "settings-actor"
-    if "may not change admin (managers only)" in reason:
+    if "may not change admin" in reason:
         return "demoted-writer"
     return "removed-relay" if "(removed), who is not a member" in reason else ""
 
