@@ -9,6 +9,7 @@ pipeline, contacts and resources share.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import (
@@ -116,6 +117,8 @@ class BaseView(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.loaded_once = False
+        self._reading: set[int] = set()  # reads under way
+        self._batches: list[tuple[int, list[ChangeSet]]] = []  # (reads started then, batch)
         ctx.hub.batch.connect(self._on_batch)
 
     @property
@@ -124,27 +127,58 @@ class BaseView(QWidget):
 
     # --- loading ---
 
+    # Full reads can overlap (a refresh while the first load is still running) and the worker
+    # pool may finish them in any order: each is numbered, a result older than the one shown
+    # is dropped, and the batches that arrived after a read started are applied again on top
+    # of its result (the read may predate them).
+    _generation = 0  # full reads started
+    _shown_generation = 0  # the newest read whose result is shown
+    _loading = False
+
     def load(self) -> None:
         """Read this screen's records off the GUI thread, then :meth:`loaded` them."""
         kind = self.list_kind or (self.kinds[0] if self.kinds else None)
         if kind is None:
             self.loaded([])
             return
-        self.ctx.run(self.ws.list, kind, done=self._loaded, failed=self._load_failed,
-                     what=f"Loading {self.title}")
+        self.start_load(self.ws.list, kind, what=f"Loading {self.title}")
 
-    def _load_failed(self, _exc: BaseException) -> None:
+    def start_load(self, fn: Callable[..., Any], *args: Any, what: str) -> None:
+        """Run the full read ``fn(*args)`` off the GUI thread; its result goes to
+        :meth:`loaded` unless a newer read's result is already shown."""
+        self._generation += 1
+        generation = self._generation
+        self._reading.add(generation)
+        self.ctx.run(fn, *args, done=lambda result: self._loaded(result, generation),
+                     failed=lambda _exc: self._load_failed(generation), what=what)
+
+    def _load_failed(self, generation: int) -> None:
         self._loading = False  # the next visit tries again
+        self._read_ended(generation)
 
-    def _loaded(self, records: list[dict[str, Any]]) -> None:
+    def _read_ended(self, generation: int) -> list[list[ChangeSet]]:
+        """Batches that arrived after read ``generation`` started; only those a read still
+        under way may need are kept."""
+        self._reading.discard(generation)
+        later = [batch for started, batch in self._batches if started >= generation]
+        oldest = min(self._reading, default=None)
+        self._batches = [] if oldest is None else [
+            (started, batch) for started, batch in self._batches if started >= oldest]
+        return later
+
+    def _loaded(self, records: list[dict[str, Any]], generation: int) -> None:
+        later = self._read_ended(generation)
+        if generation < self._shown_generation:
+            return  # a newer read is already shown
+        self._shown_generation = generation
         self.loaded_once = True
         self._loading = False
         self.loaded(records)
+        if later:
+            self._apply([change for batch in later for change in batch])
 
     def loaded(self, records: list[dict[str, Any]]) -> None:
         """Show a full list (first load, or after an import)."""
-
-    _loading = False
 
     def ensure_loaded(self) -> None:
         """Load once; a second request while the first is on its way is the same load."""
@@ -155,8 +189,12 @@ class BaseView(QWidget):
     # --- live changes ---
 
     def _on_batch(self, changes: list[ChangeSet]) -> None:
-        if not self.loaded_once:
-            return  # not shown yet: it loads fresh when first shown
+        if self._reading:  # a read under way may predate this batch
+            self._batches.append((self._generation, changes))
+        if self.loaded_once:  # else not shown yet: it loads fresh when first shown
+            self._apply(changes)
+
+    def _apply(self, changes: list[ChangeSet]) -> None:
         updates = merged_after(changes, set(self.kinds)) if self.kinds else {}
         if updates or self.wants_raw_changes:
             self.apply_changes(updates, changes)

@@ -153,7 +153,7 @@ class TeamView(BaseView):
         layout.addWidget(self.table, 1)
 
     def load(self) -> None:
-        self.ctx.run(self.ws.members, done=self._loaded, what="Reading the member list")
+        self.start_load(self.ws.members, what="Reading the member list")
 
     def loaded(self, records: list[dict[str, Any]]) -> None:
         self.members = records
