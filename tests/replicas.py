@@ -8,14 +8,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bullpen.app.authorship import Signature
 from bullpen.app.workspace import Workspace
+
+
+def send_whole(src: Workspace, dst: Workspace, doc_id: str) -> None:
+    """``doc_id`` from ``src`` merged into ``dst`` with the proofs of authorship ``src``
+    holds for it, as a sync node sends a whole document with its signatures."""
+    rows = src.store.db.execute(
+        "SELECT hash, signer, doc_id, actor, seq, sig FROM sigs WHERE doc_id = ?", [doc_id])
+    proofs = [Signature(d, bytes(h), bytes(a), s, bytes(k), bytes(g))
+              for h, k, d, a, s, g in rows]
+    dst.merge_saved(doc_id, src.doc(doc_id).save(), sigs=proofs)
 
 
 def exchange(a: Workspace, b: Workspace) -> None:
     """Send every document both ways until both hold everything."""
     for src, dst in ((a, b), (b, a)):
         for doc_id in src.doc_ids():
-            dst.merge_saved(doc_id, src.doc(doc_id).save())
+            send_whole(src, dst, doc_id)
 
 
 def join(src: Workspace, home: Path, name: str, role: str = "rep") -> Workspace:

@@ -86,7 +86,7 @@ def test_damage_met_after_open_is_reported_as_damage(profile: Path) -> None:
     db = connect(profile / "store.db", key_of(profile, "store"),
                  damaged=lambda exc: StoreError(f"reported: {exc}"))
     with pytest.raises(StoreError, match="reported"):
-        for table in ("changes", "docs", "meta"):
+        for table in ("changes", "docs", "meta", "sigs"):
             db.execute(f"SELECT * FROM {table}").fetchall()
     db.conn.close()
 

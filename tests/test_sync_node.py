@@ -284,7 +284,7 @@ def test_relayed_changes_of_a_removed_member_converge(tmp_path: Path) -> None:
     refuses it while it comes alone; once the removal reaches Bob, his node builds on what he
     accepted, Ann keeps it with Bob's change on top (docs/SECURITY.md, "Removed members"), and
     the pipeline converges; the connection stays up throughout."""
-    from replicas import exchange, join
+    from replicas import exchange, join, send_whole
 
     from bullpen.app.node import make_node
 
@@ -295,7 +295,7 @@ def test_relayed_changes_of_a_removed_member_converge(tmp_path: Path) -> None:
     try:
         ann.remove_member(xena.peer_id)  # Bob has not heard of it yet
         opp(xena, "after removal")
-        bob.merge_saved("pipeline", xena.doc("pipeline").save())
+        send_whole(xena, bob, "pipeline")
         bob.add("contact", {"name": "Eli"})
         nodes = [make_node(ws, listen=["/ip4/127.0.0.1/tcp/0"], redial=False, publish=False)
                  for ws in (ann, bob)]
