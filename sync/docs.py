@@ -31,7 +31,8 @@ from bullpen.app.workspace import Workspace
 from bullpen.crdt.changes import ChangeHeader
 from bullpen.crdt.schema import INDEX_DOC
 
-from .messages import ProtocolError, compress_saved, decompress_saved, inspect_sync
+from .errors import ProtocolError
+from .payloads import compress_saved, decompress_saved, inspect_sync
 from .policy import Policy, RefusedChanges
 from .session import Proofs
 

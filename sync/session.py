@@ -49,9 +49,8 @@ from .messages import (
     Saved,
     Sigs,
     Sync,
-    inspect_sync,
-    strip_changes,
 )
+from .payloads import inspect_sync, strip_changes
 from .policy import Policy, RefusedChanges
 
 Proofs = dict[tuple[bytes, bytes], bytes]  # (change hash, signer's key) -> signature

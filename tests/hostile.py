@@ -21,7 +21,7 @@ from bullpen.app.access import AccessPolicy
 from bullpen.app.workspace import Workspace
 from bullpen.crdt import records as rec
 from bullpen.sync.docs import WorkspaceDocs
-from bullpen.sync.messages import compress_saved, inspect_sync
+from bullpen.sync.payloads import compress_saved, inspect_sync
 from bullpen.sync.policy import Policy, RefusedChanges
 
 TEAM_KINDS = ("opportunity", "contact", "event", "announcement", "topic", "post", "resource")

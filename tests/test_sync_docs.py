@@ -11,7 +11,8 @@ from bullpen.app.access import AccessPolicy
 from bullpen.app.workspace import Workspace
 from bullpen.crdt.changes import changes_message, parse_change
 from bullpen.sync.docs import WorkspaceDocs
-from bullpen.sync.messages import ProtocolError, inspect_sync
+from bullpen.sync.messages import ProtocolError
+from bullpen.sync.payloads import inspect_sync
 
 
 def _state(ws: Workspace, doc_id: str) -> tuple[str, list[tuple[int, bytes]]]:

@@ -10,6 +10,7 @@ import pytest
 from automerge.core import ROOT, Document, ScalarType, SyncState
 
 from bullpen.sync import messages as m
+from bullpen.sync import payloads
 from bullpen.sync.messages import ProtocolError
 
 SHA = "ab" * 32
@@ -81,7 +82,7 @@ def _sync_message() -> bytes:
 
 def test_inspect_sync_reads_heads_and_changes() -> None:
     data = _sync_message()
-    info = m.inspect_sync(data)
+    info = payloads.inspect_sync(data)
     assert info.changes == 1
     assert len(info.heads) == 1
 
@@ -90,22 +91,22 @@ def test_inspect_sync_rejects_damaged_change() -> None:
     data = bytearray(_sync_message())
     data[-5] ^= 0xFF  # inside the change chunk: the checksum no longer matches
     with pytest.raises(ProtocolError):
-        m.inspect_sync(bytes(data))
+        payloads.inspect_sync(bytes(data))
 
 
 @pytest.mark.parametrize("data", [b"", b"\x42", b"\x00abc", b"\x42\x05" + b"x" * 40])
 def test_inspect_sync_rejects_garbage(data: bytes) -> None:
     with pytest.raises(ProtocolError):
-        m.inspect_sync(data)
+        payloads.inspect_sync(data)
 
 
 def test_saved_compression_roundtrip_and_bomb() -> None:
     payload = os.urandom(1000) * 10
-    assert m.decompress_saved(m.compress_saved(payload)) == payload
+    assert payloads.decompress_saved(payloads.compress_saved(payload)) == payload
     with pytest.raises(ProtocolError):
-        m.decompress_saved(b"garbage")
+        payloads.decompress_saved(b"garbage")
     with pytest.raises(ProtocolError):
-        m.decompress_saved(m.compress_saved(payload)[:-4])
+        payloads.decompress_saved(payloads.compress_saved(payload)[:-4])
 
 
 def test_inspect_sync_accepts_bundled_changes_of_v2_messages() -> None:
@@ -125,7 +126,7 @@ def test_inspect_sync_accepts_bundled_changes_of_v2_messages() -> None:
                                        (right, left, s_right, s_left)):
             msg = src.generate_sync_message(s_src)
             if msg is not None:
-                seen_changes += m.inspect_sync(msg.encode()).changes
+                seen_changes += payloads.inspect_sync(msg.encode()).changes
                 dst.receive_sync_message(s_dst, msg)
     assert left.get_heads() == right.get_heads()
     assert seen_changes >= 2
@@ -171,12 +172,12 @@ def test_strip_changes_drops_only_held_changes() -> None:
     assert src.generate_sync_message(state) is not None
     src.receive_sync_message(state, Document().generate_sync_message(SyncState()))
     full = src.generate_sync_message(state).encode()
-    hashes = [h.hash for h in m.inspect_sync(full).headers or []]
+    hashes = [h.hash for h in payloads.inspect_sync(full).headers or []]
     assert sorted(hashes) == sorted([first.hash, second.hash, third.hash])
-    assert m.strip_changes(full, set()) is full
-    stripped = m.strip_changes(full, {first.hash, second.hash})
-    info = m.inspect_sync(stripped)
+    assert payloads.strip_changes(full, set()) is full
+    stripped = payloads.strip_changes(full, {first.hash, second.hash})
+    info = payloads.inspect_sync(stripped)
     assert [h.hash for h in info.headers or []] == [third.hash]
-    assert info.heads == m.inspect_sync(full).heads
+    assert info.heads == payloads.inspect_sync(full).heads
     peer.receive_sync_message(SyncState(), Message.decode(stripped))
     assert peer.get_heads() == src.get_heads()

@@ -22,7 +22,7 @@ from libp2p.peer.peerinfo import info_from_p2p_addr
 from multiaddr import Multiaddr
 
 from bullpen.app.workspace import Workspace
-from bullpen.sync import framing, messages
+from bullpen.sync import framing, messages, payloads
 from bullpen.sync.node import PROTOCOL_ID, DialError, Node
 
 pytestmark = pytest.mark.timeout(120)
@@ -209,7 +209,7 @@ def test_hostile_peer_is_dropped_and_changes_nothing(replicas, attack: str) -> N
                 messages.Sync("pipeline", b"\x42\x00\x00\x00\x01\x20" + os.urandom(32)))))
         if attack == "bad_saved":
             return wire + b"".join(framing.encode(messages.encode(
-                messages.Saved("pipeline", messages.compress_saved(os.urandom(500))))))
+                messages.Saved("pipeline", payloads.compress_saved(os.urandom(500))))))
         if attack == "unrequested_blob":
             return wire + b"".join(framing.encode(messages.encode(
                 messages.BlobData("ab" * 32, 0, 3, b"abc"))))

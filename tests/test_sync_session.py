@@ -14,6 +14,7 @@ from automerge.core import Document, Message, SyncState
 
 from bullpen.crdt import records as rec
 from bullpen.sync import messages as m
+from bullpen.sync import payloads
 from bullpen.sync.messages import ProtocolError
 from bullpen.sync.policy import Policy, RefusedChanges
 from bullpen.sync.session import PeerClosed, Proofs, Refused, Session, State
@@ -48,7 +49,7 @@ class FakePort:
     def receive(self, doc_id: str, state: Any, data: bytes, sigs: Proofs) -> set[bytes]:
         self.calls.append(("receive", doc_id))
         self.offered.append(dict(sigs))
-        m.inspect_sync(data)
+        payloads.inspect_sync(data)
         fork = self.docs[doc_id].fork() if doc_id in self.docs else Document()
         before = fork.get_heads()
         fork.receive_sync_message(state, Message.decode(data))
@@ -59,12 +60,12 @@ class FakePort:
 
     def saved(self, doc_id: str) -> bytes:
         self.calls.append(("saved", doc_id))
-        return m.compress_saved(self.docs[doc_id].save())
+        return payloads.compress_saved(self.docs[doc_id].save())
 
     def merge_saved(self, doc_id: str, data: bytes, sigs: Proofs) -> list[bytes]:
         self.calls.append(("merge_saved", doc_id))
         self.offered.append(dict(sigs))
-        loaded = Document.load(m.decompress_saved(data))
+        loaded = Document.load(payloads.decompress_saved(data))
         self.docs.setdefault(doc_id, Document()).merge(loaded)
         self.sigs.update(sigs)
         return loaded.get_heads()
@@ -237,7 +238,7 @@ class RefusingPort(FakePort):
     """Refuses every change to ``pipeline``, as the policy does for a removed member's."""
 
     def receive(self, doc_id: str, state: Any, data: bytes, sigs: Proofs) -> set[bytes]:
-        if doc_id == "pipeline" and m.inspect_sync(data).changes:
+        if doc_id == "pipeline" and payloads.inspect_sync(data).changes:
             raise RefusedChanges("refused change to pipeline: change by x, who is not a member")
         return super().receive(doc_id, state, data, sigs)
 
@@ -301,7 +302,7 @@ def test_signatures_travel_before_the_changes_they_prove_and_are_relayed() -> No
     sigs = [(i, x) for i, x in enumerate(seen) if isinstance(x, m.Sigs)]
     assert [x.sigs for _, x in sigs] == [proof]
     carrier = seen[sigs[0][0] + 1]
-    assert isinstance(carrier, m.Sync) and m.inspect_sync(carrier.data).changes == 1
+    assert isinstance(carrier, m.Sync) and payloads.inspect_sync(carrier.data).changes == 1
     assert proof in pb.offered and pb.sigs == proof
     pump([(b_c, x) for x in b_c.local_change(["pipeline"])], links2)
     assert proof in pc.offered and read(pc, "pipeline", "r9")
@@ -527,5 +528,5 @@ def test_changes_received_from_the_peer_are_never_sent_back_to_it() -> None:
     own = {c.hash for c in spoke.docs["pipeline"].get_changes(hub.docs["pipeline"].get_heads())}
     spoke.echo = True
     (out,) = s.local_change(["pipeline"])
-    sent = {x.hash for x in m.inspect_sync(out.data).headers or []}
+    sent = {x.hash for x in payloads.inspect_sync(out.data).headers or []}
     assert own <= sent and not relayed & sent
