@@ -288,7 +288,8 @@ class Link:
             log.warning("peer %s refuses our changes to %s: %s", self.short, msg.doc_id,
                         msg.reason)
             self.held_by_peer[msg.doc_id] = msg.reason
-            self.session.restart_sync([msg.doc_id])  # its next ask gets all it lacks
+            self.session.resend_whole(msg.doc_id)  # all it lacks at once, with the proofs
+            self.wake.set()
         else:
             self.held_by_peer.pop(msg.doc_id, None)
         self._notify()

@@ -122,6 +122,8 @@ class Session:
         self._from_peer: dict[str, set[bytes]] = {}
         self.blobs = BlobTransfer(port)
         self._whole: list[str] = []  # documents the peer lacks, still to send whole
+        # documents the peer refused changes of, to send whole once more (see resend_whole)
+        self._resend: list[str] = []
         # Documents whose last changes from this peer were refused, with the reason: not
         # applied, not counted as behind (nothing more can be exchanged), and reported; the
         # next accepted changes clear it.
@@ -191,10 +193,14 @@ class Session:
             self._sync_states.pop(doc_id, None)
 
     def resend_whole(self, doc_id: str) -> None:
-        """Send ``doc_id`` whole at its next offer (the peer judges all it lacks at once, so
-        a change that makes earlier ones acceptable arrives with them)."""
+        """Send ``doc_id`` whole at the next step (:meth:`next_whole`): the peer then judges
+        all it lacks at once, so a change that makes earlier ones acceptable (a member's
+        change building on a removed member's) arrives with them, and so do the proofs of
+        every author's newest change, which a sync message split by a Bloom filter false
+        positive may lack for the part the peer could apply."""
         self.restart_sync([doc_id])
-        self.peer_docs.discard(doc_id)
+        if doc_id not in self._resend:
+            self._resend.append(doc_id)
 
     def want_blobs(self) -> list[Message]:
         """Ask this peer for blobs the workspace references but lacks (and no one else is
@@ -214,7 +220,7 @@ class Session:
     def in_sync(self) -> bool:
         """Both sides hold the same heads for every shared document and no blob is pending."""
         return (self.state is State.OPEN and self.behind == 0 and not self.blobs.receiving
-                and not self.blobs.sending and not self._whole)
+                and not self.blobs.sending and not self._whole and not self._resend)
 
     def _update_progress(self) -> None:
         docs = self.policy.docs_visible_to(self.peer_id, self.port.all_heads()) | self.peer_docs
@@ -266,20 +272,21 @@ class Session:
         chunk of a file it asked for (nothing when none is left). The node asks for one per
         step and sends it before asking again, so saving the next one here overlaps the
         peer's merge of the last, and a file is read from disk one chunk at a time."""
-        while self._whole and self.state is State.OPEN:
-            doc_id = self._whole.pop(0)
+        while (self._whole or self._resend) and self.state is State.OPEN:
+            doc_id = (self._whole or self._resend).pop(0)
             if self.port.heads(doc_id) is not None:
                 return self._whole_doc(doc_id)
         return self.blobs.next_chunk() if self.state is State.OPEN else []
 
     @property
     def whole_pending(self) -> bool:
-        return self.state is State.OPEN and (bool(self._whole) or self.blobs.sending)
+        return self.state is State.OPEN and (bool(self._whole or self._resend)
+                                             or self.blobs.sending)
 
     def _offer(self, doc_id: str) -> list[Message]:
         """What to send so the peer gets our state of ``doc_id``."""
         heads = self.port.heads(doc_id)
-        if heads is None or doc_id in self._whole:
+        if heads is None or doc_id in self._whole or doc_id in self._resend:
             return []  # a queued document goes whole, with whatever it holds by then
         if doc_id not in self.peer_docs:
             # The peer's heads stay unknown until it answers with a sync message after merging:

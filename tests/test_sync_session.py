@@ -259,6 +259,37 @@ def test_refused_changes_block_that_document_only() -> None:
     assert sb.state is State.OPEN and sb.in_sync  # nothing more can be exchanged
 
 
+class SplitPort(FakePort):
+    """Refuses ``pipeline`` changes that come by sync message (as when a Bloom filter false
+    positive leaves out the change whose proof covers the rest), accepts the whole document."""
+
+    def receive(self, doc_id: str, state: Any, data: bytes, sigs: Proofs) -> set[bytes]:
+        if doc_id == "pipeline" and payloads.inspect_sync(data).changes:
+            raise RefusedChanges("refused change to pipeline: change 1 is not signed by its "
+                                 "author")
+        return super().receive(doc_id, state, data, sigs)
+
+
+def test_a_refused_document_is_sent_whole_once_more_and_then_settles() -> None:
+    """What the link does on the peer's Held: the document goes whole at the next step, not
+    by a sync message meanwhile, and the peer stops refusing once it has judged it all."""
+    base = collection("pipeline")
+    pa, pb = FakePort({"pipeline": base.fork()}), SplitPort({"pipeline": base.fork()})
+    sa, sb = session(pa, "B"), session(pb, "A")
+    wire, links = connect(sa, sb)
+    pump(wire, links)
+    edit(pa.docs["pipeline"], r1={"title": "relayed"})
+    pump([(sa, x) for x in sa.local_change(["pipeline"])], links)
+    assert "pipeline" in sb.blocked and read(pb, "pipeline", "r1") is None
+    sa.resend_whole("pipeline")
+    assert sa.whole_pending and not sa.in_sync
+    assert sa.local_change(["pipeline"]) == []  # no sync message while it is queued
+    seen = pump([], links)
+    assert [type(x).__name__ for x in seen][:1] == ["Saved"]
+    assert read(pb, "pipeline", "r1") == {"title": "relayed"} and not sb.blocked
+    assert not sa.whole_pending and sa.in_sync and sb.in_sync
+
+
 def test_local_change_is_sent_at_once_and_relayed_down_a_line() -> None:
     doc = collection("pipeline")
     pa, pb, pc = (FakePort({"pipeline": doc.fork()}) for _ in range(3))
