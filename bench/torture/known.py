@@ -22,9 +22,10 @@ KNOWN_BUGS = {
     "redial": "issue 12 #3: endless redials (a removed member's node keeps a core busy)",
     "removed-relay": "issue 12 #4: a removed member's change relayed by a member is refused, "
                      "which blocks that document between members for good",
-    "demoted-writer": "issue 12 #5 (found by this suite's 1,000-round run): a manager demoted "
-                      "while partitioned writes quotas or rates; members who accepted it "
-                      "before learning of the demotion keep it, the others refuse it for good",
+    "demoted-writer": "issue 12 #5 (found by this suite's 1,000-round run, fixed in 82412b4): "
+                      "a manager demoted while partitioned writes quotas or rates; members who "
+                      "accepted it before learning of the demotion kept it, the others refused "
+                      "it for good",
     "blob-retry": "found by this suite: a shared file never reaches a member whose request "
                   "met a peer that did not have it yet (BlobMissing drops the want; nothing "
                   "asks again)",

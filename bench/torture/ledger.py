@@ -62,5 +62,10 @@ class Ledger:
         last = {w.target: w for w in self.writes if w.what == "member"}
         return [w for w in self.writes if w.what != "member" or last[w.target] is w]
 
+    def demoted(self) -> set[str]:
+        """Peers demoted (below manager) or removed during the run."""
+        return {w.target for w in self.writes
+                if w.what == "member" and w.command.startswith("member ") and w.value != "manager"}
+
     def by_node(self, node: str) -> list[Write]:
         return [w for w in self.writes if w.node == node]

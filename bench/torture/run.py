@@ -22,8 +22,10 @@ from .netlab import Loopback, NetnsLab
 from .ops import SetupFailed, Torture
 from .verify import (
     Probe,
+    Settled,
     diverged_docs,
     missing_writes,
+    named,
     parse_status,
     refusals_in_logs,
     refusals_in_status,
@@ -35,7 +37,7 @@ RSS_LIMIT_MB = 400.0
 IDLE_CPU_LIMIT = 20.0  # percent of one core, per node, once everyone is equal
 @dataclass
 class Failure:
-    check: str  # setup | converge | missing | refused | settings | rss | idle
+    check: str  # network | setup | converge | missing | refused | settings | rss | idle
     node: str
     detail: str
     bug: str = ""  # KNOWN_BUGS keys ('a+b') when known open bugs explain this failure
@@ -56,6 +58,7 @@ class Report:
     heal_s: float | None = None
     notes: list[str] = field(default_factory=list)
     stats: dict[str, float] = field(default_factory=dict)
+    settled: dict[str, int] = field(default_factory=dict)  # refusals excused, by doc (author)
 
     @property
     def ok(self) -> bool:
@@ -72,6 +75,9 @@ class Report:
                  f"heal to every member equal: {heal} (goal < 5 s)",
                  "stats: " + ", ".join(f"{k}={v:g}" for k, v in self.stats.items()),
                  *(f"note: {n}" for n in self.notes), *(str(f) for f in self.failures),
+                 *(f"refusals settled (a demoted or removed member's change, refused while "
+                   f"it arrived alone, held by every member in the end): {doc} x{n}"
+                   for doc, n in self.settled.items()),
                  *(f"known bug {key}: {KNOWN_BUGS[key]}"
                    for key in sorted({k for f in self.failures for k in f.bug.split("+")} - {""})),
                  f"journal and serve logs: {self.root}"]
@@ -84,8 +90,8 @@ def run(seed: int, rounds: int, nodes: int, netns: bool, root: Path, tell: str =
     every ``check_every`` rounds, so a long run tells when a failure first appears)."""
     net = NetnsLab() if netns else Loopback()
     report = Report(seed, rounds, nodes, "netns" if netns else "loopback", str(root))
-    if netns and net.netem_error:
-        report.notes.append(f"netem delay/loss skipped: {net.netem_error}")
+    if isinstance(net, NetnsLab):
+        network_notes(net, report)
     cluster = Cluster(root, net)
     try:
         torture = Torture(cluster, random.Random(seed), seed, nodes + 2, tell)
@@ -99,6 +105,7 @@ def run(seed: int, rounds: int, nodes: int, netns: bool, root: Path, tell: str =
         heals: list[float] = []
         for number in range(1, rounds + 1):
             cluster.round = number
+            report.stats["netem_rounds"] = report.stats.get("netem_rounds", 0) + net.netem_on
             torture.step()
             for node in cluster.nodes:
                 node.rss_mb()
@@ -109,9 +116,25 @@ def run(seed: int, rounds: int, nodes: int, netns: bool, root: Path, tell: str =
         if len(heals) > 1:
             report.stats.update(heals=len(heals), heal_median_s=statistics.median(heals),
                                 heal_max_s=max(heals))
+        if isinstance(net, NetnsLab):
+            report.stats.update({f"netem_{k}": v for k, v in net.counts().items()})
     finally:
         cluster.close()
     return report
+
+
+def network_notes(net: NetnsLab, report: Report) -> None:
+    """Which emulation links the namespaces and what its self-check measured (a failure when
+    that is off from what the links promise)."""
+    why = f" (kernel: {net.kernel_error})" if net.emulation != "kernel netem" else ""
+    report.notes.append(f"network: {net.emulation or 'bridges only'}{why}; self-check: "
+                        f"{net.measured.text()}")
+    if net.netem_error:
+        report.notes.append(f"netem delay/loss skipped: {net.netem_error}")
+    report.failures += [Failure("network", "lab", p) for p in net.measured.problems()]
+    if net.measured.rtt_ms is not None:
+        report.stats.update(netem_rtt_ms=round(net.measured.rtt_ms, 1),
+                            netem_loss_pct=round(net.measured.loss_pct, 2))
 
 
 def heal_and_check(torture: Torture, report: Report, timeout: float, heals: list[float]) -> None:
@@ -189,13 +212,6 @@ def run_checks(torture: Torture, report: Report) -> None:
         (cluster.root / f"status-{name}-round{cluster.round}.json").write_text(
             json.dumps(data, indent=1))
     digests = {str(n): statuses[n.name].get("digest", "?")[:12] for n in members}
-    refused: dict[str, list[tuple[str, str]]] = {}
-    for node in members:
-        found = refusals_in_status(statuses[node.name], names, former)
-        found += refusals_in_logs(node.logs, names, former)
-        refused[str(node)] = [(line, refusal_bug(line)) for line in found]
-    refusals = [Failure("refused", m, line, bug) for m, lines in refused.items()
-                for line, bug in lines]
     heads: dict[str, dict[str, str]] = {}
     missing: dict[str, tuple[Write, list[str]]] = {}  # what is missing -> who lacks it
     writes = ledger.current()
@@ -206,6 +222,16 @@ def run_checks(torture: Torture, report: Report) -> None:
                 missing.setdefault(line, (write, []))[1].append(str(node))
             report.failures += [Failure("settings", str(node), s)
                                 for s in settings_conflicts(probe, writes)]
+    settled = Settled({p[-6:] for p in ledger.demoted()}, {n.short for n in members},
+                      {d for docs in heads.values() for d in docs} - diverged_docs(heads).keys())
+    refused: dict[str, list[tuple[str, str]]] = {}
+    for node in members:
+        found = refusals_in_status(statuses[node.name], node.short, names, former, settled)
+        found += refusals_in_logs(node.logs, node.short, names, former, settled)
+        refused[str(node)] = [(line, refusal_bug(line)) for line in found]
+    refusals = [Failure("refused", m, line, bug) for m, lines in refused.items()
+                for line, bug in lines]
+    report.settled = {named(k, {**names, **former}): n for k, n in settled.excused.items()}
     why = Attribution(refused, isolated(cluster, statuses))
     if len(set(digests.values())) > 1:
         docs = diverged_docs(heads)

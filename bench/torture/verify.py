@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bullpen.app import sales
 from bullpen.app.workspace import Workspace, WorkspaceError
 
+from .cluster import env
 from .ledger import Write
 
 T = TypeVar("T")
 REFUSAL = re.compile(r"refused change|refuses our changes|not synced with this peer|"
                      r"protocol violation|unknown actor|may not change", re.I)
+# a refusal for its author's role (app/authz.py, app/access.py), naming the author
+ROLE_REFUSAL = re.compile(r"(?:may not|may only|only managers).* \(by (\w{6})\)$|"
+                          r"^refused change to \S+: change by (\w{6}), who is not a member$")
+HELD = re.compile(r"peer (\w{6}): (refused change to (\S+?): .*?); that document is not synced")
+TOLD = re.compile(r"peer \w{6} refuses our changes to (\S+?): (.*)$")
 
 
 def wait_until(predicate: Callable[[], T], timeout: float, interval: float = 0.1) -> T | None:
@@ -42,7 +48,7 @@ class Probe:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.ws = Workspace.open(home, passphrase=os.environ["BULLPEN_PASSPHRASE"])
+        self.ws = Workspace.open(home, passphrase=env()["BULLPEN_PASSPHRASE"])
 
     def __enter__(self) -> Probe:
         return self
@@ -135,29 +141,63 @@ def named(text: str, names: dict[str, str]) -> str:
     return text
 
 
-def refusals_in_status(status: dict[str, Any], names: dict[str, str],
-                       former: dict[str, str]) -> list[str]:
-    """What ``status --json`` says this member holds back from which member, and what a
-    member told it that it refuses of its changes (short ids of ``former`` members named)."""
+@dataclass
+class Settled:
+    """Which refusals a run may leave behind (docs/SECURITY.md, "Removed and demoted
+    members"): a change by a member demoted or removed during the run, refused for its
+    author's role while it arrived alone (before the marker of a member who accepted it in
+    time), is fine when its sender is a current member (who holds it, having sent it) and the
+    document is equal on every member at the check, so that every member holds it now.
+    Anything else stays a failure: a refusal of a change by a member never demoted or removed,
+    for any other reason (a signature, a protocol violation), from a removed member, or in a
+    document that still differs."""
+
+    former: set[str]  # short ids of members demoted or removed during the run
+    members: set[str]  # short ids of current members
+    converged: set[str]  # documents equal on every member
+    excused: dict[str, int] = field(default_factory=dict)  # (doc, author) -> lines excused
+
+    def excuses(self, sender: str, doc: str, reason: str) -> bool:
+        author = ROLE_REFUSAL.search(reason)
+        if not (author and sender in self.members and doc in self.converged
+                and (who := author.group(1) or author.group(2)) in self.former):
+            return False
+        key = f"{doc} ({who})"
+        self.excused[key] = self.excused.get(key, 0) + 1
+        return True
+
+
+def refusals_in_status(status: dict[str, Any], own: str, names: dict[str, str],
+                       former: dict[str, str], settled: Settled) -> list[str]:
+    """What ``status --json`` of member ``own`` (short id) says it holds back from which
+    member, and what a member told it that it refuses of its changes (short ids of ``former``
+    members named); those ``settled`` excuses are left out."""
     peers = [p for p in status.get("peers", []) if p["peer_id"] in names]
     return [named(f"{verb} {doc} {side} {names[p['peer_id']]}: {why}", {**names, **former})
             for p in peers
             for key, verb, side in (("refused", "holds back", "from"),
                                     ("held_by_peer", "is refused", "by"))
-            for doc, why in (p.get(key) or {}).items()]
+            for doc, why in (p.get(key) or {}).items()
+            if not settled.excuses(p["peer_id"][-6:] if key == "refused" else own, doc, why)]
 
 
-def refusals_in_logs(logs: Iterable[Path], names: dict[str, str], former: dict[str, str],
-                     limit: int = 5) -> list[str]:
-    """Refusal lines of a member's serve logs that concern a member (by short id); short ids
-    of members and ``former`` members are replaced by their names."""
+def refusals_in_logs(logs: Iterable[Path], own: str, names: dict[str, str],
+                     former: dict[str, str], settled: Settled, limit: int = 5) -> list[str]:
+    """Refusal lines of member ``own``'s serve logs that concern a member (by short id),
+    but those ``settled`` excuses; short ids of members and ``former`` members are replaced
+    by their names."""
     shorts = [pid[-6:] for pid in names]
     found: dict[str, int] = {}
     for path in logs:
         for line in path.read_text(errors="replace").splitlines():
-            if REFUSAL.search(line) and any(s in line for s in shorts):
-                text = named(re.sub(r"^\S+ \S+ ", "", line), {**names, **former})  # no time
-                found[text] = found.get(text, 0) + 1
+            if not (REFUSAL.search(line) and any(s in line for s in shorts)):
+                continue
+            if (held := HELD.search(line)) and settled.excuses(held[1], held[3], held[2]):
+                continue
+            if (told := TOLD.search(line)) and settled.excuses(own, told[1], told[2]):
+                continue
+            text = named(re.sub(r"^\S+ \S+ ", "", line), {**names, **former})  # no time
+            found[text] = found.get(text, 0) + 1
     return [f"{text} (x{n})" for text, n in list(found.items())[:limit]]
 
 
