@@ -23,8 +23,9 @@ digest is equal (goal < 5 s for 5 members). Then it checks, on every member:
 A failure that a known open bug explains is marked ``[known: KEY]`` (bench/torture/known.py);
 the others are new. Every command is journaled in ``DIR/journal.log`` (round, member,
 command, exit status), the nodes' logs are ``DIR/<name>-serve-*.log`` and each member's
-``status --json`` at each check ``DIR/status-*.json``: a failing seed replays with the same
-options.
+``status --json`` at each check ``DIR/status-*.json``, the report as of the last check
+``DIR/report.txt`` (kept when a long run is stopped early): a failing seed replays with the
+same options.
 
     python bench/torture.py [--seed N] [--rounds N] [--nodes N] [--netns] [--tell one]
                             [--dir DIR] [--converge-timeout S] [--check-every N]

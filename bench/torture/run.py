@@ -113,11 +113,6 @@ def run(seed: int, rounds: int, nodes: int, netns: bool, root: Path, tell: str =
                 cluster.round = number + 1
                 heal_and_check(torture, report, converge_timeout, heals)
         report.stats["run_s"] = round(time.monotonic() - start, 1)
-        if len(heals) > 1:
-            report.stats.update(heals=len(heals), heal_median_s=statistics.median(heals),
-                                heal_max_s=max(heals))
-        if isinstance(net, NetnsLab):
-            report.stats.update({f"netem_{k}": v for k, v in net.counts().items()})
     finally:
         cluster.close()
     return report
@@ -144,9 +139,15 @@ def heal_and_check(torture: Torture, report: Report, timeout: float, heals: list
     report.heal_s = converge(torture.c, healed, timeout)
     if report.heal_s is not None:
         heals.append(report.heal_s)
+        report.stats.update(heals=len(heals), heal_median_s=statistics.median(heals),
+                            heal_max_s=max(heals))
+    if isinstance(torture.c.net, NetnsLab):
+        report.stats.update({f"netem_{k}": v for k, v in torture.c.net.counts().items()})
     report.stats["complete_s"] = complete(  # no second wait when the digests differ
         torture, healed, min(timeout, 20) if report.heal_s is not None else 0)
     check(torture, report)
+    (Path(report.root) / "report.txt").write_text(  # so far: a long run stopped early keeps it
+        f"as of the check at round {torture.c.round - 1}:\n{report.text()}\n")
 
 
 def heal_all(torture: Torture) -> None:
