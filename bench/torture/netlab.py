@@ -169,7 +169,6 @@ class NetnsLab:
         sweep_stale()
         self.tag = f"{os.getpid():x}"
         self.spaces: list[str] = []
-        self.nodes: list[int] = []
         self.netem_on = False
         self.checked: dict[str, int] = {}  # the emulator's counts after the self-check
         hub = f"bpt{self.tag}hub"
@@ -212,13 +211,11 @@ class NetnsLab:
         ip("-n", ns, "addr", "add", f"{self.host(index)}/24", "dev", "eth0")
         ip("-n", ns, "link", "set", "eth0", "up")
         ip("-n", ns, "link", "set", "lo", "up")
-        self.nodes.append(index)
         if self.netem_on:
             self.links.netem(True)
 
     def remove(self, index: int) -> None:
         self.links.detach(index)
-        self.nodes.remove(index)
         ip("netns", "del", self.space(index))
         self.spaces.remove(self.space(index))
 
