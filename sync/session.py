@@ -198,6 +198,8 @@ class Session:
         change building on a removed member's) arrives with them, and so do the proofs of
         every author's newest change, which a sync message split by a Bloom filter false
         positive may lack for the part the peer could apply."""
+        if not self.policy.docs_visible_to(self.peer_id, [doc_id]):
+            return  # a peer's Held names any document it likes: send only what it may see
         self.restart_sync([doc_id])
         if doc_id not in self._resend:
             self._resend.append(doc_id)
@@ -274,7 +276,9 @@ class Session:
         peer's merge of the last, and a file is read from disk one chunk at a time."""
         while (self._whole or self._resend) and self.state is State.OPEN:
             doc_id = (self._whole or self._resend).pop(0)
-            if self.port.heads(doc_id) is not None:
+            # asked again now: the membership may have changed since it was queued
+            if self.port.heads(doc_id) is not None and self.policy.docs_visible_to(
+                    self.peer_id, [doc_id]):
                 return self._whole_doc(doc_id)
         return self.blobs.next_chunk() if self.state is State.OPEN else []
 

@@ -394,6 +394,12 @@ def test_policy_hooks_filter_documents() -> None:
     assert ("saved", "contacts") not in a.calls
     with pytest.raises(ProtocolError, match="not shared"):
         sa.receive(m.Sync("contacts", b"\x42"))
+    # a peer's Held (what the link hands to resend_whole) cannot fetch a hidden document
+    while sa.next_whole():
+        pass
+    sa.resend_whole("contacts")
+    assert not sa.whole_pending and sa.next_whole() == []
+    assert ("saved", "contacts") not in a.calls
 
     class Nobody(Policy):
         def is_allowed(self, peer_id):
