@@ -10,14 +10,18 @@ the actor id (``actor[:32]``), so the proof needs no lookup and cannot be replay
 workspace or document. The hash covers the change's content, actor, sequence number and
 dependencies.
 
-**One signature covers an actor's earlier changes.** Automerge never holds two changes with the
-same actor and sequence number (it refuses the second), and an actor's change ``n`` depends,
-through the document's history, on its changes ``1 .. n-1`` (one process writes under one actor,
-in order). So once a document holds a signed change ``(A, t)``, every change of ``A`` it holds
-with a sequence number up to ``t`` is ``A``'s own. A peer therefore checks one signature per
-actor and message: the newest change of each actor that arrived and carries a signature. This
-keeps a first sync of 10,000 records to one check per writing session, not one per change (a
-check costs about 40 µs), and a whole document travels with one signature per actor.
+**One signature covers an actor's earlier changes.** One process writes under one actor, in
+order, so an actor's change ``n`` depends, through the document's history, on its changes
+``1 .. n-1``; and a change's hash covers its dependencies' hashes. So a valid signature of a
+change ``H`` by ``A`` proves every change of ``A`` among ``H``'s ancestors: nobody can make a
+forged change an ancestor of a change someone else already signed. A received change of ``A``
+is therefore accepted when it is an ancestor (or is itself) of a received change ``A``
+signed, and a peer checks one signature per actor and message: the newest change of each actor
+that carries a valid one. This keeps a first sync of 10,000 records to one check per writing
+session, not one per change (a check costs about 40 µs), and a whole document travels with one
+signature per actor. (Covering "every change of ``A`` with a sequence number up to ``H``'s"
+instead would rely on automerge never holding two changes with the same actor and number,
+which it checks only for changes it can apply at once, not for those it queued.)
 
 **Changes from before signatures.** Workspaces started with an earlier release hold unsigned
 changes. On its first open with this release, each profile signs the newest change of each of
@@ -96,30 +100,58 @@ def check(workspace_id: str, doc_id: str, changes: Iterable[Any], offered: Proof
 
     Returns the changes no valid proof covers, each with the reason, and the proofs found
     valid (to store and pass on). Per actor, proofs are tried from its newest received change
-    down; the first valid one covers that change and the actor's earlier ones, and anything
-    newer of that actor stays unproven. Changes of non-member actors (the deterministic
-    genesis) are left to the role rules."""
+    down; the first valid one covers that change and the actor's changes among its ancestors.
+    Changes of non-member actors (the deterministic genesis) are left to the role rules."""
+    changes = list(changes)
     by_actor: dict[bytes, list[Any]] = defaultdict(list)
     for change in changes:
         if len(change.actor_id) == MEMBER_ACTOR:
             by_actor[change.actor_id].append(change)
-    by_hash: dict[bytes, list[tuple[bytes, bytes]]] = defaultdict(list)
+    offers: dict[bytes, list[tuple[bytes, bytes]]] = defaultdict(list)
     for (change_hash, signer), sig in offered.items():
-        by_hash[change_hash].append((signer, sig))
-    refused: list[tuple[Any, str]] = []
+        offers[change_hash].append((signer, sig))
     valid: list[Signature] = []
     for actor, own in by_actor.items():
-        own.sort(key=lambda c: c.seq, reverse=True)
-        covered = 0
-        for change in own:
-            proof = _valid_proof(workspace_id, doc_id, change, by_hash[change.hash], may_vouch)
+        for change in sorted(own, key=lambda c: c.seq, reverse=True):
+            proof = _valid_proof(workspace_id, doc_id, change, offers[change.hash], may_vouch)
             if proof is not None:
-                covered = change.seq
                 valid.append(Signature(doc_id, change.hash, actor, change.seq, *proof))
                 break
-        refused += [(c, f"change {c.hash.hex()[:12]} is not signed by its author")
-                    for c in own if c.seq > covered]
+    covered = _covered(changes, {v.change_hash: v.actor for v in valid})
+    refused = [(c, f"change {c.hash.hex()[:12]} is not signed by its author")
+               for own in by_actor.values() for c in own if c.hash not in covered]
     return refused, valid
+
+
+def _covered(changes: list[Any], signed: dict[bytes, bytes]) -> set[bytes]:
+    """Hashes of the ``changes`` that are ancestors (or themselves) of a ``signed`` change
+    (hash -> its actor) of the same actor, following dependencies among ``changes`` only (a
+    change held before cannot depend on one that arrives now). One pass, descendants first,
+    carrying as a bit set the actors whose signed change each change is an ancestor of."""
+    if not signed:
+        return set()
+    by_hash = {c.hash: c for c in changes}
+    bit = {actor: 1 << i for i, actor in enumerate(set(signed.values()))}
+    dependents = dict.fromkeys(by_hash, 0)
+    for c in changes:
+        for dep in set(c.deps):
+            if dep in dependents:
+                dependents[dep] += 1
+    reach = {h: bit[signed[h]] for h in signed}
+    ready = [h for h, n in dependents.items() if n == 0]
+    covered: set[bytes] = set()
+    while ready:
+        change = by_hash[ready.pop()]
+        bits = reach.get(change.hash, 0)
+        if bits & bit.get(change.actor_id, 0):
+            covered.add(change.hash)
+        for dep in set(change.deps):
+            if dep in dependents:
+                reach[dep] = reach.get(dep, 0) | bits
+                dependents[dep] -= 1
+                if dependents[dep] == 0:
+                    ready.append(dep)
+    return covered
 
 
 def _valid_proof(workspace_id: str, doc_id: str, change: Any,

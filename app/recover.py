@@ -31,7 +31,6 @@ from bullpen.crdt import changes as am_changes
 from bullpen.crdt import records as rec
 from bullpen.crdt.schema import KINDS
 
-from . import old_changes
 from .authorship import Signature
 from .db import DatabaseError, connect
 from .index import Index
@@ -175,7 +174,8 @@ def _read(reader: Reader) -> Salvage:
     if reader.rows("SELECT name FROM sqlite_master WHERE name = 'sigs'"):  # newer stores
         sigs = read_table(reader, "sigs")
         out.sigs = sigs.rows
-        tables.append((sigs, "sigs", "signatures of changes (made again on the next open)"))
+        tables.append((sigs, "sigs", "signatures of changes (teammates who hold the changes "
+                                     "do not need them; a newcomer gets them from others)"))
     for read, table, what in tables:
         if read.unknown:
             out.problems.append(f"{what}: rowids {_spans(read.unknown)} of table {table} are "
@@ -312,9 +312,7 @@ def _write_fresh(path: Path, key: bytes, salvage: Salvage, kept: dict[str, Docum
     fresh = Store(path, key)
     with fresh.transaction():
         for name, value in salvage.meta.items():
-            # lost signatures are made again on the next open (old_changes.prove)
-            if name != old_changes.DONE:
-                fresh.set_meta(name, value)
+            fresh.set_meta(name, value)
         for peer in salvage.peers:
             fresh.db.execute("INSERT OR REPLACE INTO peers VALUES (?, ?, ?, ?)", list(peer))
         fresh.put_sigs(Signature(doc_id, bytes(h), bytes(actor), seq, bytes(signer), bytes(sig))

@@ -204,3 +204,56 @@ def test_a_workspace_from_before_signatures_still_reaches_new_members(ws, join_w
     finally:
         for newcomer in newcomers:
             newcomer.close()
+
+
+def _renumber(chunk: bytes, seq: int) -> bytes:
+    """A change chunk with its sequence number rewritten (and its checksum made good again),
+    as a modified client can send any bytes."""
+    import hashlib
+    import zlib
+
+    from bullpen.crdt.changes import uleb128, uleb_decode
+
+    _, pos = uleb_decode(chunk, 9)
+    data = chunk[pos:]
+    if chunk[8] == 2:  # a compressed chunk: sent back uncompressed
+        data = zlib.decompressobj(-15).decompress(data)
+    count, at = uleb_decode(data, 0)
+    size, at = uleb_decode(data, at + 32 * count)
+    _, after = uleb_decode(data, at + size)
+    data = data[:at + size] + uleb128(seq) + data[after:]
+    body = b"\x01" + uleb128(len(data)) + data
+    return chunk[:4] + hashlib.sha256(body).digest()[:4] + body
+
+
+def test_a_forged_twin_of_a_signed_change_is_not_covered_by_its_signature(office):
+    """Eli forges a quota under the manager's actor that depends on the manager's newest
+    signed change and carries that change's sequence number: automerge queues it behind the
+    real one and applies it without its duplicate check. The real signature must cover only
+    the real change's ancestors, so the whole message is refused and nothing changes."""
+    import hostile
+    from automerge.core import SyncState
+
+    from bullpen.crdt.changes import changes_message
+
+    manager, eli, fay = office["manager"], office["eli"], office["fay"]
+    seen = views(fay)
+    before = manager.heads(ADMIN_DOC)
+    sales.set_quota(manager, "Fay", "2026-Q4", 70000)
+    (real,) = manager.doc(ADMIN_DOC).get_changes(before)
+    assert deliver(manager, eli, ADMIN_DOC) == ""
+    fork = eli.doc(ADMIN_DOC).fork()
+    heads = fork.get_heads()
+    fork.set_actor(manager.actor)
+    with fork.transaction() as tx:
+        put_setting(tx, eli_quota(office), 9_999_999.0)
+    (forged,) = fork.get_changes(heads)
+    assert real.hash in forged.deps and forged.seq == real.seq + 1
+    twin = _renumber(forged.bytes, real.seq)
+    proofs = manager.store.sigs_for([real.hash])
+    receiver = hostile.WorkspaceDocs(fay, hostile.AccessPolicy(fay))
+    with pytest.raises(hostile.RefusedChanges, match="not signed by its author"):
+        receiver.receive(ADMIN_DOC, SyncState(), changes_message([twin, real.bytes]), proofs)
+    assert views(fay) == seen
+    receiver.receive(ADMIN_DOC, SyncState(), changes_message([real.bytes]), proofs)
+    assert set(sales.quotas(fay).values()) == {100000.0, 70000.0}
