@@ -104,6 +104,7 @@ class Held:
 
 FEATURE_SIGS = "sigs"  # understands Sigs (older peers would drop the connection)
 SIG_ENTRY = 32 + 32 + 64  # change hash, signer's public key, Ed25519 signature
+MAX_SIGS = 1 << 16  # entries in one Sigs message (8 MiB): checked before anything is built
 
 
 @dataclass(frozen=True)
@@ -251,8 +252,9 @@ def decode(raw: bytes) -> Message:
     if cls is Addrs:
         return _addrs(header)
     if cls is Sigs:
-        if len(body) % SIG_ENTRY:
-            raise ProtocolError("sigs body must be whole (hash, signature) entries")
+        if len(body) % SIG_ENTRY or len(body) > MAX_SIGS * SIG_ENTRY:
+            raise ProtocolError("sigs body must be whole (hash, signature) entries, "
+                                f"at most {MAX_SIGS}")
         return Sigs(_str(header, "doc"), {(body[i:i + 32], body[i + 32:i + 64]):
                                           body[i + 64:i + SIG_ENTRY]
                                           for i in range(0, len(body), SIG_ENTRY)})

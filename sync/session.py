@@ -78,7 +78,7 @@ class DocPort(BlobPort, Protocol):
     def whole_signatures(self, doc_id: str) -> Proofs: ...
 
 
-MAX_PENDING_SIGS = 200_000  # signatures received ahead of their changes, per session
+MAX_PENDING_SIGS = 100_000  # signatures received ahead of their changes, per session
 
 
 class State(enum.Enum):

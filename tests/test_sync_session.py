@@ -355,10 +355,20 @@ def test_signatures_ahead_of_their_changes_are_bounded() -> None:
     pump(wire, links)
     from bullpen.sync.session import MAX_PENDING_SIGS
 
-    flood = m.Sigs("pipeline", {(i.to_bytes(32, "big"), b"k" * 32): b"s" * 64
-                                for i in range(MAX_PENDING_SIGS + 1)})
+    def flood(start: int, count: int) -> m.Sigs:
+        return m.Sigs("pipeline", {(i.to_bytes(32, "big"), b"k" * 32): b"s" * 64
+                                   for i in range(start, start + count)})
+
+    too_big = m.encode(flood(0, m.MAX_SIGS + 1))
+    with pytest.raises(m.ProtocolError, match="at most"):  # refused before it is built
+        m.decode(too_big)
+    step = m.MAX_SIGS
+    sent = 0
     with pytest.raises(m.ProtocolError, match="too many signatures"):
-        sb.receive(m.decode(m.encode(flood)))
+        while sent <= MAX_PENDING_SIGS:
+            sb.receive(m.decode(m.encode(flood(sent, step))))
+            sent += step
+    assert sent <= MAX_PENDING_SIGS  # the one that went over was refused
 
 
 def test_new_local_document_is_sent_saved() -> None:
