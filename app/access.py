@@ -131,7 +131,10 @@ class AccessPolicy:
     def change_refused(self, doc_id: str, change: Any) -> str | None:
         """Why a received change must not be applied (None: it may)."""
         if self._bootstrapping():
-            return None  # a newcomer's first sync, from the inviter the signed code names
+            # A newcomer's first sync, from the inviter the signed code names: only the index
+            # (its membership entries are signed, chained to the founder whose entry's hash is
+            # the workspace id). Everything else waits for it, then is judged by its roles.
+            return None if doc_id == INDEX_DOC else "the workspace index must arrive first"
         author = author_of(change.actor_id)
         if author is None:
             if change.seq == 1 and change.hash in rule_made_changes(doc_id):

@@ -35,6 +35,8 @@ import enum
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from bullpen.crdt.schema import INDEX_DOC
+
 from .blobsync import BlobPort, BlobTransfer
 from .messages import (
     FEATURE_SIGS,
@@ -260,10 +262,12 @@ class Session:
                 lacking.append(doc_id)
             elif sorted(mine[doc_id]) != sorted(self.peer_heads[doc_id]):
                 out += self._generate(doc_id)
-        # Record collections first: a newcomer's pipeline and contacts matter before the
-        # bodies of long documents. The peer's heads of these stay unknown until it answers
-        # with a sync message after merging: only then are they counted as held by both.
-        self._whole = sorted(lacking, key=lambda d: (d.startswith("doc:"), d))
+        # The workspace index first (a newcomer judges everything else by the membership it
+        # holds), then record collections: a newcomer's pipeline and contacts matter before
+        # the bodies of long documents. The peer's heads of these stay unknown until it
+        # answers with a sync message after merging: only then are they counted as held by
+        # both.
+        self._whole = sorted(lacking, key=lambda d: (d != INDEX_DOC, d.startswith("doc:"), d))
         self.peer_docs.update(lacking)
         out += self.want_blobs()
         self._update_progress()

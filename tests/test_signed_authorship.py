@@ -257,3 +257,38 @@ def test_a_forged_twin_of_a_signed_change_is_not_covered_by_its_signature(office
     assert views(fay) == seen
     receiver.receive(ADMIN_DOC, SyncState(), changes_message([real.bytes]), proofs)
     assert set(sales.quotas(fay).values()) == {100000.0, 70000.0}
+
+
+def test_a_newcomer_trusts_its_inviter_for_the_index_only(office, tmp_path):
+    """Until it holds the workspace index, a newcomer accepts the index from the inviter its
+    signed code names, and nothing else; once it holds the index, the inviter's documents are
+    judged like anyone's (a rep inviter passing off a deal as the manager's is refused)."""
+    import hostile
+
+    from bullpen.crdt.schema import INDEX_DOC
+
+    manager, eli = office["manager"], office["eli"]
+    forge(eli, "pipeline", lambda tx: put_record(tx, "f" * 32, {
+        "kind": "opportunity", "title": "Fake", "account": "X", "amount": 9e6}),
+        actor=manager_actor(manager), sigs=lambda _: [])
+    gus = Workspace.create_joining(tmp_path / "gus", "Gus", manager.workspace_id)
+    try:
+        manager.add_member(gus.peer_id, "rep", "Gus")
+        exchange(manager, eli)  # Eli's index now names Gus
+        mine = hostile.WorkspaceDocs(gus, hostile.AccessPolicy(gus, trusted={eli.peer_id}))
+        theirs = hostile.WorkspaceDocs(eli, hostile.Policy())
+
+        def send(doc_id):
+            mine.merge_saved(doc_id, hostile.compress_saved(eli.doc(doc_id).save()),
+                             theirs.whole_signatures(doc_id))
+
+        with pytest.raises(hostile.RefusedChanges, match="index must arrive first"):
+            send("pipeline")
+        assert "pipeline" not in gus.doc_ids()
+        send(INDEX_DOC)
+        assert gus.role(eli.peer_id) == "rep"
+        with pytest.raises(hostile.RefusedChanges, match="not signed by its author"):
+            send("pipeline")
+        assert gus.list("opportunity") == []
+    finally:
+        gus.close()
