@@ -189,16 +189,12 @@ class AccessPolicy:
 
     def unsigned(self, doc_id: str, changes: list[Any], offered: authorship.Proofs,
                  ) -> tuple[list[tuple[Any, str]], list[authorship.Signature]]:
-        """Changes not proven their authors' by a signature or a manager's vouch
-        (:mod:`.authorship`). A newcomer's first sync from its inviter refuses none, but keeps
-        the valid signatures to pass on."""
-        role_of = self.ws.membership().role_of
-
-        def may_vouch(public: bytes) -> bool:
-            return role_of(peer_id_from_public(public)) == "manager"
-
+        """Changes not proven their authors' by a signature, nor sealed as history from
+        before signatures (:mod:`.authorship`). A newcomer's first sync from its inviter
+        refuses none, but keeps the valid signatures to pass on."""
+        sealed = self.ws.membership().sealed or {}
         refused, valid = authorship.check(self.ws.workspace_id, doc_id, changes, offered,
-                                          may_vouch)
+                                          sealed.get(doc_id, ()))
         return ([] if self._bootstrapping() else refused), valid
 
     def content_judge(self, doc_id: str) -> ContentJudge:

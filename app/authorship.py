@@ -25,16 +25,17 @@ which it checks only for changes it can apply at once, not for those it queued.)
 
 **Changes from before signatures.** Workspaces started with an earlier release hold unsigned
 changes. On its first open with this release, each profile signs the newest change of each of
-its own earlier actors, and a manager's profile also *vouches* for the newest change of every
-other actor that has no proof (a signature under a different payload, by the manager's key).
-A vouch counts like the author's signature only while its signer is a manager, so the team's
-history keeps reaching members who join later; a rep's vouch proves nothing.
+its own earlier actors, and the first manager to open it *seals* that history: a signed entry
+of the membership log naming each document's heads (app/old_changes.py). A change that is an
+ancestor of (or is) a sealed head is accepted without a signature. The seal is part of the
+membership log, so it reaches every member with the index, stays valid if its author is later
+demoted, and covers nothing written after it: only the first seal counts.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,15 +43,15 @@ from .identity import Identity, verify
 
 MEMBER_ACTOR = 36  # a member's actor id: its Ed25519 public key and four random bytes
 DOMAIN = b"bullpen-change-v1\0"
-VOUCH_DOMAIN = b"bullpen-vouch-v1\0"
 
 Proofs = dict[tuple[bytes, bytes], bytes]  # (change hash, signer's public key) -> signature
 
 
 @dataclass(frozen=True)
 class Signature:
-    """A signature of one change of one document: by its author (``signer`` is the actor's
-    key), or a manager's vouch for a change from before signatures."""
+    """A signature of one change of one document by its author (``signer`` is the key the
+    actor id names; proofs are keyed by it so that a signature under another key is ignored
+    without a check)."""
 
     doc_id: str
     change_hash: bytes
@@ -60,10 +61,9 @@ class Signature:
     sig: bytes
 
 
-def payload(workspace_id: str, doc_id: str, change_hash: bytes, *, vouch: bool = False) -> bytes:
-    """The bytes signed for one change (by its author, or vouched for by a manager)."""
-    return ((VOUCH_DOMAIN if vouch else DOMAIN) + workspace_id.encode() + b"\0"
-            + doc_id.encode() + b"\0" + change_hash)
+def payload(workspace_id: str, doc_id: str, change_hash: bytes) -> bytes:
+    """The bytes an author signs for one change."""
+    return DOMAIN + workspace_id.encode() + b"\0" + doc_id.encode() + b"\0" + change_hash
 
 
 def sign(identity: Identity, workspace_id: str, doc_id: str,
@@ -73,14 +73,6 @@ def sign(identity: Identity, workspace_id: str, doc_id: str,
     return [Signature(doc_id, c.hash, c.actor_id, c.seq, mine,
                       identity.sign(payload(workspace_id, doc_id, c.hash)))
             for c in changes if c.actor_id[:32] == mine and len(c.actor_id) == MEMBER_ACTOR]
-
-
-def vouch(identity: Identity, workspace_id: str, doc_id: str,
-          changes: Iterable[Any]) -> list[Signature]:
-    """A manager's vouches for others' ``changes`` made before signatures existed."""
-    return [Signature(doc_id, c.hash, c.actor_id, c.seq, identity.public,
-                      identity.sign(payload(workspace_id, doc_id, c.hash, vouch=True)))
-            for c in changes if c.actor_id[:32] != identity.public]
 
 
 def newest_by_actor(changes: Iterable[Any]) -> list[Any]:
@@ -93,10 +85,10 @@ def newest_by_actor(changes: Iterable[Any]) -> list[Any]:
 
 
 def check(workspace_id: str, doc_id: str, changes: Iterable[Any], offered: Proofs,
-          may_vouch: Callable[[bytes], bool]) -> tuple[list[tuple[Any, str]], list[Signature]]:
+          sealed: Collection[bytes] = ()) -> tuple[list[tuple[Any, str]], list[Signature]]:
     """Judge the member changes a document just received (all applied: ``changes`` are what
-    the document holds now and did not before), given the proofs offered with them.
-    ``may_vouch``: is this public key a manager's (whose vouches count)?
+    the document holds now and did not before), given the proofs offered with them and the
+    document's ``sealed`` heads (changes from before signatures that a manager sealed).
 
     Returns the changes no valid proof covers, each with the reason, and the proofs found
     valid (to store and pass on). Per actor, proofs are tried from its newest received change
@@ -113,37 +105,42 @@ def check(workspace_id: str, doc_id: str, changes: Iterable[Any], offered: Proof
     valid: list[Signature] = []
     for actor, own in by_actor.items():
         for change in sorted(own, key=lambda c: c.seq, reverse=True):
-            proof = _valid_proof(workspace_id, doc_id, change, offers[change.hash], may_vouch)
-            if proof is not None:
-                valid.append(Signature(doc_id, change.hash, actor, change.seq, *proof))
+            sig = _valid_sig(workspace_id, doc_id, change, offers[change.hash])
+            if sig is not None:
+                valid.append(Signature(doc_id, change.hash, actor, change.seq, actor[:32], sig))
                 break
-    covered = _covered(changes, {v.change_hash: v.actor for v in valid})
+    covered = _covered(changes, {v.change_hash: v.actor for v in valid}, sealed)
     refused = [(c, f"change {c.hash.hex()[:12]} is not signed by its author")
                for own in by_actor.values() for c in own if c.hash not in covered]
     return refused, valid
 
 
-def _covered(changes: list[Any], signed: dict[bytes, bytes]) -> set[bytes]:
+def _covered(changes: list[Any], signed: dict[bytes, bytes],
+             sealed: Collection[bytes]) -> set[bytes]:
     """Hashes of the ``changes`` that are ancestors (or themselves) of a ``signed`` change
-    (hash -> its actor) of the same actor, following dependencies among ``changes`` only (a
-    change held before cannot depend on one that arrives now). One pass, descendants first,
-    carrying as a bit set the actors whose signed change each change is an ancestor of."""
-    if not signed:
+    (hash -> its actor) of the same actor, or of a ``sealed`` head, following dependencies
+    among ``changes`` only (a change held before cannot depend on one that arrives now). One
+    pass, descendants first, carrying as a bit set the actors whose signed change each change
+    is an ancestor of (bit 0: a sealed head's)."""
+    if not signed and not sealed:
         return set()
     by_hash = {c.hash: c for c in changes}
-    bit = {actor: 1 << i for i, actor in enumerate(set(signed.values()))}
+    bit = {actor: 2 << i for i, actor in enumerate(set(signed.values()))}
     dependents = dict.fromkeys(by_hash, 0)
     for c in changes:
         for dep in set(c.deps):
             if dep in dependents:
                 dependents[dep] += 1
     reach = {h: bit[signed[h]] for h in signed}
+    for head in sealed:
+        if head in by_hash:
+            reach[head] = reach.get(head, 0) | 1
     ready = [h for h, n in dependents.items() if n == 0]
     covered: set[bytes] = set()
     while ready:
         change = by_hash[ready.pop()]
         bits = reach.get(change.hash, 0)
-        if bits & bit.get(change.actor_id, 0):
+        if bits & (bit.get(change.actor_id, 0) | 1):
             covered.add(change.hash)
         for dep in set(change.deps):
             if dep in dependents:
@@ -154,16 +151,11 @@ def _covered(changes: list[Any], signed: dict[bytes, bytes]) -> set[bytes]:
     return covered
 
 
-def _valid_proof(workspace_id: str, doc_id: str, change: Any,
-                 candidates: list[tuple[bytes, bytes]], may_vouch: Callable[[bytes], bool],
-                 ) -> tuple[bytes, bytes] | None:
-    """The first (signer, signature) that proves ``change``: its author's, or a manager's
-    vouch."""
+def _valid_sig(workspace_id: str, doc_id: str, change: Any,
+               candidates: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The offered signature of ``change`` by its author, if one is valid."""
     author = change.actor_id[:32]
-    for signer, sig in sorted(candidates, key=lambda p: p[0] != author):  # the author first
-        vouched = signer != author
-        if vouched and not may_vouch(signer):
-            continue
-        if verify(signer, sig, payload(workspace_id, doc_id, change.hash, vouch=vouched)):
-            return signer, sig
+    for signer, sig in candidates:
+        if signer == author and verify(author, sig, payload(workspace_id, doc_id, change.hash)):
+            return sig
     return None

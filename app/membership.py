@@ -26,8 +26,9 @@ from typing import Any
 from .identity import Identity, public_from_peer_id, verify
 
 ROLES = ("manager", "rep", "guest")
-ACTIONS = ("found", "add", "remove", "role")
+ACTIONS = ("found", "add", "remove", "role", "seal")
 MAX_ENTRY_BYTES = 4096
+MAX_SEAL_BYTES = 1 << 18  # a seal names the heads of every document (see app/old_changes.py)
 PARALLEL_FROM = 64
 # Every Ed25519 peer id in base58 is 52 characters starting with 12D3KooW (a cheap shape check;
 # the author's id, whose key verifies the signature, is decoded in full).
@@ -85,6 +86,9 @@ class MembershipState:
     # peer id -> the highest role it ever held (ROLES order): what a demoted or removed
     # member's changes may have been allowed by (app/authz.py, vouched changes)
     highest: dict[str, str] = field(default_factory=dict)
+    # document id -> its heads when a manager sealed the history from before signed
+    # authorship (the first seal in replay order; app/old_changes.py), None: no seal
+    sealed: dict[str, frozenset[bytes]] | None = None
 
     def role_of(self, peer_id: str) -> str | None:
         member = self.members.get(peer_id)
@@ -93,7 +97,7 @@ class MembershipState:
 
 def parse_entry(eid: str, text: str, workspace_id: str | None) -> dict[str, Any]:
     """Decode and verify one stored entry (signature, id, shape); MembershipError if bad."""
-    if not isinstance(text, str) or len(text) > MAX_ENTRY_BYTES:
+    if not isinstance(text, str) or len(text) > MAX_SEAL_BYTES:
         raise MembershipError("entry is not text or too large")
     try:
         outer = json.loads(text)
@@ -108,6 +112,10 @@ def parse_entry(eid: str, text: str, workspace_id: str | None) -> dict[str, Any]
             raise MembershipError(f"payload field {key!r} missing or of the wrong type")
     if payload["action"] not in ACTIONS:
         raise MembershipError(f"unknown action {payload['action']!r}")
+    if payload["action"] == "seal":
+        _check_sealed(payload.get("docs"))
+    elif len(text) > MAX_ENTRY_BYTES:
+        raise MembershipError("entry is too large")
     if payload.get("role") is not None and payload["role"] not in ROLES:
         raise MembershipError(f"unknown role {payload['role']!r}")
     if not all(isinstance(p, str) for p in payload["parents"]):
@@ -125,6 +133,14 @@ def parse_entry(eid: str, text: str, workspace_id: str | None) -> dict[str, Any]
     if workspace_id is not None and payload["ws"] != workspace_id and payload["action"] != "found":
         raise MembershipError("entry belongs to another workspace")
     return payload
+
+
+def _check_sealed(docs: Any) -> None:
+    if not isinstance(docs, dict) or not all(
+            isinstance(d, str) and isinstance(heads, list) and len(heads) <= 64
+            and all(isinstance(h, str) and len(h) == 64 and not h.strip("0123456789abcdef")
+                    for h in heads) for d, heads in docs.items()):
+        raise MembershipError("a seal names document ids and their heads (hex)")
 
 
 def _checked(eid: str, text: str, workspace_id: str) -> dict[str, Any] | str:
@@ -248,6 +264,14 @@ def _apply(state: MembershipState, eid: str, p: dict[str, Any], founder_id: str)
     author = state.role_of(by)
     if author is None:
         return "author is not a member"
+    if action == "seal":
+        if author != "manager":
+            return "only a manager seals the history from before signatures"
+        if state.sealed is not None:
+            return "the history from before signatures is sealed already"
+        state.sealed = {d: frozenset(bytes.fromhex(h) for h in heads)
+                        for d, heads in p["docs"].items()}
+        return None
     if action == "add":
         role = p.get("role")
         if role is None:
@@ -314,10 +338,12 @@ def new_entry(
     name: str | None = None,
     manager: str | None = None,
     invite: str | None = None,
+    docs: dict[str, list[str]] | None = None,
 ) -> tuple[str, str]:
     payload: dict[str, Any] = {"ws": workspace_id, "action": action, "subject": subject,
                                "by": identity.peer_id, "at": at, "parents": sorted(parents)}
-    for key, value in (("role", role), ("name", name), ("manager", manager), ("invite", invite)):
+    for key, value in (("role", role), ("name", name), ("manager", manager), ("invite", invite),
+                       ("docs", docs)):
         if value is not None:
             payload[key] = value
     return sign_entry(identity, payload)

@@ -142,31 +142,22 @@ def test_check_covers_earlier_changes_of_the_same_actor_only():
     mine = [c for c in changes if c.actor_id == actor]
     good = me.sign(authorship.payload("ws", "pipeline", mine[1].hash))
     sig = {(mine[1].hash, me.public): good}
-    refused, valid = authorship.check("ws", "pipeline", changes, sig, anyone)
+    refused, valid = authorship.check("ws", "pipeline", changes, sig)
     assert {c.hash for c, _ in refused} == {mine[2].hash, changes[-1].hash}
     assert [v.change_hash for v in valid] == [mine[1].hash]
-    refused, _ = authorship.check("other-ws", "pipeline", changes, sig, anyone)  # bound to ws
+    refused, _ = authorship.check("other-ws", "pipeline", changes, sig)  # bound to ws
     assert len(refused) == 4
     bad = {(mine[2].hash, me.public): b"\0" * 64, (mine[0].hash, me.public): good}
-    refused, valid = authorship.check("ws", "pipeline", changes, bad, anyone)
+    refused, valid = authorship.check("ws", "pipeline", changes, bad)
     assert len(refused) == 4 and not valid
-    # another key's signature under the author's payload is no vouch
+    # another key's signature proves nothing
     forged = {(mine[2].hash, other.public):
               other.sign(authorship.payload("ws", "pipeline", mine[2].hash))}
-    assert len(authorship.check("ws", "pipeline", changes, forged, anyone)[0]) == 4
-    # a vouch counts only when its signer may vouch (a manager)
-    (vouch,) = authorship.vouch(other, "ws", "pipeline", [mine[2]])
-    vouched = {(vouch.change_hash, vouch.signer): vouch.sig}
-    assert len(authorship.check("ws", "pipeline", changes, vouched, anyone)[0]) == 1
-    assert len(authorship.check("ws", "pipeline", changes, vouched, nobody)[0]) == 4
-
-
-def anyone(public: bytes) -> bool:
-    return True
-
-
-def nobody(public: bytes) -> bool:
-    return False
+    assert len(authorship.check("ws", "pipeline", changes, forged)[0]) == 4
+    # a sealed head covers its ancestors, whoever wrote them, and nothing after it
+    refused, _ = authorship.check("ws", "pipeline", changes, {}, [mine[1].hash])
+    assert {c.hash for c, _ in refused} == {mine[2].hash, changes[-1].hash}
+    assert authorship.check("ws", "pipeline", changes, {}, [changes[-1].hash])[0] == []
 
 
 def _as_before_signatures(ws: Workspace) -> None:
@@ -178,8 +169,9 @@ def _as_before_signatures(ws: Workspace) -> None:
 
 def test_a_workspace_from_before_signatures_still_reaches_new_members(ws, join_ws, tmp_path):
     """Unsigned history is refused by a newcomer until the profiles that hold it are opened
-    with this release: each signs its own earlier changes, a manager vouches for the rest.
-    A rep's profile cannot vouch, so a newcomer fed by it alone still refuses, and says so."""
+    with this release: each signs its own earlier changes, and the manager seals the rest in
+    the membership log. Then any member can pass that history on, the seal survives its
+    author's demotion, and it covers nothing written after it."""
     eli = join_ws(ws, "Eli")
     ws.add("opportunity", opp_fields(title="Dana's deal"))
     eli.add("opportunity", opp_fields(title="Eli's deal"))
@@ -197,10 +189,20 @@ def test_a_workspace_from_before_signatures_still_reaches_new_members(ws, join_w
         assert "not signed by its author" in deliver(ws, gus, "pipeline", whole=True)
         assert old_changes.prove(eli) > 0 and old_changes.prove(ws) > 0
         assert old_changes.prove(ws) == 0  # once
+        assert ws.membership().sealed and "pipeline" in ws.membership().sealed
+        exchange(ws, eli)  # the seal travels with the index
+        for newcomer in newcomers:
+            newcomer.merge_saved("index", ws.doc("index").save())
         assert deliver(ws, gus, "pipeline", whole=True) == ""
         assert {o["title"] for o in gus.list("opportunity")} == {"Dana's deal", "Eli's deal"}
-        assert "not signed by its author" in deliver(eli, hal, "pipeline", whole=True)
-        assert deliver(gus, hal, "pipeline", whole=True) == ""  # Gus passes the vouches on
+        assert deliver(eli, hal, "pipeline", whole=True) == ""  # any member passes it on
+        # after the seal, the manager cannot pass off a deal as Eli's under his old actor
+        old_actor = next(c.actor_id for c in ws.doc("pipeline").get_changes([])
+                         if c.actor_id[:32] == eli.identity.public)
+        forge(ws, "pipeline", lambda tx: put_record(tx, "e" * 32, {
+            "kind": "opportunity", "title": "Fake", "account": "X", "amount": 9e6}),
+            actor=old_actor, sigs=lambda _: [])
+        assert "not signed by its author" in deliver(ws, hal, "pipeline")
     finally:
         for newcomer in newcomers:
             newcomer.close()
