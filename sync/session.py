@@ -346,7 +346,7 @@ class Session:
         try:
             applied = self.port.receive(msg.doc_id, self._state(msg.doc_id), msg.data, pool)
         except RefusedChanges as exc:
-            self.blocked[msg.doc_id] = str(exc)
+            self._refused(msg.doc_id, exc)
             self._sigs.pop(msg.doc_id, None)  # what waited in automerge was dropped too
             return []
         if applied:
@@ -366,13 +366,21 @@ class Session:
         try:
             heads = self.port.merge_saved(msg.doc_id, msg.data, self._sigs.pop(msg.doc_id, {}))
         except RefusedChanges as exc:
-            self.blocked[msg.doc_id] = str(exc)
+            self._refused(msg.doc_id, exc)
             return []
         self.blocked.pop(msg.doc_id, None)
         self._unqueue(msg.doc_id)
         self.peer_docs.add(msg.doc_id)
         self.peer_heads[msg.doc_id] = heads
         return self._generate(msg.doc_id)
+
+    def _refused(self, doc_id: str, exc: RefusedChanges) -> None:
+        """Block ``doc_id`` with this peer, saying why (and that an older peer must upgrade
+        when that is the cause: it sends no signatures, so none of its changes is proven)."""
+        reason = str(exc)
+        if not self.peer_sigs and "not signed by its author" in reason:
+            reason += " (this peer runs an older Bullpen that does not sign changes: upgrade it)"
+        self.blocked[doc_id] = reason
 
     def _unqueue(self, doc_id: str) -> None:
         """The peer holds ``doc_id`` after all (a third peer gave it): sync, not send whole."""

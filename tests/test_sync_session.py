@@ -290,6 +290,18 @@ def test_a_refused_document_is_sent_whole_once_more_and_then_settles() -> None:
     assert not sa.whole_pending and sa.in_sync and sb.in_sync
 
 
+def test_an_older_peer_without_signatures_is_told_to_upgrade() -> None:
+    base = collection("pipeline")
+    pa, pb = FakePort({"pipeline": base.fork()}), SplitPort({"pipeline": base.fork()})
+    sa, sb = session(pa, "B"), session(pb, "A")
+    wire, links = connect(sa, sb)
+    pump(wire, links)
+    sb.peer_sigs = False  # what a hello without the "sigs" feature leaves
+    edit(pa.docs["pipeline"], r1={"title": "unsigned"})
+    pump([(sa, x) for x in sa.local_change(["pipeline"])], links)
+    assert "older Bullpen" in sb.blocked["pipeline"]
+
+
 def test_local_change_is_sent_at_once_and_relayed_down_a_line() -> None:
     doc = collection("pipeline")
     pa, pb, pc = (FakePort({"pipeline": doc.fork()}) for _ in range(3))
