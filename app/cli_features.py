@@ -93,6 +93,8 @@ def cmd_quota(args: argparse.Namespace) -> int:
     try:
         if args.action == "set":
             sales.set_quota(ws, args.owner, args.period, args.amount)
+        elif args.action == "remove":
+            sales.remove_quota(ws, args.owner, args.period)
         label = sales.period_of(args.period).label if args.period else None
         rows = [{"owner": owner, "period": period, "amount": amount}
                 for (owner, period), amount in sorted(sales.quotas(ws).items())
@@ -277,9 +279,13 @@ def _register_forecast(sub: Any) -> None:
     p = sub.add_parser("quota", help="quotas per owner and period (base currency)")
     actions = p.add_subparsers(dest="action", required=True)
     a = actions.add_parser("set")
-    a.add_argument("owner", help="a member's name (any case) or id")
+    a.add_argument("owner", help="a member's name (any case) or id, or a deal owner's name")
     a.add_argument("period")
     a.add_argument("amount")
+    add_json(a)
+    a = actions.add_parser("remove")
+    a.add_argument("owner", help="the owner as `quota list` shows it (any case)")
+    a.add_argument("period")
     add_json(a)
     a = actions.add_parser("list")
     a.add_argument("--period")

@@ -12,7 +12,6 @@ after sync. The maps exist from the document's genesis: no change ever needs to 
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import math
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from bullpen.crdt.schema import ADMIN_DOC, ADMIN_MAPS, ValidationError, kind_spe
 from . import forecast as fc
 from .authz import require_manager
 from .leaderboard import Standing, leaderboard
+from .member_lookup import hint, member_named
 from .periods import Period, current_period, parse_period
 from .workspace import Workspace, now_iso
 
@@ -34,7 +34,6 @@ QUOTAS, RATES, SNAPSHOTS = ADMIN_MAPS
 SNAPSHOT_BY = "owner"  # snapshots keep the finest grouping; the total rides along
 KUDOS_KINDS = ("post", "resource", "document")
 LEGACY_ADOPTED = "legacy_adopted"  # admin setting: the pipeline's old maps were copied over
-MEMBER_HINTS = 3  # closest member names an unknown name's error suggests
 
 
 # ----- names ---------------------------------------------------------------------------------
@@ -59,27 +58,6 @@ def author_names(ws: Workspace) -> dict[str, str]:
     out = {peer: name for peer, (_, name) in names.items()}
     out.update(ws.member_names())
     return out
-
-
-def member_named(ws: Workspace, text: str) -> dict[str, Any]:
-    """The current member ``text`` names (peer id, short id of at least 4 characters, or
-    name, any case), or a one-line ValidationError naming the closest members: a typo must
-    not silently create a quota (or remove, or demote) nobody has."""
-    wanted = " ".join(text.split())
-    members = ws.members()
-    matches = [m for m in members
-               if m["peer_id"] == wanted or (len(wanted) >= 4 and m["peer_id"].endswith(wanted))
-               or m["name"].lower() == wanted.lower()]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        ids = ", ".join(f"{m['name']} ({m['peer_id'][-6:]})" for m in matches)
-        raise ValidationError(f"{wanted!r} names {len(matches)} members: {ids}; give the id")
-    closest = sorted(members, key=lambda m: -difflib.SequenceMatcher(
-        None, wanted.lower(), m["name"].lower()).ratio())[:MEMBER_HINTS]
-    hint = ", ".join(repr(m["name"]) for m in closest) or "none"
-    raise ValidationError(f"no member is called {wanted!r} (closest: {hint}; see `bullpen "
-                          f"member list`)")
 
 
 def teams(ws: Workspace) -> dict[str, list[str]]:
@@ -152,12 +130,42 @@ def _adopt_legacy(ws: Workspace) -> None:
 
 
 def set_quota(ws: Workspace, owner: str, period: str, amount: Any) -> str:
-    """Store one member's quota for a period (base currency), keyed by the member's name as
-    the forecast groups deals; returns the settings key."""
+    """Store one owner's quota for a period (base currency), keyed by the owner's name as the
+    forecast groups deals; returns the settings key."""
     require_manager(ws.role(), "set quotas")  # a rep learns that before any typo of theirs
-    key = f"{member_named(ws, owner)['name']}|{period_of(period).label}"
+    key = f"{quota_owner(ws, owner)}|{period_of(period).label}"
     _set_entry(ws, QUOTAS, key, _amount(amount, "quota"), "set quotas")
     return key
+
+
+def remove_quota(ws: Workspace, owner: str, period: str) -> str:
+    """Remove one owner's quota for a period; returns the settings key."""
+    require_manager(ws.role(), "remove quotas")
+    label = period_of(period).label
+    wanted = " ".join(owner.split()).lower()
+    keys = [f"{o}|{p}" for o, p in quotas(ws) if p == label and o.lower() == wanted]
+    if not keys:
+        raise ValidationError(f"no quota of {owner!r} for {label} (see `bullpen quota list`)")
+    _set_entry(ws, QUOTAS, keys[0], None, "remove quotas")
+    return keys[0]
+
+
+def quota_owner(ws: Workspace, text: str) -> str:
+    """The name a quota is kept under: a current member's (any way ``member_named`` takes
+    it), or, as the forecast shows them, a deal owner who is no member (imported, or a former
+    member) or a name that already has a quota."""
+    wanted = " ".join(text.split())
+    others = {o.get("owner") for o in ws.list("opportunity")} | {o for o, _ in quotas(ws)}
+    by_lower = {o.lower(): o for o in others if isinstance(o, str) and o}
+    members = {m["name"].lower() for m in ws.members()}
+    if wanted.lower() in by_lower and wanted.lower() not in members:
+        return by_lower[wanted.lower()]
+    try:
+        return member_named(ws, wanted)["name"]
+    except ValidationError:
+        names = [m["name"] for m in ws.members()] + list(by_lower.values())
+        raise ValidationError(f"no member or deal owner is called {wanted!r}"
+                              f"{hint(wanted, names)} (see `bullpen member list`)") from None
 
 
 def quotas(ws: Workspace) -> dict[tuple[str, str], float]:

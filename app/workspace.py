@@ -52,6 +52,7 @@ from .identity import Identity, load_identity, peer_id_from_public, save_identit
 from .index import Index
 from .keys import PassphraseSource, create_key, subkey, unlock
 from .limits import check_text_length
+from .member_lookup import member_named
 from .membership import MembershipState, founding_entry, new_entry, replay
 from .store import Store, StoreError
 
@@ -719,14 +720,9 @@ class Workspace:
         return self.membership().role_of(peer_id or self.peer_id)
 
     def find_member(self, text: str) -> str:
-        """A member's peer id from its peer id, a unique suffix (short id) or name."""
-        members = self.members()
-        matches = [m["peer_id"] for m in members
-                   if m["peer_id"] == text or (len(text) >= 4 and m["peer_id"].endswith(text))
-                   or m["name"].lower() == text.lower()]
-        if len(matches) != 1:
-            raise WorkspaceError(f"no single member matches {text!r}")
-        return matches[0]
+        """A member's peer id from its peer id, a unique suffix (short id) or name
+        (:func:`.member_lookup.member_named`)."""
+        return member_named(self, text)["peer_id"]
 
     def append_membership(self, action: str, subject: str, **fields: Any) -> str:
         """Sign and append one membership entry; refused (nothing written) when invalid."""
@@ -737,7 +733,10 @@ class Workspace:
                                   at=now_iso(), parents=sorted(parents), **fields)
             outcome = replay({**log, eid: text}, self.workspace_id)
             if eid in outcome.rejected:
-                raise ValidationError(f"cannot {action} {subject[-6:]}: {outcome.rejected[eid]}")
+                verb = {"role": "change the role of", "seal": "seal the history for"}
+                who = self.member_names().get(subject) or subject[-6:]
+                raise ValidationError(f"cannot {verb.get(action, action)} {who}: "
+                                      f"{outcome.rejected[eid]}")
 
             self.set_setting_entry(INDEX_DOC, MEMBERSHIP, eid, text)
             return eid

@@ -38,11 +38,25 @@ def _quotas(cli: Cli) -> list[dict[str, object]]:
 def test_quota_for_a_non_member_is_refused_naming_the_closest(office):
     cli, _ = office
     cli.fails("quota", "set", "Eli Prak", "2026-Q4", "300000",
-              needle="no member is called 'Eli Prak' (closest: 'Eli Park', 'Elena Ruiz'")
+              needle="no member or deal owner is called 'Eli Prak'; closest: 'Eli Park'")
+    cli.fails("quota", "set", "Bob", "2026-Q4", "1", needle="called 'Bob' (see")  # none close
     assert _quotas(cli) == []
     # a member's name in any case and spacing is theirs, stored as the member list spells it
     cli.out("quota", "set", " eli  park ", "2026-Q4", "300000")
     assert _quotas(cli) == [{"owner": "Eli Park", "period": "2026-Q4", "amount": 300000.0}]
+
+
+def test_a_deal_owner_who_is_no_member_has_a_quota_too_and_quotas_can_be_removed(office):
+    """The forecast shows imported owners and former members: their quotas can be set (under
+    the name the deals carry) and removed."""
+    cli, _ = office
+    add_opp(cli, stage="negotiation", amount="1000", owner="John Smith")
+    cli.out("quota", "set", "john smith", "2026-Q4", "5000")
+    cli.out("quota", "set", "Eli Park", "2026-Q4", "300000")
+    assert {q["owner"] for q in _quotas(cli)} == {"John Smith", "Eli Park"}
+    cli.out("quota", "remove", "JOHN SMITH", "2026-Q4")
+    assert [q["owner"] for q in _quotas(cli)] == ["Eli Park"]
+    cli.fails("quota", "remove", "John Smith", "2026-Q4", needle="no quota of 'John Smith'")
 
 
 def test_member_remove_and_role_name_the_closest_on_a_typo(office):
