@@ -302,7 +302,12 @@ def test_an_older_peer_without_signatures_is_told_to_upgrade() -> None:
     assert "older Bullpen" in sb.blocked["pipeline"]
 
 
-def test_local_change_is_sent_at_once_and_relayed_down_a_line() -> None:
+Hop = tuple[Session, dict[int, Session]]  # a session and the links to deliver its messages
+
+
+def line_of_three() -> tuple[Document, tuple[FakePort, FakePort, FakePort], Hop, Hop]:
+    """A - B - C holding the same pipeline (returned), settled, then A records r9: the ports,
+    and A's session to B and B's to C with their links."""
     doc = collection("pipeline")
     pa, pb, pc = (FakePort({"pipeline": doc.fork()}) for _ in range(3))
     a_b, b_a = session(pa, "B"), session(pb, "A")
@@ -312,6 +317,11 @@ def test_local_change_is_sent_at_once_and_relayed_down_a_line() -> None:
     pump(wire1, links1)
     pump(wire2, links2)
     edit(pa.docs["pipeline"], r9={"title": "new"})
+    return doc, (pa, pb, pc), (a_b, links1), (b_c, links2)
+
+
+def test_local_change_is_sent_at_once_and_relayed_down_a_line() -> None:
+    doc, (pa, pb, pc), (a_b, links1), (b_c, links2) = line_of_three()
     out = a_b.local_change(["pipeline"])
     assert [type(x).__name__ for x in out] == ["Sync"]
     wire1 = [(a_b, x) for x in out]
@@ -328,15 +338,7 @@ def test_signatures_travel_before_the_changes_they_prove_and_are_relayed() -> No
     """The session sends the port's signatures of exactly the changes a Sync message carries
     (a Sigs message first), and of a whole document; the receiving port gets them with the
     changes, keeps what it applied, and so can pass them on down a line."""
-    doc = collection("pipeline")
-    pa, pb, pc = (FakePort({"pipeline": doc.fork()}) for _ in range(3))
-    a_b, b_a = session(pa, "B"), session(pb, "A")
-    b_c, c_b = session(pb, "C"), session(pc, "B")
-    wire1, links1 = connect(a_b, b_a)
-    wire2, links2 = connect(b_c, c_b)
-    pump(wire1, links1)
-    pump(wire2, links2)
-    edit(pa.docs["pipeline"], r9={"title": "new"})
+    doc, (pa, pb, pc), (a_b, links1), (b_c, links2) = line_of_three()
     (change,) = pa.docs["pipeline"].get_changes(doc.get_heads())
     proof = {(change.hash, b"k" * 32): b"s" * 64}
     pa.sigs.update(proof)
