@@ -149,7 +149,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _peer_status(ws: Workspace) -> list[dict[str, Any]]:
     try:
-        from bullpen.sync.peers import peer_status
+        from .peer_book import peer_status
     except ImportError:
         return []
     return peer_status(ws)
@@ -158,7 +158,7 @@ def _peer_status(ws: Workspace) -> list[dict[str, Any]]:
 def listening_addrs(ws: Workspace) -> list[str]:
     """Addresses of the node running on this profile (serve or the app), if any."""
     try:
-        from bullpen.sync.peers import node_info
+        from .peer_book import node_info
     except ImportError:
         return []
     return list((node_info(ws) or {}).get("listen", []))

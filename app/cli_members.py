@@ -21,7 +21,7 @@ def presence(ws: Any) -> dict[str, bool] | None:
     link to them is up. None when no node runs (then you are not online, and whether a
     teammate is cannot be known from here)."""
     try:
-        from bullpen.sync.peers import node_info
+        from .peer_book import node_info
     except ImportError:
         return None
     info = node_info(ws)

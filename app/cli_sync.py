@@ -89,7 +89,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     import trio
 
     from bullpen.sync.node import DialError
-    from bullpen.sync.peers import PeerAddrError, split_p2p_addr
+
+    from .peer_book import PeerAddrError, split_p2p_addr
 
     configure_logging(args.verbose, progress=not args.once)
     try:
@@ -150,8 +151,7 @@ def _report_sync(args: argparse.Namespace, peer_id: str, link: Any) -> int:
 
 
 def cmd_peer(args: argparse.Namespace) -> int:
-    from bullpen.sync import peers
-
+    from . import peer_book as peers
     from .access import AccessPolicy
 
     ws = _open(args)

@@ -42,7 +42,7 @@ class DemoOffice:
     def start_teammates(self, *, interval: float = 4.0, timeout: float = 30.0) -> list[str]:
         """Start every teammate's node; returns their addresses, already remembered as known
         peers of the user's profile (so the user's node dials them)."""
-        from bullpen.sync import peers
+        from . import peer_book as peers
 
         addrs = []
         for home in self.teammates:

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from bullpen.sync.peers import short_id as short_id  # for app/ and ui/
+
 from .keys import ProfileLocked, make_private, open_sealed, read_small, seal, subkey
 
 KEY_FILE = "identity.key"
@@ -39,11 +41,6 @@ def public_from_peer_id(peer_id: str) -> bytes:
     if len(raw) != 38 or raw[:2] != b"\x00\x24" or raw[2:6] != _PROTO_ED25519:
         raise ValueError(f"{peer_id!r} is not an Ed25519 peer id")
     return raw[6:]
-
-
-def short_id(peer_id: str) -> str:
-    """A readable short form for people: the last 6 characters, like git's short hashes."""
-    return peer_id[-6:]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bullpen.crdt.schema import ValidationError
+from bullpen.sync.ports import NotAdmitted
 
 from .identity import public_from_peer_id, verify
 from .workspace import INDEX_DOC, INVITES, Workspace, now_iso
@@ -171,3 +172,22 @@ def admit(ws: Workspace, secret: bytes, joiner: str, name: str) -> str:
         return ws.add_member(joiner, record["role"], clean, invite=invite_hash)
     except ValidationError as exc:
         raise InviteError(str(exc)) from None
+
+
+class InviteAdmission:
+    """The sync node's :class:`~bullpen.sync.ports.Admission`: newcomers join with an invite
+    this workspace stores, admitted by :func:`admit`."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    def invited(self, secret: bytes) -> bool:
+        stored = self.ws.setting(INVITES) or {}
+        return stored.get(hashlib.sha256(secret).hexdigest()) is not None
+
+    def admit(self, secret: bytes, peer_id: str, name: str) -> str:
+        try:
+            admit(self.ws, secret, peer_id, name)
+        except InviteError as exc:
+            raise NotAdmitted(str(exc)) from None
+        return self.ws.role(peer_id) or ""

@@ -77,8 +77,8 @@ def join_workspace(
                 try:
                     with trio.fail_after(15):
                         await node.connect(target)
-                    role = await request_join(node.host, ID.from_base58(invite.inviter), invite,
-                                              name)
+                    role = await request_join(node.host, ID.from_base58(invite.inviter),
+                                              invite.workspace_id, invite.secret, name)
                     admitted = True
                     link = await node.dial(target)
                     await node.wait_in_sync(invite.inviter, timeout=timeout)

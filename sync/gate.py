@@ -49,7 +49,7 @@ from libp2p.security.exceptions import HandshakeFailure
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 
-from bullpen.app.identity import short_id
+from .peers import short_id
 
 log = logging.getLogger("bullpen.sync")
 

@@ -2,9 +2,9 @@
 
 One request, one answer, on its own libp2p stream (Noise-encrypted, and the inviter is the
 peer id the signed code names, so the secret goes only to them). The member admits the
-newcomer by signing a membership entry (app/invites.admit); from then on the newcomer is a
-member like any other and syncs on ``/bullpen/sync/1``. A refusal is a plain sentence the
-newcomer's ``bullpen join`` prints.
+newcomer through its :class:`~.ports.Admission` (the app signs a membership entry); from then
+on the newcomer is a member like any other and syncs on ``/bullpen/sync/1``. A refusal is a
+plain sentence the newcomer's ``bullpen join`` prints.
 
 The requester is a stranger until its secret matches an invite this workspace stores (by its
 hash): until then every refusal is the same sentence (:data:`NOT_ACCEPTED`), so a wrong code,
@@ -16,7 +16,6 @@ at a time per connection (``gate.py``).
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import logging
 from typing import Any
@@ -25,12 +24,10 @@ import trio
 from libp2p.custom_types import TProtocol
 from libp2p.network.stream.exceptions import StreamEOF
 
-from bullpen.app.identity import short_id
-from bullpen.app.invites import Invite, InviteError, admit
-from bullpen.app.workspace import INVITES, Workspace
-
 from . import framing
 from .gate import HANDSHAKE_TIMEOUT, Gate
+from .peers import short_id
+from .ports import Admission, NotAdmitted
 
 log = logging.getLogger("bullpen.sync")
 
@@ -63,31 +60,27 @@ async def _send(stream: Any, payload: dict[str, Any]) -> None:
         await stream.write(frame)
 
 
-def parse_request(raw: bytes, workspace_id: str) -> tuple[bytes, str]:
-    """(secret, name) from a join request; InviteError for anything malformed."""
+def parse_request(raw: bytes, workspace_id: str) -> tuple[bytes, str] | None:
+    """(secret, name) from a join request for ``workspace_id``; None for anything else."""
     try:
         request = json.loads(raw)
         secret = base64.b64decode(request["secret"], validate=True)
         name, ws_id = request["name"], request["ws"]
     except (ValueError, KeyError, TypeError):
-        raise InviteError("malformed join request") from None
+        return None
     if not isinstance(name, str) or ws_id != workspace_id or len(secret) != 16:
-        raise InviteError("this invite is not for this workspace")
+        return None
     return secret, name
 
 
-def _proven(ws: Workspace, raw: bytes) -> tuple[bytes, str] | None:
+def _proven(admission: Admission, workspace_id: str, raw: bytes) -> tuple[bytes, str] | None:
     """(secret, name) when the request holds the secret of an invite this workspace stores;
     None for anything else (the requester has proven nothing)."""
-    try:
-        secret, name = parse_request(raw, ws.workspace_id)
-    except InviteError:
-        return None
-    known = (ws.setting(INVITES) or {}).get(hashlib.sha256(secret).hexdigest())
-    return (secret, name) if known is not None else None
+    request = parse_request(raw, workspace_id)
+    return request if request is not None and admission.invited(request[0]) else None
 
 
-async def serve_join(ws: Workspace, stream: Any, gate: Gate) -> None:
+async def serve_join(admission: Admission, workspace_id: str, stream: Any, gate: Gate) -> None:
     """Answer one join request (a stream handler of the member's node)."""
     peer_id = str(stream.muxed_conn.peer_id)
     async with gate.joining(stream) as allowed:
@@ -96,8 +89,8 @@ async def serve_join(ws: Workspace, stream: Any, gate: Gate) -> None:
         try:
             with trio.fail_after(HANDSHAKE_TIMEOUT):
                 raw = await _read_one(stream)
-            proven = await trio.to_thread.run_sync(_proven, ws, raw)
-            answer = await _answer(ws, peer_id, proven)
+            proven = await trio.to_thread.run_sync(_proven, admission, workspace_id, raw)
+            answer = await _answer(admission, peer_id, proven)
             if answer.get("ok"):
                 await gate.admitted(stream)  # a member now: its connection is no longer limited
             with trio.fail_after(HANDSHAKE_TIMEOUT):
@@ -110,7 +103,7 @@ async def serve_join(ws: Workspace, stream: Any, gate: Gate) -> None:
             await _close(stream)
 
 
-async def _answer(ws: Workspace, peer_id: str, proven: tuple[bytes, str] | None
+async def _answer(admission: Admission, peer_id: str, proven: tuple[bytes, str] | None
                   ) -> dict[str, Any]:
     """Admit a requester who proved an invite's secret; the answer to send back."""
     if proven is None:
@@ -118,12 +111,12 @@ async def _answer(ws: Workspace, peer_id: str, proven: tuple[bytes, str] | None
         return {"ok": False, "error": NOT_ACCEPTED}
     secret, name = proven
     try:
-        await trio.to_thread.run_sync(admit, ws, secret, peer_id, name)
-    except InviteError as exc:  # the secret is proven: the reason may be told
+        role = await trio.to_thread.run_sync(admission.admit, secret, peer_id, name)
+    except NotAdmitted as exc:  # the secret is proven: the reason may be told
         log.info("refused join by %s: %s", short_id(peer_id), exc)
         return {"ok": False, "error": str(exc)}
     log.info("admitted %s (%s) with an invite", name, short_id(peer_id))
-    return {"ok": True, "role": ws.role(peer_id)}
+    return {"ok": True, "role": role}
 
 
 async def _close(stream: Any) -> None:
@@ -134,13 +127,15 @@ async def _close(stream: Any) -> None:
             log.debug("closing a join stream failed", exc_info=True)
 
 
-async def request_join(host: Any, peer_id: Any, invite: Invite, name: str) -> str:
-    """Ask the inviter (already connected) to admit us; returns our role."""
+async def request_join(host: Any, peer_id: Any, workspace_id: str, secret: bytes,
+                       name: str) -> str:
+    """Ask the inviter (already connected) to admit us to ``workspace_id`` with an invite's
+    ``secret``; returns our role."""
     stream = await host.new_stream(peer_id, [JOIN_PROTOCOL])
     try:
         with trio.fail_after(TIMEOUT):
-            await _send(stream, {"v": 1, "ws": invite.workspace_id, "name": name,
-                                 "secret": base64.b64encode(invite.secret).decode()})
+            await _send(stream, {"v": 1, "ws": workspace_id, "name": name,
+                                 "secret": base64.b64encode(secret).decode()})
             try:
                 answer = json.loads(await _read_one(stream))
             except ValueError:

@@ -26,12 +26,11 @@ import trio
 from libp2p.custom_types import TProtocol
 from libp2p.network.stream.exceptions import StreamEOF
 
-from bullpen.app.identity import short_id
-
 from . import framing
 from .framing import FrameError
 from .messages import FEATURE_REACH, Addrs, Error, Held, Hello, Message, ProtocolError, decode
 from .messages import encode as encode_message
+from .peers import short_id
 from .session import PeerClosed, Refused, Session, State
 
 if TYPE_CHECKING:
@@ -55,7 +54,7 @@ class Link:
         self.peer_id = peer_id
         self.initiator = initiator
         self.session = Session(
-            node.docs, peer_id, node.ws.workspace_id, policy=node.policy, name=node.ws.name,
+            node.docs, peer_id, node.local.workspace_id, policy=node.policy, name=node.local.name,
             addrs=node.advertised_addrs(),
         )
         self.outbox: list[Message] = []

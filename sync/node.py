@@ -10,20 +10,20 @@ Concurrency model, and why:
   event loop (the desktop app), where nothing may block the GUI thread for long.
 * Everything that touches automerge documents or disk (generating and applying sync messages,
   saving and merging whole documents, blobs, the store) is blocking work of up to a few hundred
-  milliseconds on big documents. It runs in ``trio.to_thread.run_sync`` and takes ``ws.lock``
-  (the Workspace's own methods do), because the GUI, the CLI-refresh poller and every peer's
-  session share the same documents. One step at a time per session keeps each peer's
-  ``SyncState``\\s consistent; steps of different peers run in parallel threads and serialize
-  on ``ws.lock`` only while they touch documents.
-* Other threads (the GUI, a Workspace listener called on a worker thread, zeroconf's mDNS
+  milliseconds on big documents. It runs in ``trio.to_thread.run_sync`` behind the ports
+  (``ports.py``; the app's adapters lock the workspace), because the GUI, the CLI-refresh
+  poller and every peer's session share the same documents. One step at a time per session
+  keeps each peer's ``SyncState``\\s consistent; steps of different peers run in parallel
+  threads and serialize on the workspace's lock only while they touch documents.
+* Other threads (the GUI, a workspace listener called on a worker thread, zeroconf's mDNS
   thread) never call into trio directly: they hand work over with
   ``TrioToken.run_sync_soon`` (:meth:`Node.submit`, :meth:`Node.stop`, the change listener).
 * A change is pushed to each peer as soon as it happens; while a send to that peer is in flight
   further changes only accumulate (as document ids), and the next send covers them all. There is
   no timer-based batching.
 * Other processes on the same profile (the CLI beside ``bullpen serve``) write to the store;
-  the node polls ``ws.refresh()`` every :data:`POLL_INTERVAL`, which announces their changes to
-  the node like local writes.
+  the node polls ``LocalWorkspace.refresh()`` every :data:`POLL_INTERVAL`, which announces
+  their changes to the node like local writes.
 """
 
 from __future__ import annotations
@@ -42,16 +42,13 @@ from libp2p.network.config import ConnectionConfig
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from multiaddr import Multiaddr
 
-from bullpen.app.identity import short_id
-from bullpen.app.workspace import ChangeSet, Workspace
-
 from . import addresses, peers
-from .docs import WorkspaceDocs
 from .gate import Gate
 from .join import JOIN_PROTOCOL, serve_join
 from .link import PEER_CLOSED, PROTOCOL_ID, REFUSAL, Link
-from .peers import PeerState
+from .peers import PeerState, short_id
 from .policy import Policy
+from .ports import Admission, LocalChange, LocalWorkspace, NodeDocs, PeerBook
 from .reach import DIAL_TIMEOUT, DialError, Reach
 
 __all__ = ["PROTOCOL_ID", "DialError", "Link", "Node"]
@@ -66,7 +63,10 @@ BLOB_RETRY = (2.0, 5.0, 15.0, 30.0, 60.0)
 
 
 class Node:
-    """A headless sync node over one open :class:`Workspace`.
+    """A headless sync node over one workspace, reached through its ports (``ports.py``;
+    ``bullpen.app.node.make_node`` wires the app's). The ``policy`` decides who may connect
+    and which changes are accepted; there is no default, so no node trusts strangers by a
+    forgotten argument.
 
     ``listen``: multiaddrs to listen on (``/ip4/127.0.0.1/tcp/0`` in tests). ``advertise``:
     tell peers our listen addresses in the hello so they can dial us back (off for one-shot
@@ -75,25 +75,30 @@ class Node:
 
     def __init__(
         self,
-        ws: Workspace,
+        local: LocalWorkspace,
+        docs: NodeDocs,
+        book: PeerBook,
+        admission: Admission,
         *,
+        policy: Policy,
         listen: Sequence[str] = ("/ip4/127.0.0.1/tcp/0",),
-        policy: Policy | None = None,
         mdns: bool = False,
         advertise: bool = True,
         redial: bool = True,
         publish: bool = True,
     ) -> None:
-        self.ws = ws
-        self.policy = policy or Policy()
-        self.docs = WorkspaceDocs(ws, self.policy)
+        self.local = local
+        self.docs = docs
+        self.book = book
+        self.admission = admission
+        self.policy = policy
         self.gate = Gate(self.policy.is_allowed)
         self.listen = list(listen)
         self.mdns = mdns
         self.advertise = advertise
         self.redial = redial
         self.publish = publish
-        self.peer_id = ws.peer_id
+        self.peer_id = local.peer_id
         self.links: dict[str, Link] = {}
         self.reach = Reach(self)
         self._bound: list[str] = []  # as the host listens (maybe on 0.0.0.0)
@@ -137,9 +142,8 @@ class Node:
     def _keep_port(self, bound: list[str]) -> None:
         """Remember the wildcard listener's port for the next run (see ``addresses``)."""
         port = addresses.bound_port(bound)
-        if port is not None and port != self.ws.store.get_meta(addresses.PORT_KEY):
-            with self.ws.store.transaction():
-                self.ws.store.set_meta(addresses.PORT_KEY, port)
+        if port is not None and port != self.book.kept_port():
+            self.book.keep_port(port)
 
     def _call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         if self._token is None:
@@ -155,10 +159,10 @@ class Node:
         self._token = trio.lowlevel.current_trio_token()
         host = self._make_host()
         self._host = host
-        known = await trio.to_thread.run_sync(peers.known_peers, self.ws)
-        listen = addresses.with_kept_port(self.listen, await trio.to_thread.run_sync(
-            self.ws.store.get_meta, addresses.PORT_KEY))
-        unsubscribe = self.ws.subscribe(self._on_change_threadsafe)
+        known = await trio.to_thread.run_sync(self.book.known)
+        listen = addresses.with_kept_port(self.listen,
+                                          await trio.to_thread.run_sync(self.book.kept_port))
+        unsubscribe = self.local.subscribe(self._on_change_threadsafe)
         try:
             with trio.CancelScope() as self._cancel:
                 async with host.run(listen_addrs=[Multiaddr(a) for a in listen]):
@@ -190,7 +194,7 @@ class Node:
             self._nursery = None
 
     def _make_host(self) -> Any:
-        key_pair = create_new_key_pair(self.ws.identity.seed)
+        key_pair = create_new_key_pair(self.local.identity.seed)
         config = ConnectionConfig(max_connections_per_peer=1)
         sec_opt = self.gate.security_options(key_pair)  # Noise only, strangers limited
         if self.mdns:
@@ -215,7 +219,7 @@ class Node:
         while True:
             await trio.sleep(POLL_INTERVAL)
             try:
-                await trio.to_thread.run_sync(self.ws.refresh)
+                await trio.to_thread.run_sync(self.local.refresh)
             except Exception as exc:
                 log.warning("reading the store failed: %s", exc)
 
@@ -255,11 +259,11 @@ class Node:
                     log.warning("could not record peer state: %s", exc)
 
     def _publish(self, states: list[PeerState]) -> None:
-        peers.publish(self.ws, self.listen_addrs, states)
-        peers.save_seen(self.ws, [s for s in states if s.connected])
+        self.book.publish(self.listen_addrs, states)
+        self.book.save_seen([s for s in states if s.connected])
         # ``bullpen peer add`` while we run: a new peer, or a new address of a known one.
         mine = {s.peer_id: s.addr_times for s in states}
-        news = [s for p, s in peers.known_peers(self.ws).items()
+        news = [s for p, s in self.book.known().items()
                 if any(at > mine.get(p, {}).get(a, -1.0) for a, at in s.addr_times.items())]
         if news:
             self.submit(self.reach.learn_checked, news)
@@ -269,17 +273,17 @@ class Node:
             states = self.peer_states()
             for s in states:
                 s.connected = False
-            peers.save_seen(self.ws, [s for s in states if s.last_seen])
-            peers.unpublish(self.ws)
+            self.book.save_seen([s for s in states if s.last_seen])
+            self.book.unpublish()
         except Exception as exc:
             log.warning("could not record peer state: %s", exc)
 
     # ----- changes -------------------------------------------------------------------------
 
-    def _on_change_threadsafe(self, change: ChangeSet) -> None:
+    def _on_change_threadsafe(self, change: LocalChange) -> None:
         self._call_soon(self._on_change, change)
 
-    def _on_change(self, change: ChangeSet) -> None:
+    def _on_change(self, change: LocalChange) -> None:
         blobs = "resource" in change.kinds
         if change.doc_id == MEMBERSHIP_DOC:
             self._nursery_start(self._drop_disallowed)
@@ -315,7 +319,7 @@ class Node:
             log.warning("sync stream from %s failed: %s", short_id(peer_id), exc)
 
     async def _handle_join(self, stream: Any) -> None:
-        await serve_join(self.ws, stream, self.gate)
+        await serve_join(self.admission, self.local.workspace_id, stream, self.gate)
 
     @property
     def host(self) -> Any:

@@ -31,13 +31,10 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 from multiaddr import Multiaddr
 
-from bullpen.app.identity import short_id
-
-from . import peers
 from .addresses import merge_times
 from .link import PROTOCOL_ID
 from .messages import MAX_REACH_PEERS, Addrs
-from .peers import PeerState
+from .peers import PeerState, short_id
 
 if TYPE_CHECKING:
     from .link import Link
@@ -90,7 +87,7 @@ class Reach:
             if teammate:
                 self._tell(peer_id, source)
             if persist and self.node.publish:
-                self.node._nursery_start(self._record, peers.remember, peer_id,
+                self.node._nursery_start(self._record, self.node.book.remember, peer_id,
                                          dict(known.addr_times), known.name)
         if self.node.redial:
             self.keep_connected(peer_id)
@@ -108,7 +105,7 @@ class Reach:
         """Write to the peers table; a failure (a busy or damaged store) is logged, never the
         end of the node."""
         try:
-            await trio.to_thread.run_sync(fn, self.node.ws, *args)
+            await trio.to_thread.run_sync(fn, *args)
         except Exception as exc:
             log.warning("could not record peers: %s", exc)
 
@@ -136,7 +133,7 @@ class Reach:
             known = self.peers[state.peer_id]
             known.last_seen = known.last_seen or state.last_seen
         if gone and stored and self.node.publish:
-            await self._record(peers.forget, gone)
+            await self._record(self.node.book.forget, gone)
 
     async def prune(self) -> None:
         """After a membership change: forget remembered peers that are no longer members."""

@@ -4,7 +4,7 @@ The threat model is a member, a guest or a stranger whose client writes whatever
 any document it holds. :func:`forge` makes such a change in the attacker's own replica,
 bypassing every use-case check (it writes with automerge directly, under the attacker's key);
 :func:`deliver` then hands the attacker's document to a victim through the same code a sync
-node runs (:class:`~bullpen.sync.docs.WorkspaceDocs` under the victim's
+node runs (:class:`~bullpen.app.sync_docs.WorkspaceDocs` under the victim's
 :class:`~bullpen.app.access.AccessPolicy`), by sync messages or as a whole saved document;
 :func:`views` is what the victim's user sees, to compare before and after.
 """
@@ -18,9 +18,9 @@ from automerge.core import ROOT
 
 from bullpen.app import authorship, sales
 from bullpen.app.access import AccessPolicy
+from bullpen.app.sync_docs import WorkspaceDocs
 from bullpen.app.workspace import Workspace
 from bullpen.crdt import records as rec
-from bullpen.sync.docs import WorkspaceDocs
 from bullpen.sync.payloads import compress_saved, inspect_sync
 from bullpen.sync.policy import Policy, RefusedChanges
 

@@ -13,7 +13,7 @@ from bullpen.app.workspace import Workspace
 
 @pytest.mark.slow
 def test_simulated_teammates_change_things_over_libp2p(tmp_path):
-    from bullpen.sync.node import Node
+    from bullpen.app.node import make_node
 
     office = prepare_office(tmp_path / "office", opportunities=12)
     try:
@@ -23,7 +23,7 @@ def test_simulated_teammates_change_things_over_libp2p(tmp_path):
         assert len(ws.members()) == 4
         remote_changes = []
         ws.subscribe(lambda change: change.remote and remote_changes.append(change))
-        node = Node(ws, listen=["/ip4/127.0.0.1/tcp/0"], mdns=False, publish=False)
+        node = make_node(ws, listen=["/ip4/127.0.0.1/tcp/0"], publish=False)
 
         async def main() -> None:
             async with trio.open_nursery() as nursery:

@@ -8,9 +8,9 @@ from automerge.core import Document, SyncState
 from conftest import opp_fields
 
 from bullpen.app.access import AccessPolicy
+from bullpen.app.sync_docs import WorkspaceDocs
 from bullpen.app.workspace import Workspace
 from bullpen.crdt.changes import changes_message, parse_change
-from bullpen.sync.docs import WorkspaceDocs
 from bullpen.sync.messages import ProtocolError
 from bullpen.sync.payloads import inspect_sync
 
@@ -130,7 +130,7 @@ def test_text_documents_beyond_the_lru_are_unloaded_and_reload_intact(ws, join_w
 
     ids = [ws.new_document(f"Doc {i}", f"body {i}") for i in range(MAX_LOADED_TEXTS + 3)]
     mate = join_ws(ws, "Ravi")
-    port = WorkspaceDocs(mate)
+    port = WorkspaceDocs(mate, AccessPolicy(mate))
     texts = [d for d in mate.doc_ids() if d.startswith("doc:")]
     assert len(texts) == len(ids)
     heads = {d: sorted(mate.doc(d).get_heads()) for d in texts}

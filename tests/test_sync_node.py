@@ -21,9 +21,11 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from multiaddr import Multiaddr
 
+from bullpen.app.node import make_node
 from bullpen.app.workspace import Workspace
 from bullpen.sync import framing, messages, payloads
 from bullpen.sync.node import PROTOCOL_ID, DialError, Node
+from bullpen.sync.policy import Policy
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -62,6 +64,12 @@ async def eventually(check: Callable[[], Any], timeout: float = 20, what: str = 
             await trio.sleep(0.02)
 
 
+def open_node(ws: Workspace, **options: Any) -> Node:
+    """A node on loopback that syncs with anyone (these replicas test the protocol, not
+    membership: ``test_sync_reach`` and the stranger tests run the members-only policy)."""
+    return make_node(ws, listen=["/ip4/127.0.0.1/tcp/0"], policy=Policy(), **options)
+
+
 def run_nodes(*nodes: Node, body: Callable[..., Awaitable[None]]) -> None:
     async def main() -> None:
         async with trio.open_nursery() as nursery:
@@ -77,8 +85,8 @@ def test_live_changes_and_relay_down_a_line(replicas) -> None:
     b, c = make("Bob"), make("Cat")
     opp(a, "first")
     # A and C hear of each other from B (Addrs) but do not redial: the line stays a line.
-    na, nb = Node(a, publish=False, redial=False), Node(b, publish=False)
-    nc = Node(c, publish=False, redial=False)
+    na, nb = open_node(a, publish=False, redial=False), open_node(b, publish=False)
+    nc = open_node(c, publish=False, redial=False)
 
     async def body(aa, ab, ac) -> None:
         await nb.dial(aa[0])
@@ -105,7 +113,7 @@ def test_live_changes_and_relay_down_a_line(replicas) -> None:
 def test_simultaneous_dials_leave_one_link(replicas) -> None:
     a, make = replicas
     b = make("Bob")
-    na, nb = Node(a, publish=False), Node(b, publish=False)
+    na, nb = open_node(a, publish=False), open_node(b, publish=False)
 
     async def body(aa, ab) -> None:
         async with trio.open_nursery() as n:
@@ -133,7 +141,7 @@ def test_a_file_a_peer_lacked_at_first_is_asked_for_again(replicas, tmp_path: Pa
     sha = hashlib.sha256(deck.read_bytes()).hexdigest()
     exchange(a, b)  # the record, not the file
     assert not b.blobs.has(sha)
-    na, nb, nc = (Node(ws, publish=False, redial=False) for ws in (a, b, c))
+    na, nb, nc = (open_node(ws, publish=False, redial=False) for ws in (a, b, c))
 
     async def body(aa, ab, ac) -> None:
         await nc.dial(ab[0])
@@ -153,7 +161,7 @@ def test_resource_blob_is_fetched(replicas, tmp_path: Path) -> None:
     deck.write_bytes(os.urandom(messages.BLOB_CHUNK * 2 + 123))
     rid = a.add_resource(deck)
     sha = hashlib.sha256(deck.read_bytes()).hexdigest()
-    na, nb = Node(a, publish=False), Node(b, publish=False)
+    na, nb = open_node(a, publish=False), open_node(b, publish=False)
 
     async def body(aa, ab) -> None:
         await nb.dial(aa[0])
@@ -173,7 +181,7 @@ def test_resource_blob_is_fetched(replicas, tmp_path: Path) -> None:
 
 def test_unreachable_peer_fails_fast(replicas) -> None:
     a, _ = replicas
-    na = Node(a, publish=False)
+    na = open_node(a, publish=False)
     ghost = create_new_key_pair(b"\x01" * 32)
     ghost_id = ID.from_pubkey(ghost.public_key)
 
@@ -192,7 +200,7 @@ def test_hostile_peer_is_dropped_and_changes_nothing(replicas, attack: str) -> N
     a, make = replicas
     b = make("Bob")
     opp(a, "keep")
-    na, nb = Node(a, publish=False), Node(b, publish=False)
+    na, nb = open_node(a, publish=False), open_node(b, publish=False)
     evil_host = new_host(key_pair=create_new_key_pair(os.urandom(32)))
 
     def payload() -> bytes:
@@ -248,7 +256,7 @@ def test_commands_from_another_thread(replicas) -> None:
     a, make = replicas
     b = make("Bob")
     opp(a, "via submit")
-    na, nb = Node(a, publish=False), Node(b, publish=False)
+    na, nb = open_node(a, publish=False), open_node(b, publish=False)
     started = threading.Event()
     box: dict[str, Any] = {}
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import trio
 
-from bullpen.app.access import AccessPolicy
+from bullpen.app.node import make_node
+from bullpen.app.peer_book import StorePeerBook, add_peer
 from bullpen.app.workspace import Workspace
-from bullpen.sync import peers
 from bullpen.sync.addresses import MAX_KEPT, merge_times, newest_first
 from bullpen.sync.messages import Addrs, Held, ProtocolError, decode, encode
-from bullpen.sync.node import Node
+from bullpen.sync.peers import PeerState
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -59,24 +59,25 @@ def test_peers_table_merges_addresses_and_save_seen_keeps_them(ws: Workspace) ->
     bob = other.peer_id
     other.close()
     old, new = f"/ip4/127.0.0.1/tcp/1000/p2p/{bob}", f"/ip4/127.0.0.1/tcp/2000/p2p/{bob}"
-    peers.remember(ws, bob, {old: 100.0})
-    peers.add_peer(ws, new)  # stamped now: first
-    state = peers.known_peers(ws)[bob]
+    book = StorePeerBook(ws)
+    book.remember(bob, {old: 100.0})
+    add_peer(ws, new)  # stamped now: first
+    state = book.known()[bob]
     assert state.addrs == [new, old]
     # a node's stale in-memory view never writes the old address back
-    stale = peers.PeerState(bob, "Bob", [old], last_seen=5.0)
+    stale = PeerState(bob, "Bob", [old], last_seen=5.0)
     stale.set_times({old: 100.0})
-    peers.save_seen(ws, [stale])
-    peers.remember(ws, bob, {old: 100.0})
-    again = peers.known_peers(ws)[bob]
+    book.save_seen([stale])
+    book.remember(bob, {old: 100.0})
+    again = book.known()[bob]
     assert again.addrs == [new, old] and again.name == "Bob" and again.last_seen == 5.0
     # a table written by an older Bullpen (a plain list) still reads, as never confirmed
     with ws.lock, ws.store.transaction():
         ws.store.db.execute("UPDATE peers SET addrs = ? WHERE peer_id = ?",
                             [json.dumps([old]), bob])
-    assert peers.known_peers(ws)[bob].addr_times == {old: 0.0}
-    peers.forget(ws, [bob])
-    assert peers.known_peers(ws) == {}
+    assert book.known()[bob].addr_times == {old: 0.0}
+    book.forget([bob])
+    assert book.known() == {}
 
 
 def test_teammates_tell_each_other_and_strangers_are_not_kept(ws: Workspace) -> None:
@@ -93,7 +94,8 @@ def test_teammates_tell_each_other_and_strangers_are_not_kept(ws: Workspace) -> 
     ws.add_member(guest.peer_id, "guest", "Gus")
     guest.merge_saved("index", ws.doc("index").save())
     b, c = made
-    na, nb, nc, ng = (Node(w, publish=False, policy=AccessPolicy(w)) for w in (ws, b, c, guest))
+    na, nb, nc, ng = (make_node(w, listen=["/ip4/127.0.0.1/tcp/0"], publish=False)
+                      for w in (ws, b, c, guest))  # members only (make_node's policy)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:

@@ -1,4 +1,4 @@
-"""The :class:`~.session.DocPort` over a real :class:`~bullpen.app.workspace.Workspace`.
+"""The sync node's :class:`~bullpen.sync.session.DocPort` over a real :class:`Workspace`.
 
 Every method is blocking CRDT or disk work: the node calls them from worker threads
 (``trio.to_thread.run_sync``), never on the trio loop, and each takes ``ws.lock`` (the
@@ -26,15 +26,15 @@ from typing import Any
 
 from automerge.core import ROOT, Document, Message, SyncState
 
-from bullpen.app.blobs import IncomingBlob
-from bullpen.app.workspace import Workspace
 from bullpen.crdt.changes import ChangeHeader
 from bullpen.crdt.schema import INDEX_DOC
+from bullpen.sync.errors import ProtocolError
+from bullpen.sync.payloads import compress_saved, decompress_saved, inspect_sync
+from bullpen.sync.policy import Policy, RefusedChanges
+from bullpen.sync.session import Proofs
 
-from .errors import ProtocolError
-from .payloads import compress_saved, decompress_saved, inspect_sync
-from .policy import Policy, RefusedChanges
-from .session import Proofs
+from .blobs import IncomingBlob
+from .workspace import Workspace
 
 TRIM_AFTER_BYTES = 256 * 1024
 
@@ -50,9 +50,9 @@ _malloc_trim = _find_malloc_trim()
 
 
 class WorkspaceDocs:
-    def __init__(self, ws: Workspace, policy: Policy | None = None) -> None:
+    def __init__(self, ws: Workspace, policy: Policy) -> None:
         self.ws = ws
-        self.policy = policy or Policy()
+        self.policy = policy
         self._claims: set[str] = set()
         self._claims_lock = threading.Lock()
         # The last compressed save of each document sent whole, by heads: a hub that welcomes
@@ -158,7 +158,7 @@ class WorkspaceDocs:
 
     def _proven(self, doc_id: str, new: list[Any], offered: Proofs) -> list[Any]:
         """Raise when a ``new`` change is not proven its author's by a signature (see
-        :mod:`bullpen.app.authorship`); else the valid signatures, to store with them."""
+        :mod:`.authorship`); else the valid signatures, to store with them."""
         refused, valid = self.policy.unsigned(doc_id, new, offered)
         _raise_refused(doc_id, refused)
         return valid
