@@ -7,13 +7,13 @@ documents from other threads.
 
 Received data is applied atomically. Every change chunk of a sync message is verified
 (checksum) and its header read (author, dependencies, hash) before automerge sees it, and the
-policy judges the changes the document does not hold yet: one refused change refuses the whole
-message, before anything is applied. Only then is the message received by the live document;
-should automerge still reject it, the workspace drops its in-memory copy (reloaded from the
-store, where nothing of the message was written), so a peer's bad message leaves no
-half-applied trace. Forking a document costs milliseconds per 10,000 records, which is why
-the fork is kept only for what headers cannot describe: a message carrying a whole document
-chunk, or a document without our genesis marker. A saved document is loaded on its own first.
+policy refuses by those headers (authors) at once. The message is then received by the live
+document, and *every change the document holds now and did not before* is judged (roles,
+content, signatures) before anything is stored: that includes changes automerge kept waiting
+for a dependency and releases only now, which came with an earlier message and were judged by
+nothing then. One refused change refuses the whole message: the workspace drops its in-memory
+copy (reloaded from the store, where nothing of it was written), so a peer's bad message leaves
+no half-applied trace. A saved document this replica lacks is loaded and judged on its own.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from automerge.core import ROOT, Document, Message, SyncState
@@ -104,40 +104,33 @@ class WorkspaceDocs:
                 # lack gets a throwaway empty stand-in, so no empty document appears here.
                 (doc if doc is not None else Document()).receive_sync_message(state, msg)
                 return set()
-            judge = self.policy.content_judge(doc_id)
-            applied: set[bytes] = set()
             if doc is not None and info.headers is not None and _has_marker(doc):
                 self._check_headers(doc_id, doc, info.headers)
+            applied: set[bytes] = set()
+            self.ws.apply_remote(doc_id, self._judged(
+                doc_id, offered, applied, lambda live: _receive(live, state, msg)))
+        self._after_applied(doc_id)
+        return applied
 
-                def apply(live: Document) -> list[Any]:
-                    before = live.get_heads()
-                    _receive(live, state, msg)
-                    # a refusal here drops the in-memory copy: nothing of it is stored
-                    new = live.get_changes(before)
-                    _raise_refused(doc_id, judge(live, new))
-                    applied.update(c.hash for c in new)
-                    return self._proven(doc_id, new, offered)
+    def _judged(self, doc_id: str, offered: Proofs, applied: set[bytes],
+                step: Callable[[Document], None]) -> Callable[[Document], list[Any]]:
+        """What :meth:`Workspace.apply_remote` runs: ``step`` on the live document, then every
+        change it holds now and did not before is judged (a refusal raises, and the in-memory
+        copy is dropped: nothing is stored). Their hashes go into ``applied``; returns the
+        valid signatures, stored with them."""
+        judge = self.policy.content_judge(doc_id)
 
-                self.ws.apply_remote(doc_id, apply)
-                self._after_applied(doc_id)
-                return applied
-            fork = doc.fork() if doc is not None else Document()
-            try:
-                fork.receive_sync_message(state, msg)
-            except Exception as exc:
-                raise ProtocolError(f"sync message rejected by automerge: {exc}") from None
-            new = fork.get_changes(doc.get_heads() if doc is not None else [])
+        def apply(live: Document) -> list[Any]:
+            before = live.get_heads()
+            step(live)
+            new = live.get_changes(before)
             self._refuse_any(doc_id, new)
-            _raise_refused(doc_id, judge(fork, new))
+            _raise_refused(doc_id, judge(live, new))
             proven = self._proven(doc_id, new, offered)
+            applied.update(c.hash for c in new)
+            return proven
 
-            def merge(live: Document) -> list[Any]:
-                live.merge(fork)
-                return proven
-
-            self.ws.apply_remote(doc_id, merge)
-            self._after_applied(doc_id)
-            return {c.hash for c in new}
+        return apply
 
     def _check_headers(self, doc_id: str, doc: Document, headers: list[ChangeHeader]) -> None:
         """Refuse by the changes' own headers (authors), for those ``doc`` lacks."""
@@ -186,14 +179,14 @@ class WorkspaceDocs:
         except Exception as exc:
             raise ProtocolError(f"saved document does not load: {exc}") from None
         with self.ws.lock:
-            doc = self._existing(doc_id)
-            new = loaded.get_changes([])
-            if doc is not None and _has_marker(doc):
-                new = [c for c in new if not _holds(doc, c.hash)]
-            self._refuse_any(doc_id, new)
-            _raise_refused(doc_id, self.policy.content_judge(doc_id)(loaded, new))
-            proven = self._proven(doc_id, new, sigs or {})
-        self.ws.merge_saved(doc_id, raw, loaded, proven)
+            if self._existing(doc_id) is not None:
+                self.ws.apply_remote(doc_id, self._judged(
+                    doc_id, sigs or {}, set(), lambda live: live.merge(loaded)))
+            else:
+                new = loaded.get_changes([])
+                self._refuse_any(doc_id, new)
+                _raise_refused(doc_id, self.policy.content_judge(doc_id)(loaded, new))
+                self.ws.merge_saved(doc_id, raw, loaded, self._proven(doc_id, new, sigs or {}))
         self._after_applied(doc_id)
         self._merged += len(raw)
         return loaded.get_heads()

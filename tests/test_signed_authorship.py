@@ -294,3 +294,35 @@ def test_a_newcomer_trusts_its_inviter_for_the_index_only(office, tmp_path):
         assert gus.list("opportunity") == []
     finally:
         gus.close()
+
+
+def test_a_change_waiting_in_automerge_is_judged_when_it_is_finally_applied(office):
+    """Eli sends his own quota change P alone, without the adoption marker M it depends on:
+    automerge keeps P waiting and applies nothing, so there is nothing to judge yet. Then a
+    whole copy holding only M (which a rep may write) releases P inside the merge: P must be
+    judged then (a rep may not set quotas), by either receiving path, and nothing stored."""
+    import hostile
+    from automerge.core import SyncState
+
+    from bullpen.crdt import records as rec
+    from bullpen.crdt.changes import changes_message
+
+    eli, fay = office["eli"], office["fay"]
+    seen = views(fay)
+    (marker,) = forge(eli, ADMIN_DOC, lambda tx: rec.mark_touched(tx, []))
+    (quota,) = forge(eli, ADMIN_DOC, lambda tx: put_setting(tx, eli_quota(office), 1.0))
+    assert marker.hash in quota.deps
+    proofs = eli.store.sigs_for([marker.hash, quota.hash])
+    receiver = hostile.WorkspaceDocs(fay, hostile.AccessPolicy(fay))
+    for whole in (True, False):
+        receiver.receive(ADMIN_DOC, SyncState(), changes_message([quota.bytes]), proofs)
+        with pytest.raises(hostile.RefusedChanges, match="admin"):
+            if whole:
+                at_marker = eli.doc(ADMIN_DOC).fork([marker.hash]).save()
+                receiver.merge_saved(ADMIN_DOC, hostile.compress_saved(at_marker), proofs)
+            else:
+                receiver.receive(ADMIN_DOC, SyncState(), changes_message([marker.bytes]),
+                                 proofs)
+        assert views(fay) == seen
+        stored = {bytes(b) for _, b in fay.store.load(ADMIN_DOC).changes}
+        assert quota.bytes not in stored
