@@ -97,14 +97,14 @@ class Session:
         peer_id: str,
         workspace_id: str,
         *,
-        policy: Policy | None = None,
+        policy: Policy,
         name: str = "",
         addrs: Iterable[str] = (),
     ) -> None:
         self.port = port
         self.peer_id = peer_id
         self.workspace_id = workspace_id
-        self.policy = policy or Policy()
+        self.policy = policy
         self.name = name
         self.addrs = list(addrs)
         self.state = State.NEW

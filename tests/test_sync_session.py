@@ -144,8 +144,10 @@ def read(port: FakePort, doc_id: str, rid: str) -> dict | None:
     return rec.read_record(doc, rec.container(doc, rec.RECORDS), rid)
 
 
-def session(port: FakePort, peer: str, ws: str = "ws", **kw: Any) -> Session:
-    return Session(port, peer, ws, name=peer, **kw)
+def session(port: FakePort, peer: str, ws: str = "ws", *, policy: Policy | None = None,
+            **kw: Any) -> Session:
+    """A session; the base Policy (everyone, everything) unless the test gives one."""
+    return Session(port, peer, ws, name=peer, policy=policy or Policy(), **kw)
 
 
 Wire = list[tuple[Session, m.Message]]
