@@ -32,6 +32,11 @@ def configure_logging(verbose: bool = False, progress: bool = True) -> None:
     level = logging.DEBUG if verbose else logging.INFO if progress else logging.WARNING
     logging.getLogger("bullpen").setLevel(level)
     if not os.environ.get("LIBP2P_DEBUG"):
+        # Importing libp2p resets its logger (level WARNING, no handler: Python's last-resort
+        # handler then prints its errors raw, e.g. an identify stream a stranger never
+        # answered): mute it after that import, not before.
+        import libp2p  # noqa: F401
+
         for noisy in ("libp2p", "multiaddr", "zeroconf", "async_service", "trio-websocket"):
             logging.getLogger(noisy).setLevel(logging.CRITICAL)
 
