@@ -411,10 +411,13 @@ class Node:
                 link = self.links.get(peer_id)
                 if link is None:
                     why = last.reason if last is not None else ""
+                    name = await trio.to_thread.run_sync(
+                        lambda: self.local.member_names().get(peer_id))
+                    who = f"{name} ({short_id(peer_id)})" if name else short_id(peer_id)
                     if why.startswith(PEER_CLOSED):  # the peer said why it will not sync
-                        raise DialError(f"peer {short_id(peer_id)} refused to sync: "
+                        raise DialError(f"peer {who} refused to sync: "
                                         f"{why.removeprefix(PEER_CLOSED)}")
-                    raise DialError(f"connection to {short_id(peer_id)} ended before sync "
+                    raise DialError(f"connection to {who} ended before sync "
                                     f"completed{f' ({why})' if why else ''}")
                 last = link
                 if link.idle_in_sync:

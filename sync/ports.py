@@ -56,6 +56,11 @@ class LocalWorkspace(Protocol):
         changes to the listeners."""
         ...
 
+    def member_names(self) -> dict[str, str]:
+        """Peer id -> name of each member, to name a peer to the user (blocking: call it
+        from a worker thread)."""
+        ...
+
 
 class NodeDocs(DocPort, Protocol):
     """The documents and blobs as the node uses them: what a session needs, and more."""
