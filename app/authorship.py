@@ -99,14 +99,13 @@ def check(workspace_id: str, doc_id: str, changes: Iterable[Any], offered: Proof
     for change in changes:
         if len(change.actor_id) == MEMBER_ACTOR:
             by_actor[change.actor_id].append(change)
-    offers: dict[bytes, list[tuple[bytes, bytes]]] = defaultdict(list)
-    for (change_hash, signer), sig in offered.items():
-        offers[change_hash].append((signer, sig))
     valid: list[Signature] = []
     for actor, own in by_actor.items():
         for change in sorted(own, key=lambda c: c.seq, reverse=True):
-            sig = _valid_sig(workspace_id, doc_id, change, offers[change.hash])
-            if sig is not None:
+            # looked up per change (the pool of offered signatures may be large)
+            sig = offered.get((change.hash, actor[:32]))
+            if sig is not None and verify(actor[:32], sig,
+                                          payload(workspace_id, doc_id, change.hash)):
                 valid.append(Signature(doc_id, change.hash, actor, change.seq, actor[:32], sig))
                 break
     covered = _covered(changes, {v.change_hash: v.actor for v in valid}, sealed)
@@ -149,13 +148,3 @@ def _covered(changes: list[Any], signed: dict[bytes, bytes],
                 if dependents[dep] == 0:
                     ready.append(dep)
     return covered
-
-
-def _valid_sig(workspace_id: str, doc_id: str, change: Any,
-               candidates: list[tuple[bytes, bytes]]) -> bytes | None:
-    """The offered signature of ``change`` by its author, if one is valid."""
-    author = change.actor_id[:32]
-    for signer, sig in candidates:
-        if signer == author and verify(author, sig, payload(workspace_id, doc_id, change.hash)):
-            return sig
-    return None

@@ -124,8 +124,10 @@ class Session:
         self._from_peer: dict[str, set[bytes]] = {}
         self.blobs = BlobTransfer(port)
         self._whole: list[str] = []  # documents the peer lacks, still to send whole
-        # documents the peer refused changes of, to send whole once more (see resend_whole)
+        # documents the peer refused changes of, to send whole once more (see resend_whole),
+        # and the heads each document had when last sent whole
         self._resend: list[str] = []
+        self._sent_whole: dict[str, list[bytes]] = {}
         # Documents whose last changes from this peer were refused, with the reason: not
         # applied, not counted as behind (nothing more can be exchanged), and reported; the
         # next accepted changes clear it.
@@ -202,6 +204,9 @@ class Session:
         positive may lack for the part the peer could apply."""
         if not self.policy.docs_visible_to(self.peer_id, [doc_id]):
             return  # a peer's Held names any document it likes: send only what it may see
+        heads = self.port.heads(doc_id)
+        if heads is not None and sorted(heads) == self._sent_whole.get(doc_id):
+            return  # it has judged this very state whole already: a Held cannot make us repeat
         self.restart_sync([doc_id])
         if doc_id not in self._resend:
             self._resend.append(doc_id)
@@ -305,6 +310,7 @@ class Session:
 
     def _whole_doc(self, doc_id: str) -> list[Message]:
         """``doc_id`` saved whole, after the signatures that prove its authors."""
+        self._sent_whole[doc_id] = sorted(self.port.heads(doc_id) or [])
         data = self.port.saved(doc_id)
         sigs = self.port.whole_signatures(doc_id) if self.peer_sigs else {}
         return ([Sigs(doc_id, sigs)] if sigs else []) + [Saved(doc_id, data)]

@@ -290,6 +290,8 @@ def test_a_refused_document_is_sent_whole_once_more_and_then_settles() -> None:
     assert [type(x).__name__ for x in seen][:1] == ["Saved"]
     assert read(pb, "pipeline", "r1") == {"title": "relayed"} and not sb.blocked
     assert not sa.whole_pending and sa.in_sync and sb.in_sync
+    sa.resend_whole("pipeline")  # a Held again, nothing changed since: not sent again
+    assert not sa.whole_pending and pump([], links) == []
 
 
 def test_an_older_peer_without_signatures_is_told_to_upgrade() -> None:
