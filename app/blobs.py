@@ -24,6 +24,7 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from .errors import UserError
 from .keys import private_dir, subkey
 
 CHUNK = 1 << 20
@@ -31,11 +32,11 @@ MAGIC = b"BPB2"  # chunks bound to the plaintext's SHA-256
 UNBOUND_MAGIC = b"BPB1"  # chunks without associated data (before the binding)
 
 
-class BlobMissing(LookupError):
+class BlobMissing(UserError, LookupError):
     """The bytes of a resource are not on this machine (yet): they arrive with sync."""
 
 
-class BlobDamaged(ValueError):
+class BlobDamaged(UserError, ValueError):
     """A stored file fails its authentication: damaged on disk or not ours."""
 
 

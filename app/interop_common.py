@@ -18,6 +18,11 @@ from dateutil import parser as dateparser
 
 from bullpen.app.interop_errors import InteropError
 
+# What import/export reads and writes (the keys of transfer.IMPORTERS and EXPORTERS) and the
+# table formats: named here so the command line offers them without importing the importers.
+FILE_KINDS = ("opportunities", "contacts", "calendar")
+EXPORT_FORMATS = ("csv", "xlsx")
+
 # C0 control characters that never occur in real text exports (tab, CR, LF, FF are fine).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 

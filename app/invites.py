@@ -27,6 +27,7 @@ from typing import Any
 from bullpen.crdt.schema import ValidationError
 from bullpen.sync.ports import NotAdmitted
 
+from .errors import UserError
 from .identity import public_from_peer_id, verify
 from .workspace import INDEX_DOC, INVITES, Workspace, now_iso
 
@@ -35,7 +36,7 @@ MAX_CODE = 4096
 DURATION = re.compile(r"^(\d{1,9})\s*([mhdw])$")  # 9 digits: int() stays cheap
 
 
-class InviteError(ValueError):
+class InviteError(UserError, ValueError):
     """A code that cannot be used: damaged, forged, expired, used or for another workspace."""
 
 

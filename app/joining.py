@@ -15,23 +15,12 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from .errors import first_of
 from .invites import InviteError, parse_invite
 from .keys import PassphraseSource
 from .workspace import Workspace
 
 SYNC_TIMEOUT = 600.0
-
-
-def first_of(exc: BaseException, types: tuple[type[BaseException], ...]) -> BaseException | None:
-    """The first exception of ``types`` in ``exc`` (trio wraps task errors in groups)."""
-    if isinstance(exc, types):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = first_of(inner, types)
-            if found is not None:
-                return found
-    return None
 
 
 def join_workspace(

@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from .errors import UserError
+
 KEYS_FILE = "keys.json"
 ENV = "BULLPEN_PASSPHRASE"
 KEYRING_SERVICE = "bullpen"
@@ -34,7 +36,7 @@ SCRYPT_MAX_MEMORY, SCRYPT_MAX_P, SCRYPT_MIN_N = 2**28, 4, 2**14
 PRIVATE_DIR = 0o700
 
 
-class ProfileLocked(RuntimeError):
+class ProfileLocked(UserError, RuntimeError):
     """The profile key is not available: no passphrase, wrong passphrase, or no keyring."""
 
 

@@ -19,11 +19,12 @@ from pathlib import Path
 
 from .authorship import Proofs, Signature
 from .db import DatabaseError, check_pages, connect
+from .errors import UserError
 
 SCHEMA_VERSION = 1
 
 
-class StoreError(RuntimeError):
+class StoreError(UserError, RuntimeError):
     """The store cannot be opened or read; the message names the file and what to do."""
 
 

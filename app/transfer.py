@@ -18,11 +18,11 @@ from typing import Any
 
 from bullpen.crdt.schema import ValidationError
 
+from .interop_common import EXPORT_FORMATS
 from .sales import author_names, with_names
 from .workspace import Workspace
 
 Rows = list[tuple[int, dict[str, Any]]]  # (row or item number in the file, fields)
-EXPORT_FORMATS = ("csv", "xlsx")
 # A changed stage brings its default probability and category unless the update says them, so
 # when a row moves the stage, its own probability/category must go along even if unchanged.
 _STAGE_COMPANIONS = ("probability", "category")
