@@ -36,7 +36,7 @@ def forge(attacker: Workspace, doc_id: str, write: Callable[[Any], None], *,
     attacker then stores (and its node would send) for the new changes, instead of its own.
     Returns the new changes."""
     with attacker.lock:
-        doc = attacker._ensure_doc(doc_id)
+        doc = attacker.doc_store.ensure(doc_id)
         before = doc.get_heads()
         doc.set_actor(actor or attacker.actor)
         try:
@@ -45,7 +45,7 @@ def forge(attacker: Workspace, doc_id: str, write: Callable[[Any], None], *,
         finally:
             doc.set_actor(attacker.actor)
         new = doc.get_changes(before)
-        attacker._append(doc_id, new, (sigs or (lambda c: sign(attacker, doc_id, c)))(new))
+        attacker.doc_store.append(doc_id, new, (sigs or (lambda c: sign(attacker, doc_id, c)))(new))
         return new
 
 

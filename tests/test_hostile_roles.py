@@ -351,5 +351,5 @@ def test_a_change_that_does_not_build_on_genesis_is_refused(office):
     changes = orphan.get_changes([])
     with rep.lock:
         apply_changes(rep.doc("pipeline"), [c.bytes for c in changes])
-        rep._append("pipeline", changes, sign(rep, "pipeline", changes))
+        rep.doc_store.append("pipeline", changes, sign(rep, "pipeline", changes))
     refused_everywhere(rep, manager, "pipeline")
