@@ -47,7 +47,7 @@ class DemoOffice:
         addrs = []
         for home in self.teammates:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bullpen.app.cli", "--home", str(home), "demo-peer",
+                [sys.executable, "-m", "bullpen.cli", "--home", str(home), "demo-peer",
                  "--interval", str(interval)],
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=self.env(),
             )

@@ -67,7 +67,7 @@ def run(home: Path, args: list[str]) -> tuple[float, float]:
     env = {**os.environ, "BULLPEN_PASSPHRASE": PASSPHRASE}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "bullpen.app.cli", "--home", str(home), *args],
+    subprocess.run([sys.executable, "-m", "bullpen.cli", "--home", str(home), *args],
                    check=True, capture_output=True, env=env, timeout=600)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -10,7 +10,7 @@ spawning the process until an X11 top-level window titled "... Bullpen" is mappe
 private Xvfb (packaging/xwin.py polls every 5 ms), on an empty profile (``init`` only). Until
 the desktop app (bullpen.ui.app) is in the bundle, only ``--version`` and the Qt self-test
 window are measured, and the output says so. The same figures from the source checkout
-(``python -m bullpen.app.cli``) are printed for comparison.
+(``python -m bullpen.cli``) are printed for comparison.
 
 Target: first window in under 1.5 s.
 """
@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bullpen-startup-") as tmp:
         results.append(measure("bundle", [str(exe)], args.runs, Path(tmp)))
         if not args.no_source:
-            results.append(measure("source", [sys.executable, "-m", "bullpen.app.cli"],
+            results.append(measure("source", [sys.executable, "-m", "bullpen.cli"],
                                    args.runs, Path(tmp)))
     if args.json:
         print(json.dumps(results, indent=2))

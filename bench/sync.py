@@ -73,7 +73,7 @@ def now() -> int:
 def peer_main(home: Path) -> None:
     import trio
 
-    from bullpen.app.cli_sync import configure_logging
+    from bullpen.app.logs import configure_logging
     from bullpen.app.node import make_node
     from bullpen.app.workspace import ChangeSet, Workspace
 

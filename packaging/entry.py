@@ -1,10 +1,10 @@
 """Entry point of the standalone bundle: the ``bullpen`` command, frozen by PyInstaller.
 
-Why a separate file instead of pointing PyInstaller at app/cli.py: the bundle needs two small
+Why a separate file instead of pointing PyInstaller at cli/main.py: the bundle needs two small
 adaptations that only make sense when frozen, and they must not live in the app itself.
 
 * Processes the app starts for itself (the demo's simulated teammates) run
-  ``sys.executable -m bullpen.app.cli ...``. In a bundle ``sys.executable`` *is* bullpen, which
+  ``sys.executable -m bullpen.cli ...``. In a bundle ``sys.executable`` *is* bullpen, which
   has no ``-m``; those two words are dropped so the same command line works frozen or not.
 * ``BULLPEN_BUNDLE_SELFTEST=qt`` opens a small Qt window with a QtCharts chart and exits once
   it is exposed: it proves the bundled Qt plugins (platforms, imageformats, QtCharts) load on
@@ -67,12 +67,12 @@ def qt_selftest(hold: bool = False) -> int:
 
 
 def main() -> int:
-    if getattr(sys, "frozen", False) and sys.argv[1:3] == ["-m", "bullpen.app.cli"]:
+    if getattr(sys, "frozen", False) and sys.argv[1:3] == ["-m", "bullpen.cli"]:
         del sys.argv[1:3]
     mode = os.environ.get("BULLPEN_BUNDLE_SELFTEST")
     if mode in ("qt", "qt-hold"):
         return qt_selftest(hold=mode == "qt-hold")
-    from bullpen.app.cli import main as cli_main
+    from bullpen.cli.main import main as cli_main
 
     return cli_main()
 

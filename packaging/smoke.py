@@ -149,7 +149,7 @@ def check_version(r: Runner) -> str:
     out = r.run(None, "--version").stdout.strip()
     assert out == f"bullpen {expected_version()}", out
     # the command line the app uses to start its own helper processes (the demo's teammates)
-    helper = r.run(None, "-m", "bullpen.app.cli", "--version").stdout.strip()
+    helper = r.run(None, "-m", "bullpen.cli", "--version").stdout.strip()
     assert helper == out, helper
     return out
 

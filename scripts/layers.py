@@ -1,11 +1,11 @@
-"""Check the import layers (ui -> app -> {sync, crdt}, sync -> crdt) with import-linter.
+"""Check the import layers (cli -> ui -> app -> {sync, crdt}, sync -> crdt) with import-linter.
 
     python scripts/layers.py          # exit 1 and name the offending imports when broken
 
 The contract is ``[tool.importlinter]`` in pyproject.toml. Why a script instead of a bare
-``lint-imports``: the package maps ``bullpen.crdt`` … ``bullpen.ui`` to the folders ``crdt/`` …
-``ui/`` (``package-dir``), which import-linter cannot follow (it walks ``bullpen/`` and finds no
-subpackage). So the script lays the four folders out as one ``bullpen/`` tree of symbolic
+``lint-imports``: the package maps ``bullpen.crdt`` … ``bullpen.cli`` to the folders ``crdt/`` …
+``cli/`` (``package-dir``), which import-linter cannot follow (it walks ``bullpen/`` and finds no
+subpackage). So the script lays the five folders out as one ``bullpen/`` tree of symbolic
 links in a temporary folder and lints that: the same files, under their installed names.
 """
 
@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ("crdt", "sync", "app", "ui")
+LAYERS = ("crdt", "sync", "app", "ui", "cli")
 
 
 def main() -> int:

@@ -30,7 +30,7 @@ def env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def command(home: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "bullpen.app.cli", "--home", str(home), *args]
+    return [sys.executable, "-m", "bullpen.cli", "--home", str(home), *args]
 
 
 def cli(home: Path, *args: str, check: bool = True, timeout: float = 120,

@@ -18,8 +18,8 @@ from replicas import exchange
 from test_access import give
 
 from bullpen.app.access import AccessPolicy
-from bullpen.app.cli import main
 from bullpen.app.workspace import Workspace
+from bullpen.cli.main import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "interop"
 

@@ -54,7 +54,7 @@ def test_wrong_or_missing_passphrase_is_a_clear_refusal(tmp_path: Path, monkeypa
         Workspace.open(home, passphrase="wrong")
     env = {k: v for k, v in os.environ.items() if k != "BULLPEN_PASSPHRASE"}
     proc = subprocess.run(
-        [sys.executable, "-m", "bullpen.app.cli", "--home", str(home), "status"],
+        [sys.executable, "-m", "bullpen.cli", "--home", str(home), "status"],
         capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=60,
     )
     assert proc.returncode != 0

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGING = ROOT / "packaging"
 EXE = ROOT / "dist" / "bullpen" / ("bullpen.exe" if sys.platform == "win32" else "bullpen")
 REQUESTED = os.environ.get("BULLPEN_TEST_BUNDLE") == "1"
-SOURCES = ("bullpen", "app", "crdt", "sync", "ui", "packaging")
+SOURCES = ("bullpen", "app", "crdt", "sync", "ui", "cli", "packaging")
 
 with warnings.catch_warnings():  # the marker is registered in pyproject once its owner adds it
     warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)

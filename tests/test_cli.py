@@ -18,7 +18,7 @@ class Cli:
     def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
         env = {**os.environ, "BULLPEN_HOME": str(self.home)}
         proc = subprocess.run(
-            [sys.executable, "-m", "bullpen.app.cli", *args],
+            [sys.executable, "-m", "bullpen.cli", *args],
             capture_output=True, text=True, env=env, timeout=120,
         )
         if ok:
@@ -196,7 +196,7 @@ def test_stages_are_workspace_configurable(cli: Cli):
 def test_desktop_app_without_a_display_explains(tmp_path: Path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    proc = subprocess.run([sys.executable, "-m", "bullpen.app.cli", "--home", str(tmp_path)],
+    proc = subprocess.run([sys.executable, "-m", "bullpen.cli", "--home", str(tmp_path)],
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 1
     assert "no display" in proc.stderr and "Traceback" not in proc.stderr

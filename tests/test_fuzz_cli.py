@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bullpen.app import cli
 from bullpen.app.keys import subkey, unlock
 from bullpen.app.store import Store
 from bullpen.app.workspace import Workspace
+from bullpen.cli import main as cli
 
 # Values people and attackers type: numbers at the edges of floats, dates that are not,
 # zones that do not exist, terminal escapes, formulas, undecodable bytes (argv in Python holds

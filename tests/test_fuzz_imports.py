@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bullpen.app import transfer
-from bullpen.app.cli import user_errors
+from bullpen.app.errors import user_error_types
 from bullpen.app.interop_opportunities import write_opportunities
 from bullpen.app.workspace import Workspace
 
@@ -117,7 +117,7 @@ def test_any_damaged_import_file_imports_or_is_one_error(
     before = ws.store.max_seq()
     try:
         report = transfer.IMPORTERS[what](ws, path, dry_run=dry_run)
-    except user_errors() as exc:
+    except user_error_types() as exc:
         assert str(exc), type(exc)
         assert ws.store.max_seq() == before, f"{name}: failed import wrote changes"
         return

@@ -160,7 +160,7 @@ def test_an_unexpected_error_is_one_line_naming_it(capsys: pytest.CaptureFixture
     traceback; inside a trio error group too. BULLPEN_DEBUG=1 shows the traceback."""
     import argparse
 
-    from bullpen.app.cli import run
+    from bullpen.cli.main import run
 
     def broken(_: argparse.Namespace) -> int:
         raise ExceptionGroup("tasks", [RuntimeError("boom\nsecond line")])

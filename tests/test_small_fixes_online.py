@@ -11,7 +11,7 @@ import pytest
 from helpers_procs import Serve, cli, cli_json, make_profiles, wait_for
 from test_ui_support import home, session, settle  # noqa: F401  (fixtures)
 
-from bullpen.app.cli_members import NO_NODE
+from bullpen.cli.members import NO_NODE
 
 
 def _online(profile: Path) -> dict[str, object]:

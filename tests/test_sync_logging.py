@@ -9,7 +9,7 @@ import sys
 
 SCRIPT = """
 import logging
-from bullpen.app.cli_sync import configure_logging
+from bullpen.app.logs import configure_logging
 configure_logging()  # as `bullpen serve` does, before anything imports libp2p
 import libp2p.host.basic_host  # a module that logs such errors
 logging.getLogger("libp2p.host.basic_host").error("Failed to open stream to peer X")

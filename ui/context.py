@@ -66,9 +66,9 @@ def merged_after(changes: list[ChangeSet], kinds: set[str] | None = None) -> dic
 
 def plain_error(exc: BaseException) -> str:
     """One line a person can act on; unexpected errors say so without a traceback."""
-    from bullpen.app.cli import user_errors
+    from bullpen.app.errors import user_error_types
 
-    if isinstance(exc, user_errors() + (ValueError, OSError)):
+    if isinstance(exc, (*user_error_types(), ValueError, OSError)):
         return str(exc) or type(exc).__name__
     return f"Something unexpected went wrong ({type(exc).__name__}: {exc})"
 

@@ -31,7 +31,7 @@ def default_node_factory(*, listen: list[str] | None = None,
     try:
         import libp2p  # noqa: F401
 
-        from bullpen.app.cli_sync import configure_logging
+        from bullpen.app.logs import configure_logging
         from bullpen.app.node import make_node
     except ImportError:
         return None

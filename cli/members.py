@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bullpen.crdt.schema import ValidationError
+from bullpen.crdt.checks import ValidationError
 
-from .cli import add_json, emit, kept_addrs, listening_addrs, open_ws, table
-from .identity import short_id
-from .invites import create_invite, parse_duration
+from .common import add_json, ask_new_passphrase, emit, kept_addrs, listening_addrs, open_ws, table
 
 NO_NODE = ("ONLINE: no node of this profile is running, so you are offline and whether "
            "teammates are is unknown (start the app or `bullpen serve`)")
@@ -21,7 +19,7 @@ def presence(ws: Any) -> dict[str, bool] | None:
     link to them is up. None when no node runs (then you are not online, and whether a
     teammate is cannot be known from here)."""
     try:
-        from .peer_book import node_info
+        from bullpen.app.peer_book import node_info
     except ImportError:
         return None
     info = node_info(ws)
@@ -36,6 +34,8 @@ def presence(ws: Any) -> dict[str, bool] | None:
 def member_rows(ws: Any, online: dict[str, bool] | None) -> list[dict[str, Any]]:
     """The member list with ``online`` from :func:`presence`; a teammate's is None (JSON
     null) when no node runs."""
+    from bullpen.app.identity import short_id
+
     names = ws.member_names()
     rows = []
     for m in ws.members():
@@ -63,7 +63,8 @@ def _member_table(rows: list[dict[str, Any]], node_runs: bool) -> str:
 def cmd_member(args: argparse.Namespace) -> int:
     ws = open_ws(args)
     if args.action in ("remove", "role"):
-        from .sales import member_named
+        from bullpen.app.identity import short_id
+        from bullpen.app.sales import member_named
 
         member = member_named(ws, args.peer)
         if args.action == "remove":
@@ -104,6 +105,8 @@ def invite_addr(text: str, peer_id: str) -> str:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
+    from bullpen.app.invites import create_invite, parse_duration
+
     ws = open_ws(args)
     running = listening_addrs(ws)
     given = [invite_addr(a, ws.peer_id) for a in args.addr or []]
@@ -124,9 +127,8 @@ def cmd_invite(args: argparse.Namespace) -> int:
 
 
 def cmd_join(args: argparse.Namespace) -> int:
-    from .cli import ask_new_passphrase
-    from .cli_sync import configure_logging
-    from .joining import join_workspace
+    from bullpen.app.joining import join_workspace
+    from bullpen.app.logs import configure_logging
 
     configure_logging()
     result = join_workspace(args.home, args.code, args.name, listen=args.listen,

@@ -1,8 +1,7 @@
 """CLI for the sales features: forecast, quotas, rates, import/export, notifications, kudos.
 
-Thin argument parsing over ``sales``, ``transfer`` and ``inbox``; output follows ``cli.py``
-(``--json`` everywhere data is printed, one-line errors). ``cli.build_parser`` calls
-:func:`register` when this module is present.
+Thin argument parsing over ``sales``, ``transfer`` and ``inbox`` (imported when a command runs);
+output follows ``common.py`` (``--json`` everywhere data is printed, one-line errors).
 """
 
 from __future__ import annotations
@@ -11,12 +10,12 @@ import argparse
 import sys
 from typing import Any
 
-from bullpen.crdt.schema import ValidationError
+from bullpen.app.forecast import COLUMNS, GROUPINGS
+from bullpen.app.interop_common import EXPORT_FORMATS, FILE_KINDS
+from bullpen.crdt.checks import ValidationError
 
-from . import sales, transfer
-from .cli import OPP_COLUMNS, add_json, emit, open_ws, table
-from .forecast import COLUMNS, GROUPINGS
-from .inbox import NotificationInbox, subscriptions, update_subscriptions
+from .common import add_json, emit, open_ws, table
+from .records import OPP_COLUMNS
 
 # ----- forecast ---------------------------------------------------------------------------------
 
@@ -67,6 +66,8 @@ def format_history(rows: list[dict[str, Any]]) -> str:
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
+    from bullpen.app import sales
+
     ws = open_ws(args)
     try:
         if args.action == "snapshot":
@@ -89,6 +90,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 
 
 def cmd_quota(args: argparse.Namespace) -> int:
+    from bullpen.app import sales
+
     ws = open_ws(args)
     try:
         if args.action == "set":
@@ -108,6 +111,8 @@ def cmd_quota(args: argparse.Namespace) -> int:
 
 
 def cmd_rate(args: argparse.Namespace) -> int:
+    from bullpen.app import sales
+
     ws = open_ws(args)
     try:
         if args.action == "set":
@@ -125,6 +130,8 @@ def cmd_rate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from bullpen.app import transfer
+
     ws = open_ws(args)
     try:
         if args.what == "opportunities":
@@ -138,6 +145,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from bullpen.app import transfer
+
     ws = open_ws(args)
     try:
         if args.what == "opportunities":
@@ -180,6 +189,8 @@ def format_settings(data: dict[str, Any]) -> str:
 
 
 def cmd_notifications(args: argparse.Namespace) -> int:
+    from bullpen.app.inbox import NotificationInbox, subscriptions, update_subscriptions
+
     ws = open_ws(args)
     inbox = NotificationInbox(ws, listen=False)
     try:
@@ -220,6 +231,8 @@ def _int_id(text: str) -> int:
 
 
 def cmd_kudos(args: argparse.Namespace) -> int:
+    from bullpen.app import sales
+
     ws = open_ws(args)
     try:
         record = sales.kudos(ws, args.id, args.reaction)
@@ -231,6 +244,8 @@ def cmd_kudos(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from bullpen.app import sales
+
     ws = open_ws(args)
     try:
         rows = [s.to_json() for s in sales.standings(ws, args.period)]
@@ -306,11 +321,11 @@ def _register_transfer(sub: Any) -> None:
     p = sub.add_parser("export", help="write opportunities (CSV/XLSX), contacts (.vcf), "
                                       "calendar (.ics)")  # fmt: skip
     what = p.add_subparsers(dest="what", required=True)
-    for name in transfer.EXPORTERS:
+    for name in FILE_KINDS:
         a = what.add_parser(name)
         a.add_argument("-o", "--output", required=True)
         if name == "opportunities":
-            a.add_argument("--format", choices=transfer.EXPORT_FORMATS,
+            a.add_argument("--format", choices=EXPORT_FORMATS,
                            help="default: from the file extension")
         add_json(a)
     p.set_defaults(func=cmd_export)
@@ -318,7 +333,7 @@ def _register_transfer(sub: Any) -> None:
     p = sub.add_parser("import", help="read opportunities (CSV/XLSX from Salesforce, HubSpot "
                                       "...), contacts (.vcf), calendar (.ics)")  # fmt: skip
     what = p.add_subparsers(dest="what", required=True)
-    for name in transfer.IMPORTERS:
+    for name in FILE_KINDS:
         a = what.add_parser(name)
         a.add_argument("file")
         a.add_argument("--dry-run", action="store_true", help="report, import nothing")

@@ -7,44 +7,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import signal
 import sys
 from typing import Any
 
-from .inbox import NotificationInbox
-from .joining import first_of
-from .node import make_node
+from bullpen.app.errors import first_of
+from bullpen.app.logs import configure_logging
+
+from .common import open_ws
 
 DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/0"
-
-
-def configure_logging(verbose: bool = False, progress: bool = True) -> None:
-    """Our own messages at INFO (one line each) on stderr, or from WARNING without
-    ``progress`` (a one-shot command that reports its outcome itself: a refusal is one line,
-    not the same news twice); libp2p and friends only when they have something serious to
-    say, since they log every failed dial of an offline peer."""
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
-    )
-    level = logging.DEBUG if verbose else logging.INFO if progress else logging.WARNING
-    logging.getLogger("bullpen").setLevel(level)
-    if not os.environ.get("LIBP2P_DEBUG"):
-        # Importing libp2p resets its logger (level WARNING, no handler: Python's last-resort
-        # handler then prints its errors raw, e.g. an identify stream a stranger never
-        # answered): mute it after that import, not before.
-        import libp2p  # noqa: F401
-
-        for noisy in ("libp2p", "multiaddr", "zeroconf", "async_service", "trio-websocket"):
-            logging.getLogger(noisy).setLevel(logging.CRITICAL)
-
-
-def _open(args: argparse.Namespace) -> Any:
-    from .cli import open_ws
-
-    return open_ws(args)
 
 
 def _fail(message: str) -> int:
@@ -62,8 +34,11 @@ def _loopback_only(addrs: list[str]) -> bool:
 def cmd_serve(args: argparse.Namespace) -> int:
     import trio
 
+    from bullpen.app.inbox import NotificationInbox
+    from bullpen.app.node import make_node
+
     configure_logging(args.verbose)
-    ws = _open(args)
+    ws = open_ws(args)
     listen = args.listen or [DEFAULT_LISTEN]
     node = make_node(ws, listen=listen, mdns=not args.no_mdns and not _loopback_only(listen))
     stop_compaction = ws.start_background_compaction()
@@ -93,16 +68,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     import trio
 
+    from bullpen.app.node import make_node
+    from bullpen.app.peer_book import PeerAddrError, split_p2p_addr
     from bullpen.sync.node import DialError
-
-    from .peer_book import PeerAddrError, split_p2p_addr
 
     configure_logging(args.verbose, progress=not args.once)
     try:
         peer_id, addr = split_p2p_addr(args.peer)
     except PeerAddrError as exc:
         return _fail(str(exc))
-    ws = _open(args)
+    ws = open_ws(args)
     node = make_node(ws, listen=[], advertise=False, redial=False, publish=False)
     links: list[Any] = []
 
@@ -156,10 +131,10 @@ def _report_sync(args: argparse.Namespace, peer_id: str, link: Any) -> int:
 
 
 def cmd_peer(args: argparse.Namespace) -> int:
-    from . import peer_book as peers
-    from .access import AccessPolicy
+    from bullpen.app import peer_book as peers
+    from bullpen.app.access import AccessPolicy
 
-    ws = _open(args)
+    ws = open_ws(args)
     try:
         if args.action == "add":
             try:
