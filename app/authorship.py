@@ -118,33 +118,64 @@ def _covered(changes: list[Any], signed: dict[bytes, bytes],
              sealed: Collection[bytes]) -> set[bytes]:
     """Hashes of the ``changes`` that are ancestors (or themselves) of a ``signed`` change
     (hash -> its actor) of the same actor, or of a ``sealed`` head, following dependencies
-    among ``changes`` only (a change held before cannot depend on one that arrives now). One
-    pass, descendants first, carrying as a bit set the actors whose signed change each change
-    is an ancestor of (bit 0: a sealed head's)."""
-    if not signed and not sealed:
-        return set()
+    among ``changes`` only (a change held before cannot depend on one that arrives now).
+
+    Per actor, from its signed change down its own changes in sequence order, each is looked
+    for among the ancestors of the last one found: an honest writer's changes form one chain,
+    so each walk crosses only the changes made between two of its changes. A walk never goes
+    below the change it looks for in automerge's operation counter (``start_op`` only grows
+    along dependencies), and all walks of one message share a budget linear in its size
+    (:data:`WALK_PER_CHANGE` steps per change: enough for that many writers working side by
+    side throughout the document's history): a crafted history that would cost more is
+    refused rather than checked for seconds."""
     by_hash = {c.hash: c for c in changes}
-    bit = {actor: 2 << i for i, actor in enumerate(set(signed.values()))}
-    dependents = dict.fromkeys(by_hash, 0)
-    for c in changes:
-        for dep in set(c.deps):
-            if dep in dependents:
-                dependents[dep] += 1
-    reach = {h: bit[signed[h]] for h in signed}
-    for head in sealed:
-        if head in by_hash:
-            reach[head] = reach.get(head, 0) | 1
-    ready = [h for h, n in dependents.items() if n == 0]
-    covered: set[bytes] = set()
-    while ready:
-        change = by_hash[ready.pop()]
-        bits = reach.get(change.hash, 0)
-        if bits & (bit.get(change.actor_id, 0) | 1):
-            covered.add(change.hash)
-        for dep in set(change.deps):
-            if dep in dependents:
-                reach[dep] = reach.get(dep, 0) | bits
-                dependents[dep] -= 1
-                if dependents[dep] == 0:
-                    ready.append(dep)
+    covered = _ancestors(by_hash, [h for h in sealed if h in by_hash])
+    budget = [WALK_PER_CHANGE * len(changes) + WALK_BASE]
+    by_actor: dict[bytes, list[Any]] = defaultdict(list)
+    for change in changes:
+        by_actor[change.actor_id].append(change)
+    for head, actor in signed.items():
+        top = by_hash[head]
+        covered.add(head)
+        for change in sorted((c for c in by_actor[actor] if c.seq < top.seq),
+                             key=lambda c: c.seq, reverse=True):
+            if _reaches(by_hash, top, change, budget):
+                covered.add(change.hash)
+                top = change
     return covered
+
+
+WALK_PER_CHANGE, WALK_BASE = 32, 100_000  # dependency steps to prove one message's changes
+
+
+def _ancestors(by_hash: dict[bytes, Any], heads: list[bytes]) -> set[bytes]:
+    """``heads`` and their ancestors among ``by_hash``."""
+    seen: set[bytes] = set()
+    stack = list(heads)
+    while stack:
+        h = stack.pop()
+        if h in seen or h not in by_hash:
+            continue
+        seen.add(h)
+        stack.extend(by_hash[h].deps)
+    return seen
+
+
+def _reaches(by_hash: dict[bytes, Any], top: Any, target: Any, budget: list[int]) -> bool:
+    """Is ``target`` an ancestor of ``top`` (walking ``by_hash`` only, within ``budget``)?"""
+    floor = target.start_op
+    seen: set[bytes] = set()
+    stack = list(top.deps)
+    while stack:
+        h = stack.pop()
+        if h == target.hash:
+            return True
+        change = by_hash.get(h)
+        if change is None or h in seen or change.start_op <= floor:
+            continue
+        seen.add(h)
+        budget[0] -= 1
+        if budget[0] < 0:
+            return False
+        stack.extend(change.deps)
+    return False

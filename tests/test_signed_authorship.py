@@ -326,3 +326,41 @@ def test_a_change_waiting_in_automerge_is_judged_when_it_is_finally_applied(offi
         assert views(fay) == seen
         stored = {bytes(b) for _, b in fay.store.load(ADMIN_DOC).changes}
         assert quota.bytes not in stored
+
+
+def _interleaved(writers: int) -> tuple[list, dict]:
+    """Each writer makes one change early and one late (spanning everyone else's), and signs
+    its late one; returns the changes and the offered signatures."""
+    from automerge.core import ROOT, Document, ScalarType
+
+    from bullpen.app.identity import Identity
+
+    ids = [Identity.generate() for _ in range(writers)]
+    doc = Document()
+    with doc.transaction() as tx:
+        tx.put(ROOT, "start", ScalarType.Str, "")
+    base = doc.get_heads()
+    for phase in ("early", "late"):
+        for i, identity in enumerate(ids):
+            doc.set_actor(identity.public + b"\0\0\0\1")
+            with doc.transaction() as tx:
+                tx.put(ROOT, f"{phase}{i}", ScalarType.Str, "x")
+    changes = doc.get_changes(base)
+    by_key = {i.public: i for i in ids}
+    offered = {(c.hash, c.actor_id[:32]): by_key[c.actor_id[:32]].sign(
+        authorship.payload("ws", "d", c.hash)) for c in changes if c.seq == 2}
+    return changes, offered
+
+
+def test_proving_a_message_costs_time_linear_in_its_size():
+    """Interleaved writers are proven (an honest team's long-running nodes); a history
+    crafted so that proving it would take quadratic time is refused within a bounded budget."""
+    import time
+
+    changes, offered = _interleaved(60)
+    refused, valid = authorship.check("ws", "d", changes, offered)
+    assert not refused and len(valid) == 60
+    changes, offered = _interleaved(1500)
+    start = time.perf_counter()
+    refused, _ = authorship.check("ws", "d", changes, offered)
+    assert refused and time.perf_counter() - start < 5
