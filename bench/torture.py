@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -86,12 +87,20 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--nodes: at least 3")
     root = args.dir or Path(tempfile.mkdtemp(prefix="bullpen-torture-"))
     root.mkdir(parents=True, exist_ok=True)
+    # Ctrl-C, also when started in the background (which ignores SIGINT), and SIGTERM stop
+    # the run through its clean-up: nodes, emulator and namespaces go
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         report = run(args.seed, args.rounds, args.nodes, args.netns, root, args.tell,
                      args.converge_timeout, args.check_every)
     except NetUnavailable as exc:
         print(f"torture: --netns unavailable: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"torture: stopped; the report as of the last check: {root / 'report.txt'}",
+              file=sys.stderr)
+        return 130
     print(report.text())
     if args.json:
         args.json.write_text(json.dumps({**vars(report), "failures": [
