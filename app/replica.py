@@ -76,7 +76,7 @@ class Replica:
 
     @property
     def docs(self) -> dict[str, Document]:
-        """The documents in memory, by id (the sync node offers them to peers)."""
+        """The documents in memory, by id (one held is here or stored: :meth:`DocStore.has`)."""
         return self.doc_store.docs
 
     def doc_ids(self) -> list[str]:
