@@ -11,7 +11,10 @@ Decided from the verified membership log (app/membership.py), per peer and per c
   of each document (genesis) are accepted only for that change, and the one change older
   releases made to create the pipeline's settings maps is accepted by the same rule;
 - what a change does is then judged by :mod:`.authz` (settings, spaces, containers), on the
-  document the change was applied to, before anything is stored.
+  document the change was applied to, before anything is stored;
+- a newcomer, which holds no membership yet, takes the workspace index only from the inviter
+  its signed code names, and judges it like anyone by the membership log that index carries
+  (:meth:`AccessPolicy._judge_first_index`); every other document waits for the index.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
+from automerge.core import Document
+
+from bullpen.crdt import records as rec
 from bullpen.crdt.changes import apply_changes
 from bullpen.crdt.records import genesis, settings_maps_change
 from bullpen.crdt.schema import (
@@ -34,7 +40,9 @@ from bullpen.sync.policy import ContentJudge
 
 from . import authorship, authz, limits
 from .identity import peer_id_from_public
+from .membership import MembershipError, MembershipState, replay
 from .workspace import Workspace
+from .workspace_members import MEMBERSHIP
 
 FULL_ACCESS = ("manager", "rep")
 SPACE_PREFIX = space_doc_id("")
@@ -58,6 +66,21 @@ def rule_made_changes(doc_id: str) -> frozenset[bytes]:
     return frozenset(found)
 
 
+def carried_membership(doc: Document, workspace_id: str) -> MembershipState | None:
+    """The membership log ``doc`` (an index document) carries, replayed at its heads; None
+    when it holds no log rooted in the founder whose entry's hash is ``workspace_id``. The
+    log is verifiable on its own (signed entries chained to that founder), whoever sent it."""
+    try:
+        found = doc.get(rec.container(doc, rec.SETTINGS), MEMBERSHIP)
+    except KeyError:  # no settings map: no log
+        return None
+    log = rec.read_value(doc, found)
+    try:
+        return replay(log if isinstance(log, dict) else {}, workspace_id)
+    except MembershipError:
+        return None
+
+
 def author_of(actor: bytes) -> str | None:
     """The peer id whose key made changes under ``actor`` (None: not a member's actor)."""
     if len(actor) != 36:
@@ -76,11 +99,17 @@ class AccessPolicy:
         self._guest_docs: dict[str, frozenset[str]] = {}
         self._spaces_seen: tuple[Any, ...] = ()
         self.quota = limits.GuestQuota(ws, self._documents_in, author_of)
+        # the membership a newcomer's first index carries, by the hashes of its changes (the
+        # content judge finds it, the signature check that follows uses its seal)
+        self._carried: tuple[frozenset[bytes], MembershipState | None] | None = None
 
     def _bootstrapping(self, peer_id: str | None = None) -> bool:
+        """Is this a newcomer that has not accepted the workspace index yet (and, given
+        ``peer_id``, is that peer the inviter its code names)? Asked of the store, not of the
+        live index: while a first index is judged it is in memory, not yet accepted."""
         if peer_id is not None and peer_id not in self.trusted:
             return False
-        return bool(self.trusted) and not self.ws.membership_log()
+        return bool(self.trusted) and not self.ws.store.has_doc(INDEX_DOC)
 
     def is_allowed(self, peer_id: str) -> bool:
         return self.ws.role(peer_id) is not None or self._bootstrapping(peer_id)
@@ -131,16 +160,19 @@ class AccessPolicy:
     def change_refused(self, doc_id: str, change: Any) -> str | None:
         """Why a received change must not be applied (None: it may)."""
         if self._bootstrapping():
-            # A newcomer's first sync, from the inviter the signed code names: only the index
-            # (its membership entries are signed, chained to the founder whose entry's hash is
-            # the workspace id). Everything else waits for it, then is judged by its roles.
+            # A newcomer's first sync, from the inviter the signed code names: only the index,
+            # judged with the document (content_judge). Everything else waits for it.
             return None if doc_id == INDEX_DOC else "the workspace index must arrive first"
+        return self._refused_by(doc_id, change, self.ws.membership())
+
+    def _refused_by(self, doc_id: str, change: Any, state: MembershipState) -> str | None:
+        """Why ``change`` must not be applied by its header, by the roles of ``state``."""
         author = author_of(change.actor_id)
         if author is None:
             if change.seq == 1 and change.hash in rule_made_changes(doc_id):
                 return None
             return "change by an unknown actor"
-        role = self.role(author)
+        role = state.role_of(author)
         if role is None:
             return f"change by {author[-6:]}, who is not a member"
         # a rep's change to the admin document is judged by what it does (authz: only an
@@ -171,10 +203,17 @@ class AccessPolicy:
         with the same changes whichever way they travelled. What it does is judged next, by
         the role its author held (:func:`.authz.judge`)."""
         changes = list(changes)
-        refused = [(c, reason) for c in changes if (reason := self.change_refused(doc_id, c))]
+        if self._bootstrapping():
+            return [(c, reason) for c in changes if (reason := self.change_refused(doc_id, c))]
+        return self._refusals(doc_id, changes, self.ws.membership())
+
+    def _refusals(self, doc_id: str, changes: list[Any],
+                  state: MembershipState) -> list[tuple[Any, str]]:
+        """:meth:`refused_changes` by the roles of ``state``."""
+        refused = [(c, reason) for c in changes
+                   if (reason := self._refused_by(doc_id, c, state))]
         if not refused:
             return []
-        state = self.ws.membership()
         out = {id(c) for c, _ in refused}
         vouchers = [c for c in changes if id(c) not in out]
         vouched = functools.cache(lambda a: authz.vouched_for(a, changes, vouchers, author_of))
@@ -190,20 +229,47 @@ class AccessPolicy:
     def unsigned(self, doc_id: str, changes: list[Any], offered: authorship.Proofs,
                  ) -> tuple[list[tuple[Any, str]], list[authorship.Signature]]:
         """Changes not proven their authors' by a signature, nor sealed as history from
-        before signatures (:mod:`.authorship`). A newcomer's first sync from its inviter
-        refuses none, but keeps the valid signatures to pass on."""
-        sealed = self.ws.membership().sealed or {}
-        refused, valid = authorship.check(self.ws.workspace_id, doc_id, changes, offered,
-                                          sealed.get(doc_id, ()))
-        return ([] if self._bootstrapping() else refused), valid
+        before signatures (:mod:`.authorship`), by the seal of the membership log (a
+        newcomer's first index: the log it carries)."""
+        state = (self._first_index_membership(changes) if doc_id == INDEX_DOC
+                 and self._bootstrapping() else self.ws.membership())
+        sealed = (state.sealed if state is not None else None) or {}
+        return authorship.check(self.ws.workspace_id, doc_id, changes, offered,
+                                sealed.get(doc_id, ()))
 
     def content_judge(self, doc_id: str) -> ContentJudge:
         """The role rules of :mod:`.authz` and the size limits and guest quotas of
-        :mod:`.limits`, by the membership as it is before the changes."""
-        if self._bootstrapping():
-            return lambda doc, changes: []
+        :mod:`.limits`, by the membership as it is before the changes (a newcomer's first
+        index: :meth:`_judge_first_index`)."""
+        if doc_id == INDEX_DOC and self._bootstrapping():
+            return self._judge_first_index
         state = self.ws.membership()
-        return lambda doc, changes: (
-            authz.judge(doc_id, doc, changes, state.role_of, author_of, self._doc_of_record,
-                        state.highest)
-            or limits.refusals(doc_id, doc, changes, self.quota, state.role_of))
+        return lambda doc, changes: self._content_refusals(doc_id, doc, changes, state)
+
+    def _content_refusals(self, doc_id: str, doc: Document, changes: list[Any],
+                          state: MembershipState) -> list[tuple[Any, str]]:
+        return (authz.judge(doc_id, doc, changes, state.role_of, author_of,
+                            self._doc_of_record, state.highest)
+                or limits.refusals(doc_id, doc, changes, self.quota, state.role_of))
+
+    def _judge_first_index(self, doc: Document, changes: list[Any]) -> list[tuple[Any, str]]:
+        """A newcomer has no membership of its own to judge its first index by, and must not
+        take it on the inviter's word (a rep inviter could replace the membership map, which
+        would hide every later entry, or set the title). It judges the index by the log the
+        index carries (:func:`carried_membership`): a newcomer holds no index yet, so
+        ``changes`` are the whole document, and every change is judged by the roles of that
+        log at its heads, by header, content and (:meth:`unsigned`) signature."""
+        state = carried_membership(doc, self.ws.workspace_id)
+        self._carried = (frozenset(c.hash for c in changes), state)
+        if state is None:
+            return [(c, "the workspace index carries no membership log rooted in its founder")
+                    for c in changes]
+        return (self._refusals(INDEX_DOC, changes, state)
+                or self._content_refusals(INDEX_DOC, doc, changes, state))
+
+    def _first_index_membership(self, changes: list[Any]) -> MembershipState | None:
+        """The membership :meth:`_judge_first_index` found in the index made of ``changes``
+        (None when it judged another set of changes, or none: no seal then covers them)."""
+        found = self._carried
+        key = frozenset(c.hash for c in changes)
+        return found[1] if found is not None and found[0] == key else None

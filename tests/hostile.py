@@ -75,11 +75,13 @@ def replace_root(tx: Any, name: str) -> None:
     tx.put_object(ROOT, name, ObjType.Map)
 
 
-def deliver(attacker: Workspace, victim: Workspace, doc_id: str, *, whole: bool = False) -> str:
+def deliver(attacker: Workspace, victim: Workspace, doc_id: str, *, whole: bool = False,
+            trusted: tuple[str, ...] = ()) -> str:
     """Send ``doc_id`` from the attacker to the victim as a sync node would; returns the
-    refusal reason ("" when everything was accepted)."""
+    refusal reason ("" when everything was accepted). ``trusted``: the victim is a newcomer
+    joining through that inviter (:class:`AccessPolicy`)."""
     theirs = WorkspaceDocs(attacker, Policy())
-    mine = WorkspaceDocs(victim, AccessPolicy(victim))
+    mine = WorkspaceDocs(victim, AccessPolicy(victim, trusted))
     try:
         if whole:
             mine.merge_saved(doc_id, compress_saved(attacker.doc(doc_id).save()),
