@@ -22,6 +22,7 @@ import ctypes
 import ctypes.util
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from automerge.core import ROOT, Document, Message, SyncState
@@ -37,6 +38,21 @@ from .blobs import IncomingBlob
 from .workspace import Workspace
 
 TRIM_AFTER_BYTES = 256 * 1024
+MAX_WAITING_BYTES = 8 << 20  # changes a peer may leave waiting for dependencies, per document
+
+
+@dataclass(frozen=True)
+class _Carried:
+    """The changes a sync message carried that the document lacked, and their size (each,
+    about: the message's size over its changes; 0 for a whole document, which holds all
+    its dependencies)."""
+
+    hashes: set[bytes]
+    size: int
+
+
+class _Released(RefusedChanges):
+    """Only changes an earlier message left waiting, which this one released, are refused."""
 
 
 def _find_malloc_trim() -> Any:
@@ -59,6 +75,8 @@ class WorkspaceDocs:
         # several new peers saves and compresses each document once, not once per peer.
         self._saved: dict[str, tuple[list[bytes], bytes]] = {}
         self._merged = 0  # bytes of saved documents merged since the last trim
+        # per document: changes waiting in automerge for dependencies -> their size (about)
+        self._waiting: dict[str, dict[bytes, int]] = {}
 
     # ----- documents -----------------------------------------------------------------------
 
@@ -104,33 +122,79 @@ class WorkspaceDocs:
                 # lack gets a throwaway empty stand-in, so no empty document appears here.
                 (doc if doc is not None else Document()).receive_sync_message(state, msg)
                 return set()
+            fresh = info.headers or []
             if doc is not None and info.headers is not None and _has_marker(doc):
                 self._check_headers(doc_id, doc, info.headers)
-            applied: set[bytes] = set()
-            self.ws.apply_remote(doc_id, self._judged(
-                doc_id, offered, applied, lambda live: _receive(live, state, msg)))
+                fresh = [h for h in info.headers if not _holds(doc, h.hash)]
+            carried = _Carried({h.hash for h in fresh}, len(data) // max(1, info.changes))
+            applied = self._apply_judged(doc_id, offered, lambda live: _receive(live, state, msg),
+                                         carried)
         self._after_applied(doc_id)
         return applied
 
+    def _apply_judged(self, doc_id: str, offered: Proofs, step: Callable[[Document], None],
+                      carried: _Carried) -> set[bytes]:
+        """``step`` applied to the live document and judged (:meth:`_judged`); returns the
+        hashes of the changes it added."""
+        applied: set[bytes] = set()
+        try:
+            self.ws.apply_remote(doc_id, self._judged(doc_id, offered, applied, step, carried))
+        except _Released:
+            # Refused changes another message left waiting, released by this one: they were
+            # dropped with the in-memory copy; this message is judged on its own.
+            self._waiting.pop(doc_id, None)
+            self.ws.apply_remote(doc_id, self._judged(doc_id, offered, applied, step))
+        except RefusedChanges:
+            self._waiting.pop(doc_id, None)  # dropped with the in-memory copy
+            raise
+        return applied
+
     def _judged(self, doc_id: str, offered: Proofs, applied: set[bytes],
-                step: Callable[[Document], None]) -> Callable[[Document], list[Any]]:
+                step: Callable[[Document], None], carried: _Carried | None = None,
+                ) -> Callable[[Document], list[Any]]:
         """What :meth:`Workspace.apply_remote` runs: ``step`` on the live document, then every
         change it holds now and did not before is judged (a refusal raises, and the in-memory
         copy is dropped: nothing is stored). Their hashes go into ``applied``; returns the
-        valid signatures, stored with them."""
+        valid signatures, stored with them. ``carried``: the changes a sync message brought,
+        to bound what waits in automerge for dependencies and to tell a refusal of this
+        message from one of changes an earlier message left waiting."""
         judge = self.policy.content_judge(doc_id)
 
         def apply(live: Document) -> list[Any]:
             before = live.get_heads()
-            step(live)
-            new = live.get_changes(before)
-            self._refuse_any(doc_id, new)
-            _raise_refused(doc_id, judge(live, new))
-            proven = self._proven(doc_id, new, offered)
+            with self.ws.judging_with_membership():
+                step(live)
+                new = live.get_changes(before)
+                if carried is not None:
+                    self._count_waiting(doc_id, carried, {c.hash for c in new})
+                refused = self.policy.refused_changes(doc_id, new) or judge(live, new)
+                valid: list[Any] = []
+                if not refused:
+                    refused, valid = self.policy.unsigned(doc_id, new, offered)
+            if refused and carried is not None and not any(
+                    c.hash in carried.hashes for c, _ in refused):
+                raise _Released(f"refused change to {doc_id}: {refused[0][1]}")
+            _raise_refused(doc_id, refused)
             applied.update(c.hash for c in new)
-            return proven
+            return valid
 
         return apply
+
+    def _count_waiting(self, doc_id: str, carried: _Carried, applied: set[bytes]) -> None:
+        """Keep what waits in automerge for dependencies bounded: a peer could otherwise park
+        any amount of changes there, never judged until released (dropped with the
+        in-memory copy, and the peer asked to send the document whole, see RefusedChanges)."""
+        if not carried.size:
+            return  # a whole document: nothing of it waits
+        waiting = self._waiting.setdefault(doc_id, {})
+        for change_hash in carried.hashes - applied:
+            waiting[change_hash] = carried.size
+        for change_hash in applied & waiting.keys():
+            del waiting[change_hash]
+        if sum(waiting.values()) > MAX_WAITING_BYTES:
+            del self._waiting[doc_id]
+            raise RefusedChanges(f"refused change to {doc_id}: over {MAX_WAITING_BYTES >> 20} "
+                                 f"MiB of changes wait for dependencies the peer did not send")
 
     def _check_headers(self, doc_id: str, doc: Document, headers: list[ChangeHeader]) -> None:
         """Refuse by the changes' own headers (authors), for those ``doc`` lacks."""
@@ -141,6 +205,7 @@ class WorkspaceDocs:
         store): before asking a peer again for a refused document, or our sync message would
         count them as held and the peer would never send them again with what they need."""
         self.ws.unload(doc_id)
+        self._waiting.pop(doc_id, None)
 
     def _after_applied(self, doc_id: str) -> None:
         """A membership change (in the index) may have removed someone whose changes this
@@ -180,8 +245,8 @@ class WorkspaceDocs:
             raise ProtocolError(f"saved document does not load: {exc}") from None
         with self.ws.lock:
             if self._existing(doc_id) is not None:
-                self.ws.apply_remote(doc_id, self._judged(
-                    doc_id, sigs or {}, set(), lambda live: live.merge(loaded)))
+                whole = _Carried({c.hash for c in loaded.get_changes([])}, 0)
+                self._apply_judged(doc_id, sigs or {}, lambda live: live.merge(loaded), whole)
             else:
                 new = loaded.get_changes([])
                 self._refuse_any(doc_id, new)

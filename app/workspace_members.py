@@ -10,6 +10,8 @@ records do not: this replica builds on the former member's changes it accepted b
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from bullpen.crdt import records as rec
@@ -41,6 +43,7 @@ class Members(Records):
 
     # Verified membership, with the heads of the index document it was read at.
     _membership: tuple[str, MembershipState] | None = None
+    _membership_fixed: MembershipState | None = None  # see judging_with_membership
     # Members removed or demoted when adopt_former_members_changes last looked.
     _lowered_seen: frozenset[str] = frozenset()
 
@@ -50,6 +53,8 @@ class Members(Records):
     def membership(self) -> MembershipState:
         """The verified member list (cached until the index document changes)."""
         with self.lock:
+            if self._membership_fixed is not None:
+                return self._membership_fixed
             self.refresh()
             log = self.membership_log()
             if not log:  # a joiner before the first sync: nobody is known yet
@@ -58,6 +63,19 @@ class Members(Records):
             if self._membership is None or self._membership[0] != heads:
                 self._membership = (heads, replay(log, self.workspace_id))
             return self._membership[1]
+
+    @contextmanager
+    def judging_with_membership(self) -> Iterator[MembershipState]:
+        """While a received message is applied and judged (under the lock), every question
+        about roles is answered by the membership as it was before the message: a change
+        never changes the roles it is judged by, even when it rewrites the index's log."""
+        with self.lock:
+            state = self.membership()
+            self._membership_fixed = state
+            try:
+                yield state
+            finally:
+                self._membership_fixed = None
 
     def members(self) -> list[dict[str, Any]]:
         state = self.membership()

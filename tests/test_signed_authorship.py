@@ -167,11 +167,29 @@ def _as_before_signatures(ws: Workspace) -> None:
         ws.store.db.execute("DELETE FROM meta WHERE key = ?", [old_changes.DONE])
 
 
-def test_a_workspace_from_before_signatures_still_reaches_new_members(ws, join_ws, tmp_path):
+@pytest.fixture
+def old_ws(tmp_path, monkeypatch):
+    """A workspace founded by a release before signed authorship (no "signed" mark)."""
+    import functools
+    import sys
+
+    from bullpen.app import membership
+
+    module = sys.modules[Workspace.create.__func__.__module__]
+    monkeypatch.setattr(module, "founding_entry",
+                        functools.partial(membership.founding_entry, signed=False))
+    workspace = Workspace.create(tmp_path / "dana", "Dana", "Acme Sales")
+    yield workspace
+    workspace.close()
+
+
+def test_a_workspace_from_before_signatures_still_reaches_new_members(old_ws, join_ws,
+                                                                      tmp_path):
     """Unsigned history is refused by a newcomer until the profiles that hold it are opened
     with this release: each signs its own earlier changes, and the manager seals the rest in
     the membership log. Then any member can pass that history on, the seal survives its
     author's demotion, and it covers nothing written after it."""
+    ws = old_ws
     eli = join_ws(ws, "Eli")
     ws.add("opportunity", opp_fields(title="Dana's deal"))
     eli.add("opportunity", opp_fields(title="Eli's deal"))
@@ -296,11 +314,14 @@ def test_a_newcomer_trusts_its_inviter_for_the_index_only(office, tmp_path):
         gus.close()
 
 
-def test_a_change_waiting_in_automerge_is_judged_when_it_is_finally_applied(office):
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_change_waiting_in_automerge_is_judged_when_it_is_finally_applied(office, whole):
     """Eli sends his own quota change P alone, without the adoption marker M it depends on:
     automerge keeps P waiting and applies nothing, so there is nothing to judge yet. Then a
-    whole copy holding only M (which a rep may write) releases P inside the merge: P must be
-    judged then (a rep may not set quotas), by either receiving path, and nothing stored."""
+    whole copy holding only M (which a rep may write), or M by sync message, releases P: P
+    is judged then (a rep may not set quotas) and dropped, M alone is kept, nothing of P is
+    stored. (Refusing M's whole message instead would let anyone block honest messages by
+    parking changes that wait for them.)"""
     import hostile
     from automerge.core import SyncState
 
@@ -309,23 +330,21 @@ def test_a_change_waiting_in_automerge_is_judged_when_it_is_finally_applied(offi
 
     eli, fay = office["eli"], office["fay"]
     seen = views(fay)
+    receiver = hostile.WorkspaceDocs(fay, hostile.AccessPolicy(fay))
     (marker,) = forge(eli, ADMIN_DOC, lambda tx: rec.mark_touched(tx, []))
     (quota,) = forge(eli, ADMIN_DOC, lambda tx: put_setting(tx, eli_quota(office), 1.0))
     assert marker.hash in quota.deps
     proofs = eli.store.sigs_for([marker.hash, quota.hash])
-    receiver = hostile.WorkspaceDocs(fay, hostile.AccessPolicy(fay))
-    for whole in (True, False):
-        receiver.receive(ADMIN_DOC, SyncState(), changes_message([quota.bytes]), proofs)
-        with pytest.raises(hostile.RefusedChanges, match="admin"):
-            if whole:
-                at_marker = eli.doc(ADMIN_DOC).fork([marker.hash]).save()
-                receiver.merge_saved(ADMIN_DOC, hostile.compress_saved(at_marker), proofs)
-            else:
-                receiver.receive(ADMIN_DOC, SyncState(), changes_message([marker.bytes]),
-                                 proofs)
-        assert views(fay) == seen
-        stored = {bytes(b) for _, b in fay.store.load(ADMIN_DOC).changes}
-        assert quota.bytes not in stored
+    receiver.receive(ADMIN_DOC, SyncState(), changes_message([quota.bytes]), proofs)
+    if whole:
+        at_marker = eli.doc(ADMIN_DOC).fork([marker.hash]).save()
+        receiver.merge_saved(ADMIN_DOC, hostile.compress_saved(at_marker), proofs)
+    else:
+        receiver.receive(ADMIN_DOC, SyncState(), changes_message([marker.bytes]), proofs)
+    assert views(fay) == seen
+    assert marker.hash in fay.heads(ADMIN_DOC)
+    stored = {bytes(b) for _, b in fay.store.load(ADMIN_DOC).changes}
+    assert quota.bytes not in stored
 
 
 def _interleaved(writers: int) -> tuple[list, dict]:
@@ -364,3 +383,26 @@ def test_proving_a_message_costs_time_linear_in_its_size():
     start = time.perf_counter()
     refused, _ = authorship.check("ws", "d", changes, offered)
     assert refused and time.perf_counter() - start < 5
+
+
+def test_changes_left_waiting_for_dependencies_are_bounded(office):
+    """A member cannot park unbounded changes in a peer's memory by withholding the change
+    they depend on: past 8 MiB waiting in one document, the document is dropped from memory
+    (the waiting changes with it) and the message refused."""
+    import hostile
+    from automerge.core import SyncState
+
+    from bullpen.crdt.changes import changes_message
+
+    eli, fay = office["eli"], office["fay"]
+    seen = views(fay)
+    forge(eli, "pipeline", lambda tx: put_record(tx, "a" * 32, {"kind": "note"}))  # withheld
+    receiver = hostile.WorkspaceDocs(fay, hostile.AccessPolicy(fay))
+    with pytest.raises(hostile.RefusedChanges, match="wait for dependencies"):
+        for i in range(40):
+            (big,) = forge(eli, "pipeline", lambda tx, i=i: put_record(
+                tx, f"{i:032d}", {"kind": "note", "text": os.urandom(1 << 19).hex()}))
+            receiver.receive("pipeline", SyncState(), changes_message([big.bytes]),
+                             eli.store.sigs_for([big.hash]))
+    assert 7 <= i < 39  # about 8 MiB went in first
+    assert views(fay) == seen and "pipeline" not in fay.docs
