@@ -8,10 +8,12 @@ different workspace.
 
 Entries name the entries their author had seen (``parents``), making the log a DAG. Every peer
 replays it in the same deterministic topological order (ties broken by entry id) and accepts an
-entry only if its author held the needed role *in that replay*. So concurrent admin actions
-resolve identically everywhere: of two managers removing each other, the first in the order
-wins and the second is void (its author is no longer a member); a removal and a concurrent
-role change of the same member end with the member removed, whichever comes first.
+entry only if its author held the needed role *in that replay*. An author picks its entry's id
+(parents and time are free), so that tie-break must decide nothing contested: a demotion or
+removal, judged on its own causal past, voids what its subject signed concurrently with the
+role it lost (see :mod:`.revocations`), so a demoted manager cannot backdate an entry past its
+demotion; of two managers demoting or removing each other concurrently, the one made a
+manager first wins.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .identity import Identity, public_from_peer_id, verify
+from .revocations import ROLES, Revocations
 
-ROLES = ("manager", "rep", "guest")
 ACTIONS = ("found", "add", "remove", "role", "seal")
 MAX_ENTRY_BYTES = 4096
 MAX_SEAL_BYTES = 1 << 18  # a seal names the heads of every document (see app/old_changes.py)
@@ -89,6 +91,11 @@ class MembershipState:
     # document id -> its heads when a manager sealed the history from before signed
     # authorship (the first seal in replay order; app/old_changes.py), None: no seal
     sealed: dict[str, frozenset[bytes]] | None = None
+    # founded by a release with signed authorship (founding payload "signed": true): it holds
+    # no unsigned history, so any seal would only pass off forged changes; every seal is void
+    born_signed: bool = False
+    # manager -> the entry that made it one (the founding entry for the founder): seniority
+    granted: dict[str, str] = field(default_factory=dict)
 
     def role_of(self, peer_id: str) -> str | None:
         member = self.members.get(peer_id)
@@ -219,38 +226,27 @@ def replay(stored: dict[str, str], workspace_id: str) -> MembershipState:
             or founder_payload.get("role") != "manager"):
         raise MembershipError("the founding entry must be a self-added manager with no parents")
     order = _topological(entries)
-    voided: set[str] = set()
-    for _ in range(len(entries) + 1):
-        state = MembershipState(workspace_id, founder_payload["by"], rejected=dict(rejected))
-        for eid in order:
-            reason = "made by a removed member" if eid in voided else _apply(
-                state, eid, entries[eid], founders[0])
-            if reason:
-                state.rejected[eid] = reason
-            else:
-                state.applied.append(eid)
-        # A removal also voids what the removed member signed without having seen it (made
-        # concurrently, or on purpose against a stale view of the log).
-        more = {eid for member, removal in state.removed.items()
-                for eid in _unseen_by(entries, removal, member)} - voided
-        if not more:
-            break
-        voided |= more
+    voided = Revocations(
+        entries, order, lambda past, void: _run(entries, past, founders[0], void, {}),
+        lambda state, eid: _apply(state, eid, entries[eid], founders[0])).voided()
+    state = _run(entries, order, founders[0], voided, rejected)
     for eid in entries.keys() - set(state.applied) - state.rejected.keys():
         state.rejected[eid] = "refers to entries this peer does not have"
     return state
 
 
-def _unseen_by(entries: dict[str, dict[str, Any]], removal: str, member: str) -> set[str]:
-    """Entries authored by ``member`` that are not in the causal past of ``removal``."""
-    seen, stack = set(), [removal]
-    while stack:
-        eid = stack.pop()
-        if eid in seen or eid not in entries:
-            continue
-        seen.add(eid)
-        stack.extend(entries[eid]["parents"])
-    return {e for e, p in entries.items() if p["by"] == member and e not in seen}
+def _run(entries: dict[str, dict[str, Any]], order: list[str], founder_id: str,
+         voided: dict[str, str], rejected: dict[str, str]) -> MembershipState:
+    """Apply ``order`` (voided entries rejected with their reason) to a fresh state."""
+    state = MembershipState(workspace_id_for(entries[founder_id]), entries[founder_id]["by"],
+                            rejected=dict(rejected))
+    for eid in order:
+        reason = voided.get(eid) or _apply(state, eid, entries[eid], founder_id)
+        if reason:
+            state.rejected[eid] = reason
+        else:
+            state.applied.append(eid)
+    return state
 
 
 def _apply(state: MembershipState, eid: str, p: dict[str, Any], founder_id: str) -> str | None:
@@ -259,6 +255,8 @@ def _apply(state: MembershipState, eid: str, p: dict[str, Any], founder_id: str)
         if eid != founder_id:
             return "a second founding entry"
         state.members[subject] = Member(subject, str(p.get("name", "")), "manager", by, p["at"])
+        state.born_signed = p.get("signed") is True
+        state.granted[subject] = eid
         _held(state, subject, "manager")
         return None
     author = state.role_of(by)
@@ -267,6 +265,8 @@ def _apply(state: MembershipState, eid: str, p: dict[str, Any], founder_id: str)
     if action == "seal":
         if author != "manager":
             return "only a manager seals the history from before signatures"
+        if state.born_signed:
+            return "this workspace was founded with signed authorship: it has nothing to seal"
         if state.sealed is not None:
             return "the history from before signatures is sealed already"
         state.sealed = {d: frozenset(bytes.fromhex(h) for h in heads)
@@ -289,6 +289,8 @@ def _apply(state: MembershipState, eid: str, p: dict[str, Any], founder_id: str)
         state.members[subject] = Member(subject, str(p.get("name", ""))[:200], role, by, p["at"],
                                         manager)
         state.removed.pop(subject, None)
+        if role == "manager":
+            state.granted[subject] = eid
         _held(state, subject, role)
         return None
     if subject not in state.members:
@@ -299,6 +301,7 @@ def _apply(state: MembershipState, eid: str, p: dict[str, Any], founder_id: str)
         if state.members[subject].role == "manager" and _managers(state) <= 1:
             return "cannot remove the last manager"
         del state.members[subject]
+        state.granted.pop(subject, None)
         state.removed[subject] = eid
         return None
     # action == "role"
@@ -309,6 +312,10 @@ def _apply(state: MembershipState, eid: str, p: dict[str, Any], founder_id: str)
         return "role change without a role"
     if state.members[subject].role == "manager" and role != "manager" and _managers(state) <= 1:
         return "cannot demote the last manager"
+    if role != "manager":
+        state.granted.pop(subject, None)
+    elif state.members[subject].role != "manager":
+        state.granted[subject] = eid
     state.members[subject].role = role
     _held(state, subject, role)
     if isinstance(p.get("manager"), str):
@@ -349,9 +356,14 @@ def new_entry(
     return sign_entry(identity, payload)
 
 
-def founding_entry(identity: Identity, name: str, at: str) -> tuple[str, str, str]:
-    """(workspace id, entry id, stored text) of a new workspace's first entry."""
-    payload = {"ws": "", "action": "found", "subject": identity.peer_id, "by": identity.peer_id,
-               "at": at, "parents": [], "role": "manager", "name": name}
+def founding_entry(identity: Identity, name: str, at: str,
+                   signed: bool = True) -> tuple[str, str, str]:
+    """(workspace id, entry id, stored text) of a new workspace's first entry; ``signed``
+    False writes it as releases before signed authorship did (which tests of the upgrade use)."""
+    payload: dict[str, Any] = {"ws": "", "action": "found", "subject": identity.peer_id,
+                               "by": identity.peer_id, "at": at, "parents": [],
+                               "role": "manager", "name": name}
+    if signed:
+        payload["signed"] = True
     eid, text = sign_entry(identity, payload)
     return workspace_id_for(payload), eid, text

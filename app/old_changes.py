@@ -11,7 +11,8 @@ Why a seal in the membership log, not signatures of others' changes: the log is 
 same way on every peer and reaches each one first (with the index), so the seal proves the
 history to any newcomer whoever sends it; an entry stays valid when its author is later demoted
 or removed; and only the first seal counts, so a manager cannot seal a change written after
-it under a teammate's name.
+it under a teammate's name. A workspace founded with signed authorship refuses every seal, and
+a demoted manager's backdated seal is void (see ``membership._Causal``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def prove(ws: Workspace) -> int:
             proofs += authorship.sign(ws.identity, ws.workspace_id, doc_id, todo)
             if any(c.actor_id[:32] != me for c in todo):
                 unsealed[doc_id] = sorted(h.hex() for h in doc.get_heads())
-        sealing = bool(unsealed) and ws.role() == "manager" and ws.membership().sealed is None
+        state = ws.membership()
+        sealing = (bool(unsealed) and ws.role() == "manager" and state.sealed is None
+                   and not state.born_signed)
         if sealing:
             ws.append_membership("seal", ws.peer_id, docs=unsealed)
         with ws.store.transaction():
