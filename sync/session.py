@@ -41,6 +41,7 @@ from .blobsync import BlobPort, BlobTransfer
 from .messages import (
     FEATURE_SIGS,
     FEATURE_ZSYNC,
+    MAX_SIGS,
     BlobData,
     BlobMissing,
     BlobWant,
@@ -313,7 +314,7 @@ class Session:
         self._sent_whole[doc_id] = sorted(self.port.heads(doc_id) or [])
         data = self.port.saved(doc_id)
         sigs = self.port.whole_signatures(doc_id) if self.peer_sigs else {}
-        return ([Sigs(doc_id, sigs)] if sigs else []) + [Saved(doc_id, data)]
+        return [*_sigs_messages(doc_id, sigs), Saved(doc_id, data)]
 
     def _generate(self, doc_id: str) -> list[Message]:
         data = self.port.generate(doc_id, self._state(doc_id))
@@ -325,7 +326,7 @@ class Session:
             headers = inspect_sync(data).headers
             sigs = self.port.signatures(doc_id, [h.hash for h in headers]) if headers else {}
             if sigs:
-                out.insert(0, Sigs(doc_id, sigs))
+                out[:0] = _sigs_messages(doc_id, sigs)
         return out
 
     def _state(self, doc_id: str) -> Any:
@@ -397,3 +398,9 @@ class Session:
         if not self.policy.blob_visible(self.peer_id, sha):
             return [BlobMissing(sha)]  # the same answer as for a file we lack: nothing leaks
         return self.blobs.serve(sha)
+
+
+def _sigs_messages(doc_id: str, sigs: Proofs) -> list[Message]:
+    """``sigs`` in Sigs messages of at most :data:`~.messages.MAX_SIGS` entries each."""
+    items = list(sigs.items())
+    return [Sigs(doc_id, dict(items[i:i + MAX_SIGS])) for i in range(0, len(items), MAX_SIGS)]

@@ -365,6 +365,24 @@ def test_signatures_travel_before_the_changes_they_prove_and_are_relayed() -> No
     assert {(made.hash, b"k" * 32): b"w" * 64} in pb.offered
 
 
+def test_a_whole_document_with_more_writers_than_one_sigs_message_holds_is_sent() -> None:
+    pa, pb = FakePort({"pipeline": collection("pipeline")}), FakePort(
+        {"pipeline": collection("pipeline")})
+    sa, sb = session(pa, "B"), session(pb, "A")
+    wire, links = connect(sa, sb)
+    pump(wire, links)
+    many = {(i.to_bytes(32, "big"), b"k" * 32): b"s" * 64 for i in range(m.MAX_SIGS + 5)}
+    pa.whole_signatures = lambda doc_id: many  # type: ignore[method-assign]
+    edit(pa.docs["pipeline"], r1={"title": "x"})
+    sa.resend_whole("pipeline")
+    out = sa.next_whole()
+    assert [type(x).__name__ for x in out] == ["Sigs", "Sigs", "Saved"]
+    assert [len(x.sigs) for x in out[:2]] == [m.MAX_SIGS, 5]
+    for msg in out:
+        sb.receive(m.decode(m.encode(msg)))  # each within the receiver's limits
+    assert {(*k, v) for k, v in pb.offered[-1].items()} == {(*k, v) for k, v in many.items()}
+
+
 def test_signatures_ahead_of_their_changes_are_bounded() -> None:
     pa, pb = FakePort({"pipeline": collection("pipeline")}), FakePort(
         {"pipeline": collection("pipeline")})
