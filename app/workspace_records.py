@@ -42,11 +42,16 @@ class Records(Replica):
     # ----- settings ------------------------------------------------------------------------
 
     def setting(self, name: str, doc_id: str = INDEX_DOC) -> Any:
-        """A workspace setting; None before the document has arrived (a joiner's first sync)."""
+        """A workspace setting; None before the document has arrived (a joiner's first sync,
+        also while its first copy is being received and has no settings map yet)."""
         if not self.doc_store.has(doc_id):
             return None
         doc = self.doc(doc_id)
-        return rec.read_value(doc, doc.get(rec.container(doc, rec.SETTINGS), name))
+        try:
+            settings = rec.container(doc, rec.SETTINGS)
+        except KeyError:
+            return None
+        return rec.read_value(doc, doc.get(settings, name))
 
     def stages(self) -> list[Stage]:
         raw = self.setting("stages")
