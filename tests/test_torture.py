@@ -115,27 +115,32 @@ def test_failures_are_put_down_to_a_known_bug_only_when_it_explains_them() -> No
 
 def test_refusals_are_settled_only_for_a_former_members_change_every_member_holds(
         tmp_path: Path) -> None:
-    """A refusal is left out only when it is for its author's role, the author was demoted
-    or removed during the run, the sender is a current member and the document is equal on
-    every member: a current member's change, a signature, a removed sender or a document that
-    still differs each stay a failure."""
-    ann, bob, dan, eve = (f"12D3KooW{c * 46}{c.upper()}{c * 5}" for c in "abde")
-    names = {ann: "Ann#0", bob: "Bob#1", dan: "Dan#3"}
+    """A refusal is left out only when it is for its author's role, the author stood demoted
+    or removed when it was refused, the sender is a current member and the document is equal
+    on every member: a change by a member who was a manager then (demoted only later, or
+    promoted again), a signature, a removed sender or a document that still differs each stay
+    a failure."""
+    ann, bob, dan, eve, gus = (f"12D3KooW{c * 46}{c.upper()}{c * 5}" for c in "abdeg")
+    names = {ann: "Ann#0", bob: "Bob#1", dan: "Dan#3", gus: "Gus#6"}
     former = {eve: "Eve#4 (removed)"}
+    standing = {dan[-6:]: [(0.0, True)], eve[-6:]: [(0.0, True)],
+                bob[-6:]: [(0.0, True), (1.0, False)],  # demoted, then a manager again
+                gus[-6:]: [(time.time() + 5, True)]}  # demoted after the refusal
 
     def kept(reason: str, sender: str = bob, doc: str = "admin", converged=("admin",)) -> list:
         log = tmp_path / "ann.log"
-        log.write_text(f"22:00:00 WARNING bullpen.sync: peer {sender[-6:]}: refused change to "
-                       f"{doc}: {reason}; that document is not synced with this peer until it "
-                       "sends changes this workspace accepts\n")
-        settled = Settled({dan[-6:], eve[-6:]}, {n[-6:] for n in names}, set(converged))
+        log.write_text(f"{time.strftime('%H:%M:%S')} WARNING bullpen.sync: peer {sender[-6:]}: "
+                       f"refused change to {doc}: {reason}; that document is not synced with "
+                       "this peer until it sends changes this workspace accepts\n")
+        settled = Settled(standing, {n[-6:] for n in names}, set(converged))
         return refusals_in_logs([log], ann[-6:], names, former, settled)
 
     demoted = f"a rep may not change admin (by {dan[-6:]})"
     assert kept(demoted) == []
     assert kept(f"change by {eve[-6:]}, who is not a member", doc="pipeline",
                 converged={"pipeline"}) == []
-    assert kept(f"a rep may not change admin (by {bob[-6:]})")  # never demoted: a failure
+    assert kept(f"a rep may not change admin (by {bob[-6:]})")  # a manager again: a failure
+    assert kept(f"a rep may not change admin (by {gus[-6:]})")  # demoted only later
     assert kept(demoted, converged=())  # the document still differs
     assert kept(demoted, sender=eve)  # sent by a removed member
     assert kept(f"change 0a1b2c3d4e5f is not signed by its author (by {dan[-6:]})")
@@ -143,11 +148,11 @@ def test_refusals_are_settled_only_for_a_former_members_change_every_member_hold
     status = {"peers": [{"peer_id": bob, "refused": {"admin": f"refused change to admin: "
                                                                f"{demoted}"},
                          "held_by_peer": {"index": "refused change to index: a rep may not "
-                                                   f"change workspace settings (by {bob[-6:]})"}}]}
-    settled = Settled({dan[-6:]}, {n[-6:] for n in names}, {"admin", "index"})
+                                                   f"change workspace settings (by {gus[-6:]})"}}]}
+    settled = Settled(standing, {n[-6:] for n in names}, {"admin", "index"})
     assert refusals_in_status(status, ann[-6:], names, former, settled) == [
         "is refused index by Bob#1: refused change to index: a rep may not change workspace "
-        "settings (by Bob#1)"]
+        "settings (by Gus#6)"]
     assert settled.excused == {f"admin ({dan[-6:]})": 1}
 
 

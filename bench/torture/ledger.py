@@ -7,6 +7,7 @@ member) may legitimately replace them; what must never happen is a member that l
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 
@@ -29,6 +30,7 @@ class Write:
     target: str
     name: str = ""
     value: object = None
+    at: float = field(default_factory=time.time)  # when the command was confirmed
 
 
 @dataclass
@@ -62,10 +64,14 @@ class Ledger:
         last = {w.target: w for w in self.writes if w.what == "member"}
         return [w for w in self.writes if w.what != "member" or last[w.target] is w]
 
-    def demoted(self) -> set[str]:
-        """Peers demoted (below manager) or removed during the run."""
-        return {w.target for w in self.writes
-                if w.what == "member" and w.command.startswith("member ") and w.value != "manager"}
+    def standing(self) -> dict[str, list[tuple[float, bool]]]:
+        """Per peer whose role was changed or who was removed: (when, demoted below manager
+        or removed from then on) for each such change, in order."""
+        out: dict[str, list[tuple[float, bool]]] = {}
+        for w in self.writes:
+            if w.what == "member" and w.command.startswith("member "):
+                out.setdefault(w.target, []).append((w.at, w.value != "manager"))
+        return out
 
     def by_node(self, node: str) -> list[Write]:
         return [w for w in self.writes if w.node == node]

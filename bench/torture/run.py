@@ -223,7 +223,7 @@ def run_checks(torture: Torture, report: Report) -> None:
                 missing.setdefault(line, (write, []))[1].append(str(node))
             report.failures += [Failure("settings", str(node), s)
                                 for s in settings_conflicts(probe, writes)]
-    settled = Settled({p[-6:] for p in ledger.demoted()}, {n.short for n in members},
+    settled = Settled({p[-6:]: s for p, s in ledger.standing().items()}, {n.short for n in members},
                       {d for docs in heads.values() for d in docs} - diverged_docs(heads).keys())
     refused: dict[str, list[tuple[str, str]]] = {}
     for node in members:

@@ -8,6 +8,7 @@ that precision; the final digests are also read with ``bullpen status --json``.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import re
@@ -144,27 +145,42 @@ def named(text: str, names: dict[str, str]) -> str:
 @dataclass
 class Settled:
     """Which refusals a run may leave behind (docs/SECURITY.md, "Removed and demoted
-    members"): a change by a member demoted or removed during the run, refused for its
-    author's role while it arrived alone (before the marker of a member who accepted it in
-    time), is fine when its sender is a current member (who holds it, having sent it) and the
-    document is equal on every member at the check, so that every member holds it now.
-    Anything else stays a failure: a refusal of a change by a member never demoted or removed,
-    for any other reason (a signature, a protocol violation), from a removed member, or in a
-    document that still differs."""
+    members"): a change refused for its author's role while it arrived alone (before the
+    marker of a member who accepted it in time), when the author stood demoted or removed at
+    that moment (to the log's second), is fine when its sender is a current member (who holds
+    it, having sent it) and the document is equal on every member at the check, so that every
+    member holds it now. Anything else stays a failure: a refusal of a change by a member who
+    was a manager (or never demoted or removed) when it was refused, for any other reason (a
+    signature, a protocol violation), from a removed member, or in a document that still
+    differs."""
 
-    former: set[str]  # short ids of members demoted or removed during the run
+    former: dict[str, list[tuple[float, bool]]]  # short id -> (when, demoted or removed
+    # from then on) for each of its role changes and removals, in order
     members: set[str]  # short ids of current members
     converged: set[str]  # documents equal on every member
     excused: dict[str, int] = field(default_factory=dict)  # (doc, author) -> lines excused
 
-    def excuses(self, sender: str, doc: str, reason: str) -> bool:
+    def excuses(self, sender: str, doc: str, reason: str, at: float) -> bool:
+        """Is a refusal (``at``: when, to the second) one the rule allows?"""
         author = ROLE_REFUSAL.search(reason)
-        if not (author and sender in self.members and doc in self.converged
-                and (who := author.group(1) or author.group(2)) in self.former):
+        if not (author and sender in self.members and doc in self.converged):
+            return False
+        who = author.group(1) or author.group(2)
+        demoted = [former for when, former in self.former.get(who, ()) if when <= at + 1]
+        if not (demoted and demoted[-1]):  # the author's standing when it was refused
             return False
         key = f"{doc} ({who})"
         self.excused[key] = self.excused.get(key, 0) + 1
         return True
+
+
+def line_time(line: str, now: float) -> float:
+    """When a serve log line (``HH:MM:SS ...``, local time) was written: the latest such
+    moment not after ``now`` (a run lasts less than a day)."""
+    hour, minute, second = (int(x) for x in line[:8].split(":"))
+    day = datetime.datetime.fromtimestamp(now)
+    at = day.replace(hour=hour, minute=minute, second=second, microsecond=0).timestamp()
+    return at - 86400 if at > now + 1 else at
 
 
 def refusals_in_status(status: dict[str, Any], own: str, names: dict[str, str],
@@ -178,7 +194,8 @@ def refusals_in_status(status: dict[str, Any], own: str, names: dict[str, str],
             for key, verb, side in (("refused", "holds back", "from"),
                                     ("held_by_peer", "is refused", "by"))
             for doc, why in (p.get(key) or {}).items()
-            if not settled.excuses(p["peer_id"][-6:] if key == "refused" else own, doc, why)]
+            if not settled.excuses(p["peer_id"][-6:] if key == "refused" else own, doc, why,
+                                   time.time())]
 
 
 def refusals_in_logs(logs: Iterable[Path], own: str, names: dict[str, str],
@@ -188,13 +205,15 @@ def refusals_in_logs(logs: Iterable[Path], own: str, names: dict[str, str],
     by their names."""
     shorts = [pid[-6:] for pid in names]
     found: dict[str, int] = {}
+    now = time.time()
     for path in logs:
         for line in path.read_text(errors="replace").splitlines():
             if not (REFUSAL.search(line) and any(s in line for s in shorts)):
                 continue
-            if (held := HELD.search(line)) and settled.excuses(held[1], held[3], held[2]):
+            held, told = HELD.search(line), TOLD.search(line)
+            if held and settled.excuses(held[1], held[3], held[2], line_time(line, now)):
                 continue
-            if (told := TOLD.search(line)) and settled.excuses(own, told[1], told[2]):
+            if told and settled.excuses(own, told[1], told[2], line_time(line, now)):
                 continue
             text = named(re.sub(r"^\S+ \S+ ", "", line), {**names, **former})  # no time
             found[text] = found.get(text, 0) + 1
