@@ -242,6 +242,9 @@ class Link:
         if self.is_open:
             for doc_id in docs:
                 await trio.to_thread.run_sync(self.node.docs.forget_unapplied, doc_id)
+                reason = self.session.blocked.get(doc_id)
+                if reason:  # the peer starts its side afresh too: it may think it sent all
+                    self.send(Held(doc_id, reason))
             self.session.restart_sync(docs)
             self.outbox.extend(await self._step(self.session.local_change, docs))
             self.wake.set()

@@ -133,6 +133,11 @@ class Session:
         # applied, not counted as behind (nothing more can be exchanged), and reported; the
         # next accepted changes clear it.
         self.blocked: dict[str, str] = {}
+        # Blocked documents we asked the peer for again (restart_sync): only their changes
+        # are applied (and judged) until refused again. Others' sync messages are ignored:
+        # each refusal drops the document from memory, and reloading a big one is the cost a
+        # peer repeating refused changes would make us pay, message after message.
+        self._asked_again: set[str] = set()
 
     # ----- inputs ----------------------------------------------------------------------------
 
@@ -196,6 +201,7 @@ class Session:
         acceptable (a removed member's change a member accepted in time)."""
         for doc_id in doc_ids:
             self._sync_states.pop(doc_id, None)
+            self._asked_again.add(doc_id)
 
     def resend_whole(self, doc_id: str) -> None:
         """Send ``doc_id`` whole at the next step (:meth:`next_whole`): the peer then judges
@@ -205,10 +211,10 @@ class Session:
         positive may lack for the part the peer could apply."""
         if not self.policy.docs_visible_to(self.peer_id, [doc_id]):
             return  # a peer's Held names any document it likes: send only what it may see
+        self.restart_sync([doc_id])  # its next ask gets all it lacks, whatever we sent before
         heads = self.port.heads(doc_id)
         if heads is not None and sorted(heads) == self._sent_whole.get(doc_id):
             return  # it has judged this very state whole already: a Held cannot make us repeat
-        self.restart_sync([doc_id])
         if doc_id not in self._resend:
             self._resend.append(doc_id)
 
@@ -349,6 +355,8 @@ class Session:
     def _sync(self, msg: Sync) -> list[Message]:
         self._check_visible(msg.doc_id)
         info = inspect_sync(msg.data)
+        if info.changes and msg.doc_id in self.blocked and msg.doc_id not in self._asked_again:
+            return []  # refused already, and not asked for again: not even looked at
         pool = self._sigs.get(msg.doc_id, {})
         try:
             applied = self.port.receive(msg.doc_id, self._state(msg.doc_id), msg.data, pool)
@@ -388,6 +396,7 @@ class Session:
         if not self.peer_sigs and "not signed by its author" in reason:
             reason += " (this peer runs an older Bullpen that does not sign changes: upgrade it)"
         self.blocked[doc_id] = reason
+        self._asked_again.discard(doc_id)
 
     def _unqueue(self, doc_id: str) -> None:
         """The peer holds ``doc_id`` after all (a third peer gave it): sync, not send whole."""

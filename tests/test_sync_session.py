@@ -265,8 +265,11 @@ class SplitPort(FakePort):
     """Refuses ``pipeline`` changes that come by sync message (as when a Bloom filter false
     positive leaves out the change whose proof covers the rest), accepts the whole document."""
 
+    refusals = 0
+
     def receive(self, doc_id: str, state: Any, data: bytes, sigs: Proofs) -> set[bytes]:
         if doc_id == "pipeline" and payloads.inspect_sync(data).changes:
+            self.refusals += 1
             raise RefusedChanges("refused change to pipeline: change 1 is not signed by its "
                                  "author")
         return super().receive(doc_id, state, data, sigs)
@@ -292,6 +295,28 @@ def test_a_refused_document_is_sent_whole_once_more_and_then_settles() -> None:
     assert not sa.whole_pending and sa.in_sync and sb.in_sync
     sa.resend_whole("pipeline")  # a Held again, nothing changed since: not sent again
     assert not sa.whole_pending and pump([], links) == []
+
+
+def test_a_refused_document_is_not_looked_at_again_until_asked_for() -> None:
+    """Each refusal drops the document from memory (a reload for the next message): a peer
+    repeating refused changes is ignored until this side asks again (its retry)."""
+    base = collection("pipeline")
+    pa, pb = FakePort({"pipeline": base.fork()}), SplitPort({"pipeline": base.fork()})
+    sa, sb = session(pa, "B"), session(pb, "A")
+    wire, links = connect(sa, sb)
+    pump(wire, links)
+    edit(pa.docs["pipeline"], r1={"title": "refused"})
+    pump([(sa, x) for x in sa.local_change(["pipeline"])], links)
+    assert "pipeline" in sb.blocked
+    tried = pb.refusals
+    edit(pa.docs["pipeline"], r2={"title": "again"})
+    sa.restart_sync(["pipeline"])  # the sender offers everything once more
+    pump([(sa, x) for x in sa.local_change(["pipeline"])], links)
+    assert pb.refusals == tried  # ignored, nothing reloaded
+    sb.restart_sync(["pipeline"])  # our retry (the link tells the peer with a Held, on which
+    sa.restart_sync(["pipeline"])  # it starts afresh): its answer is judged, refused again here
+    pump([(sb, x) for x in sb.local_change(["pipeline"])], links)
+    assert pb.refusals > tried and "pipeline" in sb.blocked
 
 
 def test_an_older_peer_without_signatures_is_told_to_upgrade() -> None:
