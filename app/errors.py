@@ -18,11 +18,10 @@ class UserError(Exception):
     """A failure of the input or of the data's state, with a message saying what to do."""
 
 
-# (module, class) of user-facing errors that cannot subclass UserError: the lower layers', and
-# app/workspace.py's until it does (that module is being split; keep this list short).
+# (module, class) of user-facing errors that cannot subclass UserError: the lower layers'
+# (keep this list short).
 _ELSEWHERE = (
     ("bullpen.crdt.checks", "ValidationError"),
-    ("bullpen.app.workspace", "WorkspaceError"),
     ("bullpen.sync.join", "JoinRefused"),
     ("bullpen.sync.node", "DialError"),
     ("multiaddr.exceptions", "ParseError"),

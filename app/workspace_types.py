@@ -14,8 +14,10 @@ from typing import Any
 
 from bullpen.crdt.schema import readable
 
+from .errors import UserError
 
-class WorkspaceError(RuntimeError):
+
+class WorkspaceError(UserError, RuntimeError):
     """A request that cannot be done (unknown id, no workspace here ...): one plain line."""
 
 
