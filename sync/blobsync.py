@@ -63,6 +63,9 @@ class BlobTransfer:
         # Blobs requested from this peer: None until the first chunk opens a sink.
         self._wanted: dict[str, _Incoming | None] = {}
         self._sending: list[_Outgoing] = []
+        # Blobs this peer said it lacks: not asked of it again until the node's next timed
+        # retry (:meth:`ask_again`), while other peers are asked at once.
+        self._lacking: set[str] = set()
 
     @property
     def receiving(self) -> bool:
@@ -76,7 +79,7 @@ class BlobTransfer:
         """Ask for blobs the workspace lacks that no other peer is already sending."""
         out: list[Message] = []
         for sha in self.port.missing_blobs():
-            if sha not in self._wanted and self.port.claim_blob(sha):
+            if sha not in self._wanted and sha not in self._lacking and self.port.claim_blob(sha):
                 self._wanted[sha] = None
                 out.append(BlobWant(sha))
         return out
@@ -145,6 +148,16 @@ class BlobTransfer:
                 raise ProtocolError(str(exc)) from None
             finally:
                 self.drop(msg.sha256)
+
+    def lacking(self, sha: str) -> None:
+        """The peer says it does not have ``sha`` (yet)."""
+        if sha in self._wanted:
+            self._lacking.add(sha)
+        self.drop(sha)
+
+    def ask_again(self) -> None:
+        """The node's timed retry: a peer that lacked a blob may have received it since."""
+        self._lacking.clear()
 
     def drop(self, sha: str) -> None:
         """Stop waiting for ``sha`` (missing at the peer, refused, or the session ended)."""

@@ -28,7 +28,17 @@ from libp2p.network.stream.exceptions import StreamEOF
 
 from . import framing
 from .framing import FrameError
-from .messages import FEATURE_REACH, Addrs, Error, Held, Hello, Message, ProtocolError, decode
+from .messages import (
+    FEATURE_REACH,
+    Addrs,
+    BlobMissing,
+    Error,
+    Held,
+    Hello,
+    Message,
+    ProtocolError,
+    decode,
+)
 from .messages import encode as encode_message
 from .peers import short_id
 from .session import PeerClosed, Refused, Session, State
@@ -280,6 +290,8 @@ class Link:
                 replies = await self._step(self.session.receive, msg)
                 self.outbox.extend(replies)
                 self.wake.set()
+                if isinstance(msg, BlobMissing):  # another peer may have it: ask now
+                    self.node.ask_for_blobs(besides=self)
 
     def _reach_message(self, msg: Addrs | Held) -> None:
         if self.session.state is not State.OPEN:

@@ -241,6 +241,14 @@ class Node:
                 continue
             step += 1
             for link in list(self.links.values()):
+                link.session.blobs.ask_again()
+                link.poke(blobs=True)
+
+    def ask_for_blobs(self, besides: Link) -> None:
+        """A peer lacks a file we asked it for: ask the other connected peers now (each
+        is asked once until the timed retry), not at the next pause of that retry."""
+        for link in list(self.links.values()):
+            if link is not besides:
                 link.poke(blobs=True)
 
     # ----- state publishing ----------------------------------------------------------------

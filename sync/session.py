@@ -179,7 +179,7 @@ class Session:
                 self.blobs.receive(msg)
                 out = []
             case BlobMissing():
-                self.blobs.drop(msg.sha256)
+                self.blobs.lacking(msg.sha256)  # the link asks the other peers at once
                 out = []
         self._update_progress()
         return out

@@ -606,6 +606,10 @@ def test_missing_blob_reply_releases_claim() -> None:
     seen = pump(wire, links)
     assert m.BlobMissing(sha) in seen
     assert not b.claims and sha not in b.blobs
+    # not asked of this peer again (the link asks the others at once) until the timed retry
+    assert sb.want_blobs() == []
+    sb.blobs.ask_again()
+    assert sb.want_blobs() == [m.BlobWant(sha)]
 
 
 
