@@ -39,6 +39,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .authz import built_on
 from .identity import Identity, verify
 
 MEMBER_ACTOR = 36  # a member's actor id: its Ed25519 public key and four random bytes
@@ -129,7 +130,8 @@ def _covered(changes: list[Any], signed: dict[bytes, bytes],
     side throughout the document's history): a crafted history that would cost more is
     refused rather than checked for seconds."""
     by_hash = {c.hash: c for c in changes}
-    covered = _ancestors(by_hash, [h for h in sealed if h in by_hash])
+    heads = [by_hash[h] for h in sealed if h in by_hash]
+    covered = {c.hash for c in heads} | built_on(changes, heads)
     budget = [WALK_PER_CHANGE * len(changes) + WALK_BASE]
     by_actor: dict[bytes, list[Any]] = defaultdict(list)
     for change in changes:
@@ -146,19 +148,6 @@ def _covered(changes: list[Any], signed: dict[bytes, bytes],
 
 
 WALK_PER_CHANGE, WALK_BASE = 32, 100_000  # dependency steps to prove one message's changes
-
-
-def _ancestors(by_hash: dict[bytes, Any], heads: list[bytes]) -> set[bytes]:
-    """``heads`` and their ancestors among ``by_hash``."""
-    seen: set[bytes] = set()
-    stack = list(heads)
-    while stack:
-        h = stack.pop()
-        if h in seen or h not in by_hash:
-            continue
-        seen.add(h)
-        stack.extend(by_hash[h].deps)
-    return seen
 
 
 def _reaches(by_hash: dict[bytes, Any], top: Any, target: Any, budget: list[int]) -> bool:

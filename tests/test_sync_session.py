@@ -275,17 +275,26 @@ class SplitPort(FakePort):
         return super().receive(doc_id, state, data, sigs)
 
 
-def test_a_refused_document_is_sent_whole_once_more_and_then_settles() -> None:
-    """What the link does on the peer's Held: the document goes whole at the next step, not
-    by a sync message meanwhile, and the peer stops refusing once it has judged it all."""
+def refused_pair(signing_peer: bool = True,
+                 ) -> tuple[FakePort, SplitPort, Session, Session, dict[int, Session]]:
+    """A and B settled, then B refused A's change r1 by sync message (pipeline blocked);
+    ``signing_peer=False``: A's hello did not list signatures (an older release)."""
     base = collection("pipeline")
     pa, pb = FakePort({"pipeline": base.fork()}), SplitPort({"pipeline": base.fork()})
     sa, sb = session(pa, "B"), session(pb, "A")
     wire, links = connect(sa, sb)
     pump(wire, links)
+    sb.peer_sigs = signing_peer
     edit(pa.docs["pipeline"], r1={"title": "relayed"})
     pump([(sa, x) for x in sa.local_change(["pipeline"])], links)
     assert "pipeline" in sb.blocked and read(pb, "pipeline", "r1") is None
+    return pa, pb, sa, sb, links
+
+
+def test_a_refused_document_is_sent_whole_once_more_and_then_settles() -> None:
+    """What the link does on the peer's Held: the document goes whole at the next step, not
+    by a sync message meanwhile, and the peer stops refusing once it has judged it all."""
+    pa, pb, sa, sb, links = refused_pair()
     sa.resend_whole("pipeline")
     assert sa.whole_pending and not sa.in_sync
     assert sa.local_change(["pipeline"]) == []  # no sync message while it is queued
@@ -300,14 +309,7 @@ def test_a_refused_document_is_sent_whole_once_more_and_then_settles() -> None:
 def test_a_refused_document_is_not_looked_at_again_until_asked_for() -> None:
     """Each refusal drops the document from memory (a reload for the next message): a peer
     repeating refused changes is ignored until this side asks again (its retry)."""
-    base = collection("pipeline")
-    pa, pb = FakePort({"pipeline": base.fork()}), SplitPort({"pipeline": base.fork()})
-    sa, sb = session(pa, "B"), session(pb, "A")
-    wire, links = connect(sa, sb)
-    pump(wire, links)
-    edit(pa.docs["pipeline"], r1={"title": "refused"})
-    pump([(sa, x) for x in sa.local_change(["pipeline"])], links)
-    assert "pipeline" in sb.blocked
+    pa, pb, sa, sb, links = refused_pair()
     tried = pb.refusals
     edit(pa.docs["pipeline"], r2={"title": "again"})
     sa.restart_sync(["pipeline"])  # the sender offers everything once more
@@ -320,14 +322,7 @@ def test_a_refused_document_is_not_looked_at_again_until_asked_for() -> None:
 
 
 def test_an_older_peer_without_signatures_is_told_to_upgrade() -> None:
-    base = collection("pipeline")
-    pa, pb = FakePort({"pipeline": base.fork()}), SplitPort({"pipeline": base.fork()})
-    sa, sb = session(pa, "B"), session(pb, "A")
-    wire, links = connect(sa, sb)
-    pump(wire, links)
-    sb.peer_sigs = False  # what a hello without the "sigs" feature leaves
-    edit(pa.docs["pipeline"], r1={"title": "unsigned"})
-    pump([(sa, x) for x in sa.local_change(["pipeline"])], links)
+    _, _, _, sb, _ = refused_pair(signing_peer=False)
     assert "older Bullpen" in sb.blocked["pipeline"]
 
 
