@@ -97,29 +97,30 @@ def check(workspace_id: str, doc_id: str, changes: Iterable[Any], offered: Proof
     Changes of non-member actors (the deterministic genesis) are left to the role rules."""
     changes = list(changes)
     by_actor: dict[bytes, list[Any]] = defaultdict(list)
-    for change in changes:
+    for change in sorted(changes, key=lambda c: c.seq, reverse=True):  # newest first
         if len(change.actor_id) == MEMBER_ACTOR:
             by_actor[change.actor_id].append(change)
     valid: list[Signature] = []
     for actor, own in by_actor.items():
-        for change in sorted(own, key=lambda c: c.seq, reverse=True):
+        for change in own:
             # looked up per change (the pool of offered signatures may be large)
             sig = offered.get((change.hash, actor[:32]))
             if sig is not None and verify(actor[:32], sig,
                                           payload(workspace_id, doc_id, change.hash)):
                 valid.append(Signature(doc_id, change.hash, actor, change.seq, actor[:32], sig))
                 break
-    covered = _covered(changes, {v.change_hash: v.actor for v in valid}, sealed)
+    covered = _covered(changes, by_actor, {v.change_hash: v.actor for v in valid}, sealed)
     refused = [(c, f"change {c.hash.hex()[:12]} is not signed by its author")
                for own in by_actor.values() for c in own if c.hash not in covered]
     return refused, valid
 
 
-def _covered(changes: list[Any], signed: dict[bytes, bytes],
+def _covered(changes: list[Any], by_actor: dict[bytes, list[Any]], signed: dict[bytes, bytes],
              sealed: Collection[bytes]) -> set[bytes]:
     """Hashes of the ``changes`` that are ancestors (or themselves) of a ``signed`` change
     (hash -> its actor) of the same actor, or of a ``sealed`` head, following dependencies
     among ``changes`` only (a change held before cannot depend on one that arrives now).
+    ``by_actor``: each member actor's changes among them, newest first.
 
     Per actor, from its signed change down its own changes in sequence order, each is looked
     for among the ancestors of the last one found: an honest writer's changes form one chain,
@@ -133,15 +134,11 @@ def _covered(changes: list[Any], signed: dict[bytes, bytes],
     heads = [by_hash[h] for h in sealed if h in by_hash]
     covered = {c.hash for c in heads} | built_on(changes, heads)
     budget = [WALK_PER_CHANGE * len(changes) + WALK_BASE]
-    by_actor: dict[bytes, list[Any]] = defaultdict(list)
-    for change in changes:
-        by_actor[change.actor_id].append(change)
     for head, actor in signed.items():
         top = by_hash[head]
         covered.add(head)
-        for change in sorted((c for c in by_actor[actor] if c.seq < top.seq),
-                             key=lambda c: c.seq, reverse=True):
-            if _reaches(by_hash, top, change, budget):
+        for change in by_actor[actor]:
+            if change.seq < top.seq and _reaches(by_hash, top, change, budget):
                 covered.add(change.hash)
                 top = change
     return covered
