@@ -27,7 +27,6 @@ from typing import Any
 
 from automerge.core import ROOT, Document, Message, SyncState
 
-from bullpen.crdt.changes import ChangeHeader
 from bullpen.crdt.schema import INDEX_DOC
 from bullpen.sync.errors import ProtocolError
 from bullpen.sync.payloads import compress_saved, decompress_saved, inspect_sync
@@ -124,8 +123,9 @@ class WorkspaceDocs:
                 return set()
             fresh = info.headers or []
             if doc is not None and info.headers is not None and _has_marker(doc):
-                self._check_headers(doc_id, doc, info.headers)
+                # refused by their headers (authors) before automerge sees them
                 fresh = [h for h in info.headers if not _holds(doc, h.hash)]
+                self._refuse_any(doc_id, fresh)
             carried = _Carried({h.hash for h in fresh}, len(data) // max(1, info.changes))
             applied = self._apply_judged(doc_id, offered, lambda live: _receive(live, state, msg),
                                          carried)
@@ -195,10 +195,6 @@ class WorkspaceDocs:
             del self._waiting[doc_id]
             raise RefusedChanges(f"refused change to {doc_id}: over {MAX_WAITING_BYTES >> 20} "
                                  f"MiB of changes wait for dependencies the peer did not send")
-
-    def _check_headers(self, doc_id: str, doc: Document, headers: list[ChangeHeader]) -> None:
-        """Refuse by the changes' own headers (authors), for those ``doc`` lacks."""
-        self._refuse_any(doc_id, [h for h in headers if not _holds(doc, h.hash)])
 
     def forget_unapplied(self, doc_id: str) -> None:
         """Drop changes waiting inside automerge for dependencies we refused (reload from the
