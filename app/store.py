@@ -160,7 +160,7 @@ class Store:
         last = 0
         written: set[str] = set()
         with self.transaction():
-            self._put_sigs(sigs)
+            self.put_sigs(sigs)
             for doc_id, data in items:
                 written.add(doc_id)
                 cur = self.db.execute(
@@ -174,16 +174,13 @@ class Store:
             self._saw(doc_id)
         return last
 
-    def _put_sigs(self, sigs: Iterable[Signature]) -> None:
+    def put_sigs(self, sigs: Iterable[Signature]) -> None:
+        """Store authors' signatures of changes (with the changes, or of changes already
+        stored), in the caller's transaction."""
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO sigs (hash, signer, doc_id, actor, seq, sig) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             [(s.change_hash, s.signer, s.doc_id, s.actor, s.seq, s.sig) for s in sigs])
-
-    def put_sigs(self, sigs: Iterable[Signature]) -> None:
-        """Store proofs of changes already stored (vouches, signatures of old changes), in
-        the caller's transaction."""
-        self._put_sigs(sigs)
 
     def sigs_for(self, hashes: Iterable[bytes]) -> Proofs:
         """The stored proofs of these changes."""
@@ -255,7 +252,7 @@ class Store:
         """Replace rows up to ``upto_seq`` by ``snapshot`` (which must include them); with
         ``sigs``, store the signatures of a received whole document in the same write."""
         with self.transaction():
-            self._put_sigs(sigs)
+            self.put_sigs(sigs)
             self.db.execute(
                 "INSERT INTO docs (doc_id, snapshot, generation) VALUES (?, ?, 1) "
                 "ON CONFLICT(doc_id) DO UPDATE SET snapshot = excluded.snapshot, "
