@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bullpen.app import limits
+from bullpen.app.members import limits
 from bullpen.app.workspace import Workspace
 from bullpen.crdt.schema import text_doc_id
 

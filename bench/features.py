@@ -23,10 +23,11 @@ os.environ.setdefault("BULLPEN_PASSPHRASE", "bench passphrase")
 
 from features_forecast import OWNERS, make_opps  # noqa: E402
 
-from bullpen.app import sales, transfer  # noqa: E402
-from bullpen.app.forecast import rollup  # noqa: E402
-from bullpen.app.interop_ical import write_ical  # noqa: E402
-from bullpen.app.interop_opportunities import write_opportunities  # noqa: E402
+from bullpen.app import transfer  # noqa: E402
+from bullpen.app.interop.ical import write_ical  # noqa: E402
+from bullpen.app.interop.opportunities import write_opportunities  # noqa: E402
+from bullpen.app.sales import use_cases as sales
+from bullpen.app.sales.forecast import rollup  # noqa: E402
 from bullpen.app.workspace import Workspace  # noqa: E402
 
 FIELDS = ("account", "title", "amount", "currency", "stage", "probability", "category",

@@ -11,7 +11,7 @@ import random
 import statistics
 import time
 
-from bullpen.app.forecast import rollup
+from bullpen.app.sales.forecast import rollup
 from bullpen.crdt.schema import DEFAULT_STAGES
 
 OWNERS = [f"Rep{i:02d}" for i in range(20)]

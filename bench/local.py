@@ -55,7 +55,7 @@ print(json.dumps({"reopen_s": reopen, "listed": listed, "list_ms": list_ms,
 
 
 def create(home: Path, n_opps: int, n_contacts: int, n_posts: int, n_docs: int) -> float:
-    from bullpen.app.demo import ACCOUNTS, DEAL_KINDS, FIRST, LAST, NEXT_STEPS
+    from bullpen.app.demo.team import ACCOUNTS, DEAL_KINDS, FIRST, LAST, NEXT_STEPS
     from bullpen.app.workspace import Workspace
 
     rng = random.Random(1)

@@ -36,9 +36,9 @@ from typing import Any
 
 import trio
 
-from bullpen.app import membership
-from bullpen.app.identity import Identity
-from bullpen.app.membership import replay
+from bullpen.app.members import membership
+from bullpen.app.members.identity import Identity
+from bullpen.app.members.membership import replay
 from bullpen.app.workspace import Workspace
 
 HERE = Path(__file__).resolve().parent

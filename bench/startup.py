@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "packaging"))
 
 from xwin import Display, Xvfb  # noqa: E402
 
-from bullpen.app.processes import stop  # noqa: E402
+from bullpen.app.demo.processes import stop  # noqa: E402
 
 TARGET_WINDOW_S = 1.5
 PASSPHRASE = "bench passphrase"

@@ -4,10 +4,11 @@ Automerge Repo 2.5.6 on Node, both of its variants: plain and immutable strings)
 ours / anchor (below 1 is better).
 
 Every peer is its own process (``python bench/sync.py --peer HOME``): it opens its profile and
-runs ``bullpen.app.node.make_node`` (the members-only AccessPolicy, SQLCipher store with
-synchronous=FULL, the same node as ``bullpen serve``), takes commands as JSON lines on stdin and
-reports events with ``time.monotonic_ns()`` on stdout. CLOCK_MONOTONIC is one system-wide clock
-on Linux, so a time taken in one peer process is subtracted from one taken in another.
+runs ``bullpen.app.network.node_setup.make_node`` (the members-only AccessPolicy, SQLCipher
+store with synchronous=FULL, the same node as ``bullpen serve``), takes commands as JSON lines on
+stdin and reports events with ``time.monotonic_ns()`` on stdout. CLOCK_MONOTONIC is one
+system-wide clock on Linux, so a time taken in one peer process is subtracted from one taken in
+another.
 
 The workload has the anchor's shape: 10,000 opportunities of 10 fields + 50 documents of 5,000
 characters; edits set ``amount`` or ``next_step`` of a random record to a new value. The
@@ -74,7 +75,7 @@ def peer_main(home: Path) -> None:
     import trio
 
     from bullpen.app.logs import configure_logging
-    from bullpen.app.node import make_node
+    from bullpen.app.network.node_setup import make_node
     from bullpen.app.workspace import ChangeSet, Workspace
 
     configure_logging(False)

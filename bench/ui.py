@@ -66,7 +66,7 @@ session.close()
 
 
 def make_profile(root: Path, count: int) -> Path:
-    from bullpen.app.demo import seed_demo
+    from bullpen.app.demo.team import seed_demo
     from bullpen.app.workspace import Workspace
 
     home = root / "dana"

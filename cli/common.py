@@ -127,7 +127,7 @@ def add_flags(p: argparse.ArgumentParser, flags: list[tuple[str, str, str]]) -> 
 def listening_addrs(ws: Workspace) -> list[str]:
     """Addresses of the node running on this profile (serve or the app), if any."""
     try:
-        from bullpen.app.peer_book import node_info
+        from bullpen.app.network.peer_book import node_info
     except ImportError:
         return []
     return list((node_info(ws) or {}).get("listen", []))

@@ -27,7 +27,7 @@ def cmd_topic(args: argparse.Namespace) -> int:
         posts = [p for p in ws.list("post", topic_id=topic["id"], order="updated_at")]
         posts.sort(key=lambda p: p["created_at"])
         topic["posts"] = posts
-        from bullpen.app.sales import author_names
+        from bullpen.app.sales.use_cases import author_names
 
         names = author_names(ws)
         emit(args, topic, lambda t: "\n".join(

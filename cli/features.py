@@ -10,8 +10,8 @@ import argparse
 import sys
 from typing import Any
 
-from bullpen.app.forecast import COLUMNS, GROUPINGS
-from bullpen.app.interop_common import EXPORT_FORMATS, FILE_KINDS
+from bullpen.app.interop.common import EXPORT_FORMATS, FILE_KINDS
+from bullpen.app.sales.forecast import COLUMNS, GROUPINGS
 from bullpen.crdt.checks import ValidationError
 
 from .common import add_json, emit, open_ws, table
@@ -66,7 +66,7 @@ def format_history(rows: list[dict[str, Any]]) -> str:
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
-    from bullpen.app import sales
+    from bullpen.app.sales import use_cases as sales
 
     ws = open_ws(args)
     try:
@@ -90,7 +90,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 
 
 def cmd_quota(args: argparse.Namespace) -> int:
-    from bullpen.app import sales
+    from bullpen.app.sales import use_cases as sales
 
     ws = open_ws(args)
     try:
@@ -111,7 +111,7 @@ def cmd_quota(args: argparse.Namespace) -> int:
 
 
 def cmd_rate(args: argparse.Namespace) -> int:
-    from bullpen.app import sales
+    from bullpen.app.sales import use_cases as sales
 
     ws = open_ws(args)
     try:
@@ -130,7 +130,7 @@ def cmd_rate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bullpen.app import transfer
+    from bullpen.app.interop import transfer
 
     ws = open_ws(args)
     try:
@@ -145,7 +145,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from bullpen.app import transfer
+    from bullpen.app.interop import transfer
 
     ws = open_ws(args)
     try:
@@ -189,7 +189,11 @@ def format_settings(data: dict[str, Any]) -> str:
 
 
 def cmd_notifications(args: argparse.Namespace) -> int:
-    from bullpen.app.inbox import NotificationInbox, subscriptions, update_subscriptions
+    from bullpen.app.notifications.inbox import (
+        NotificationInbox,
+        subscriptions,
+        update_subscriptions,
+    )
 
     ws = open_ws(args)
     inbox = NotificationInbox(ws, listen=False)
@@ -231,7 +235,7 @@ def _int_id(text: str) -> int:
 
 
 def cmd_kudos(args: argparse.Namespace) -> int:
-    from bullpen.app import sales
+    from bullpen.app.sales import use_cases as sales
 
     ws = open_ws(args)
     try:
@@ -244,7 +248,7 @@ def cmd_kudos(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from bullpen.app import sales
+    from bullpen.app.sales import use_cases as sales
 
     ws = open_ws(args)
     try:

@@ -49,7 +49,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_peer(args: argparse.Namespace) -> int:
-    from bullpen.app.demo_runner import run_demo_peer
+    from bullpen.app.demo.runner import run_demo_peer
     from bullpen.app.logs import configure_logging
 
     configure_logging()

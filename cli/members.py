@@ -19,7 +19,7 @@ def presence(ws: Any) -> dict[str, bool] | None:
     link to them is up. None when no node runs (then you are not online, and whether a
     teammate is cannot be known from here)."""
     try:
-        from bullpen.app.peer_book import node_info
+        from bullpen.app.network.peer_book import node_info
     except ImportError:
         return None
     info = node_info(ws)
@@ -34,7 +34,7 @@ def presence(ws: Any) -> dict[str, bool] | None:
 def member_rows(ws: Any, online: dict[str, bool] | None) -> list[dict[str, Any]]:
     """The member list with ``online`` from :func:`presence`; a teammate's is None (JSON
     null) when no node runs."""
-    from bullpen.app.identity import short_id
+    from bullpen.app.members.identity import short_id
 
     names = ws.member_names()
     rows = []
@@ -63,8 +63,8 @@ def _member_table(rows: list[dict[str, Any]], node_runs: bool) -> str:
 def cmd_member(args: argparse.Namespace) -> int:
     ws = open_ws(args)
     if args.action in ("remove", "role"):
-        from bullpen.app.identity import short_id
-        from bullpen.app.sales import member_named
+        from bullpen.app.members.identity import short_id
+        from bullpen.app.sales.use_cases import member_named
 
         member = member_named(ws, args.peer)
         if args.action == "remove":
@@ -105,7 +105,7 @@ def invite_addr(text: str, peer_id: str) -> str:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
-    from bullpen.app.invites import create_invite, parse_duration
+    from bullpen.app.members.invites import create_invite, parse_duration
 
     ws = open_ws(args)
     running = listening_addrs(ws)
@@ -127,8 +127,8 @@ def cmd_invite(args: argparse.Namespace) -> int:
 
 
 def cmd_join(args: argparse.Namespace) -> int:
-    from bullpen.app.joining import join_workspace
     from bullpen.app.logs import configure_logging
+    from bullpen.app.members.joining import join_workspace
 
     configure_logging()
     result = join_workspace(args.home, args.code, args.name, listen=args.listen,

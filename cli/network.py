@@ -34,8 +34,8 @@ def _loopback_only(addrs: list[str]) -> bool:
 def cmd_serve(args: argparse.Namespace) -> int:
     import trio
 
-    from bullpen.app.inbox import NotificationInbox
-    from bullpen.app.node import make_node
+    from bullpen.app.network.node_setup import make_node
+    from bullpen.app.notifications.inbox import NotificationInbox
 
     configure_logging(args.verbose)
     ws = open_ws(args)
@@ -68,8 +68,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     import trio
 
-    from bullpen.app.node import make_node
-    from bullpen.app.peer_book import PeerAddrError, split_p2p_addr
+    from bullpen.app.network.node_setup import make_node
+    from bullpen.app.network.peer_book import PeerAddrError, split_p2p_addr
     from bullpen.sync.node import DialError
 
     configure_logging(args.verbose, progress=not args.once)
@@ -131,8 +131,8 @@ def _report_sync(args: argparse.Namespace, peer_id: str, link: Any) -> int:
 
 
 def cmd_peer(args: argparse.Namespace) -> int:
-    from bullpen.app import peer_book as peers
-    from bullpen.app.access import AccessPolicy
+    from bullpen.app.members.access import AccessPolicy
+    from bullpen.app.network import peer_book as peers
 
     ws = open_ws(args)
     try:

@@ -69,7 +69,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _peer_status(ws: Workspace) -> list[dict[str, Any]]:
     try:
-        from bullpen.app.peer_book import peer_status
+        from bullpen.app.network.peer_book import peer_status
     except ImportError:
         return []
     return peer_status(ws)
@@ -85,7 +85,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def history_rows(ws: Workspace, record_id: str) -> list[dict[str, Any]]:
-    from bullpen.app.sales import author_names
+    from bullpen.app.sales.use_cases import author_names
 
     names = author_names(ws)  # members who left keep their names
     rows = []
@@ -255,7 +255,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
-    from bullpen.app.recover import recover
+    from bullpen.app.storage.recover import recover
 
     report = recover(args.home, ask=ask_passphrase)
     emit(args, report, lambda r: "\n".join(r["messages"]))

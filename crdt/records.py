@@ -54,7 +54,8 @@ def genesis(doc_id: str, texts: Iterable[str] = (), maps: Iterable[str] = ()) ->
 def settings_maps_change(doc_id: str, names: Sequence[str]) -> bytes:
     """The one change that created the settings maps ``names`` of ``doc_id``: identical bytes
     on every peer. No longer made (the maps now live in the admin document from its genesis),
-    but workspaces hold it, so every peer accepts it by this rule (:mod:`bullpen.app.access`).
+    but workspaces hold it, so every peer accepts it by this rule
+    (:mod:`bullpen.app.members.access`).
 
     Two replicas that each created a missing settings map (two managers offline, each making
     the first invite or quota) would hold two map objects under one key, and after sync the

@@ -39,7 +39,7 @@ sys.path.insert(0, str(HERE))
 
 from xwin import Display, Xvfb  # noqa: E402
 
-from bullpen.app.processes import read_listen_address, stop  # noqa: E402
+from bullpen.app.demo.processes import read_listen_address, stop  # noqa: E402
 
 PASSPHRASE = "smoke passphrase"
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"

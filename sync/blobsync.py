@@ -4,7 +4,7 @@ A session asks its peer for blobs the workspace references but lacks (:class:`~.
 BlobWant`) and serves the peer's asks. A served blob is read one chunk per send step from the
 store (the node sends bulk data, whole documents then blob chunks, one step at a time), and a
 received one is written chunk by chunk to a temporary file that is checked against the hash
-and renamed into place when the last chunk arrives (``app/blobs.py`` ``IncomingBlob``). So a
+and renamed into place when the last chunk arrives (``app/storage/blobs.py`` ``IncomingBlob``). So a
 1 GiB file costs one :data:`~.messages.BLOB_CHUNK` of memory on either side, and a peer that
 sends half a file and leaves costs a temporary file that is removed with the session.
 

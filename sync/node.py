@@ -64,8 +64,8 @@ BLOB_RETRY = (2.0, 5.0, 15.0, 30.0, 60.0)
 
 class Node:
     """A headless sync node over one workspace, reached through its ports (``ports.py``;
-    ``bullpen.app.node.make_node`` wires the app's). The ``policy`` decides who may connect
-    and which changes are accepted; there is no default, so no node trusts strangers by a
+    ``bullpen.app.network.node_setup.make_node`` wires the app's). The ``policy`` decides who may
+    connect and which changes are accepted; there is no default, so no node trusts strangers by a
     forgotten argument.
 
     ``listen``: multiaddrs to listen on (``/ip4/127.0.0.1/tcp/0`` in tests). ``advertise``:

@@ -1,7 +1,7 @@
 """What the node knows of a peer (:class:`PeerState`), and how people read peer ids.
 
 Peers are remembered across runs through a :class:`~.ports.PeerBook` (the app keeps them in
-its store: ``bullpen.app.peer_book``), each address with the time it was last confirmed (see
+its store: ``bullpen.app.network.peer_book``), each address with the time it was last confirmed (see
 ``addresses.merge_times``). Nothing here imports libp2p: the CLI uses it for quick commands.
 """
 

@@ -3,7 +3,7 @@
 Every session asks this object before it accepts a peer and before it sends or accepts any
 document, so guest access or member removal (a later issue) changes only this module.
 This base class admits every peer of the same workspace to everything (the sans-I/O tests use
-it); ``bullpen.app.access.AccessPolicy`` answers from the verified membership log.
+it); ``bullpen.app.members.access.AccessPolicy`` answers from the verified membership log.
 """
 
 from __future__ import annotations

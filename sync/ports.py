@@ -5,7 +5,7 @@ node reaches the local workspace only through these ports (:class:`NodeDocs` ext
 session's :class:`~.session.DocPort`: documents and blobs), so the protocol can be read,
 tested and changed without the app's storage, and the app decides how peers are remembered
 and newcomers admitted.
-``bullpen.app.node.make_node`` wires the app's adapters to a :class:`~.node.Node`.
+``bullpen.app.network.node_setup.make_node`` wires the app's adapters to a :class:`~.node.Node`.
 
 Every method may block (SQLite, the CRDT): the node calls them from worker threads, except
 ``subscribe`` (once, at start) and the plain attributes.

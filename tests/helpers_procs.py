@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bullpen.app.processes import read_listen_address
+from bullpen.app.demo.processes import read_listen_address
 from bullpen.app.workspace import Workspace
 
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"

@@ -4,8 +4,8 @@ The threat model is a member, a guest or a stranger whose client writes whatever
 any document it holds. :func:`forge` makes such a change in the attacker's own replica,
 bypassing every use-case check (it writes with automerge directly, under the attacker's key);
 :func:`deliver` then hands the attacker's document to a victim through the same code a sync
-node runs (:class:`~bullpen.app.sync_docs.WorkspaceDocs` under the victim's
-:class:`~bullpen.app.access.AccessPolicy`), by sync messages or as a whole saved document;
+node runs (:class:`~bullpen.app.network.sync_docs.WorkspaceDocs` under the victim's
+:class:`~bullpen.app.members.access.AccessPolicy`), by sync messages or as a whole saved document;
 :func:`views` is what the victim's user sees, to compare before and after.
 """
 
@@ -16,9 +16,10 @@ from typing import Any
 
 from automerge.core import ROOT
 
-from bullpen.app import authorship, sales
-from bullpen.app.access import AccessPolicy
-from bullpen.app.sync_docs import WorkspaceDocs
+from bullpen.app.members import authorship
+from bullpen.app.members.access import AccessPolicy
+from bullpen.app.network.sync_docs import WorkspaceDocs
+from bullpen.app.sales import use_cases as sales
 from bullpen.app.workspace import Workspace
 from bullpen.crdt import records as rec
 from bullpen.sync.payloads import compress_saved, inspect_sync

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bullpen.app.authorship import Signature
+from bullpen.app.members.authorship import Signature
 from bullpen.app.workspace import Workspace
 
 

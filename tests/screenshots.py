@@ -28,7 +28,7 @@ def main() -> int:
     os.environ.setdefault("BULLPEN_PASSPHRASE", "screenshots")
     from PySide6.QtTest import QTest
 
-    from bullpen.app.demo import seed_demo
+    from bullpen.app.demo.team import seed_demo
     from bullpen.app.workspace import Workspace
     from bullpen.ui import worker
     from bullpen.ui.app import Session, application

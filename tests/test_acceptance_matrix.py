@@ -17,7 +17,7 @@ from hostile import deliver
 from replicas import exchange
 from test_access import give
 
-from bullpen.app.access import AccessPolicy
+from bullpen.app.members.access import AccessPolicy
 from bullpen.app.workspace import Workspace
 from bullpen.cli.main import main
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from conftest import opp_fields
 from replicas import exchange
 
-from bullpen.app.access import AccessPolicy
-from bullpen.app.identity import Identity
+from bullpen.app.members.access import AccessPolicy
+from bullpen.app.members.identity import Identity
 from bullpen.app.workspace import Workspace
 
 

@@ -12,8 +12,8 @@ import pytest
 from conftest import opp_fields
 from keyring.backend import KeyringBackend
 
-from bullpen.app.blobs import BlobDamaged
-from bullpen.app.keys import ProfileLocked
+from bullpen.app.storage.blobs import BlobDamaged
+from bullpen.app.storage.keys import ProfileLocked
 from bullpen.app.workspace import Workspace
 
 SECRETS = [b"Zanzibar Pharma", b"Quetzalcoatl pricing", b"Xylophone-Deck", b"ann@zanzibar"]

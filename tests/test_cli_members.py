@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from test_cli import Cli, cli  # noqa: F401  (fixture)
 
-from bullpen.app.invites import parse_invite
+from bullpen.app.members.invites import parse_invite
 
 
 def test_member_list_invite_and_refusals(cli: Cli):  # noqa: F811

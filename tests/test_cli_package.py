@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from bullpen.app import transfer
-from bullpen.app.blobs import BlobDamaged, BlobMissing
 from bullpen.app.errors import UserError, user_error, user_error_types
-from bullpen.app.interop_common import EXPORT_FORMATS, FILE_KINDS
-from bullpen.app.interop_errors import InteropError
-from bullpen.app.invites import InviteError
-from bullpen.app.keys import ProfileLocked
-from bullpen.app.store import StoreError
+from bullpen.app.interop import transfer
+from bullpen.app.interop.common import EXPORT_FORMATS, FILE_KINDS
+from bullpen.app.interop.errors import InteropError
+from bullpen.app.members.invites import InviteError
+from bullpen.app.storage.blobs import BlobDamaged, BlobMissing
+from bullpen.app.storage.keys import ProfileLocked
+from bullpen.app.storage.store import StoreError
 
 # Runs one command in a fresh interpreter and reports its exit code, its stderr and which of
 # the heavy modules it loaded.
@@ -30,8 +30,9 @@ with contextlib.redirect_stderr(err):
         code = main(sys.argv[1:])
     except SystemExit as exc:
         code = exc.code
-heavy = ("libp2p", "trio", "bullpen.sync.node", "bullpen.app.sales", "bullpen.app.transfer",
-         "bullpen.app.invites", "PySide6")
+heavy = ("libp2p", "trio", "bullpen.sync.node", "bullpen.app.sales.use_cases",
+         "bullpen.app.interop.transfer",
+         "bullpen.app.members.invites", "PySide6")
 print(json.dumps({"code": code, "stderr": err.getvalue(),
                   "loaded": [m for m in heavy if m in sys.modules]}))
 """

@@ -1,6 +1,6 @@
 import random
 
-from bullpen.app.demo import seed_demo, simulate_step
+from bullpen.app.demo.team import seed_demo, simulate_step
 
 
 def test_demo_workspace_is_a_realistic_team(ws, tmp_path):

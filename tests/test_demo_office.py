@@ -7,13 +7,13 @@ import time
 import pytest
 import trio
 
-from bullpen.app.demo_runner import prepare_office
+from bullpen.app.demo.runner import prepare_office
 from bullpen.app.workspace import Workspace
 
 
 @pytest.mark.slow
 def test_simulated_teammates_change_things_over_libp2p(tmp_path):
-    from bullpen.app.node import make_node
+    from bullpen.app.network.node_setup import make_node
 
     office = prepare_office(tmp_path / "office", opportunities=12)
     try:

@@ -15,7 +15,7 @@ from conftest import opp_fields
 from hostile import deliver, forge, put_setting, views
 from replicas import exchange
 
-from bullpen.app import sales
+from bullpen.app.sales import use_cases as sales
 from bullpen.crdt import records as rec
 from bullpen.crdt.schema import ADMIN_DOC, INDEX_DOC
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bullpen.app.forecast import (
+from bullpen.app.sales.forecast import (
     COLUMNS,
     TOTAL,
     Figures,

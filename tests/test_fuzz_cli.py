@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bullpen.app.keys import subkey, unlock
-from bullpen.app.store import Store
+from bullpen.app.storage.keys import subkey, unlock
+from bullpen.app.storage.store import Store
 from bullpen.app.workspace import Workspace
 from bullpen.cli import main as cli
 

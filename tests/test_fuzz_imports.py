@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bullpen.app import transfer
 from bullpen.app.errors import user_error_types
-from bullpen.app.interop_opportunities import write_opportunities
+from bullpen.app.interop import transfer
+from bullpen.app.interop.opportunities import write_opportunities
 from bullpen.app.workspace import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures" / "interop"

@@ -71,7 +71,7 @@ def test_valid_event_span_and_zone_pass() -> None:
 
 
 def test_rate_and_quota_are_bounded(ws: Workspace) -> None:
-    from bullpen.app import sales
+    from bullpen.app.sales import use_cases as sales
 
     with pytest.raises(ValidationError, match="ISO 4217"):
         sales.set_rate(ws, "€€€", 1.0)
@@ -219,7 +219,7 @@ def test_values_a_modified_client_writes_are_made_readable(ws: Workspace, join_w
 
     from hostile import deliver, forge, put_record
 
-    from bullpen.app import sales
+    from bullpen.app.sales import use_cases as sales
 
     eli = join_ws(ws, "Eli")
     base = {"kind": "opportunity", "account": "X", "stage": "proposal",

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bullpen.app.interop_errors import InteropError
-from bullpen.app.interop_opportunities import read_opportunities, write_opportunities
-from bullpen.app.transfer import import_calendar
+from bullpen.app.interop.errors import InteropError
+from bullpen.app.interop.opportunities import read_opportunities, write_opportunities
+from bullpen.app.interop.transfer import import_calendar
 from bullpen.app.workspace import Workspace
 
 RECORD = {"account": "Acme", "title": "Renewal", "amount": 500.0, "stage": "proposal",
@@ -45,7 +45,7 @@ def test_xlsx_whose_sheet_is_cut_in_half_is_one_error(tmp_path: Path) -> None:
 
 def test_xlsx_zip_bomb_is_refused_before_parsing(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from bullpen.app import interop_guard
+    from bullpen.app.interop import guard as interop_guard
 
     monkeypatch.setattr(interop_guard, "MAX_XLSX_UNPACKED", 1 << 20)  # 256 MiB is slow to make
     path = workbook(tmp_path, [RECORD])
@@ -57,7 +57,8 @@ def test_xlsx_zip_bomb_is_refused_before_parsing(tmp_path: Path,
 
 def test_too_many_rows_or_bytes_are_refused(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from bullpen.app import interop_common, interop_opportunities
+    from bullpen.app.interop import common as interop_common
+    from bullpen.app.interop import opportunities as interop_opportunities
 
     path = tmp_path / "pipeline.csv"
     write_opportunities(path, [RECORD] * 11, "csv")

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from test_cli import Cli
 
-from bullpen.app.blobs import BlobDamaged
-from bullpen.app.db import connect
-from bullpen.app.index import Index
-from bullpen.app.keys import ProfileLocked, subkey, unlock
-from bullpen.app.store import Store, StoreError
+from bullpen.app.storage.blobs import BlobDamaged
+from bullpen.app.storage.db import connect
+from bullpen.app.storage.keys import ProfileLocked, subkey, unlock
+from bullpen.app.storage.search_index import Index
+from bullpen.app.storage.store import Store, StoreError
 from bullpen.app.workspace import Workspace
 
 PAGE = 4096
@@ -219,8 +219,8 @@ def test_received_bytes_that_do_not_match_their_hash_are_refused(ws: Workspace) 
 
 
 def test_a_failed_join_leaves_an_existing_folder_as_it_was(ws: Workspace, tmp_path: Path) -> None:
-    from bullpen.app.invites import create_invite
-    from bullpen.app.joining import join_workspace
+    from bullpen.app.members.invites import create_invite
+    from bullpen.app.members.joining import join_workspace
     from bullpen.sync.node import DialError
 
     code = create_invite(ws, "rep", dt.timedelta(hours=1), ["/ip4/127.0.0.1/tcp/9"])

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from replicas import exchange
 from test_access import give
 
-from bullpen.app import sales
-from bullpen.app.access import AccessPolicy
-from bullpen.app.invites import InviteError, admit, create_invite, parse_invite
+from bullpen.app.members.access import AccessPolicy
+from bullpen.app.members.invites import InviteError, admit, create_invite, parse_invite
+from bullpen.app.sales import use_cases as sales
 from bullpen.app.workspace import Workspace
 from bullpen.crdt import records as rec
 from bullpen.crdt.schema import ADMIN_DOC, INDEX_DOC
@@ -184,7 +184,7 @@ def test_a_planted_invite_admits_nobody(office):
         # signed by the rep itself, asking for a manager
         import hashlib
 
-        from bullpen.app.invites import _payload_bytes
+        from bullpen.app.members.invites import _payload_bytes
 
         terms = {"ws": rep.workspace_id, "hash": hashlib.sha256(b"3" * 16).hexdigest(),
                  "role": "manager", "by": rep.peer_id, "expires": "2099-01-01T00:00:00+00:00"}

@@ -1,7 +1,7 @@
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.peer.id import ID
 
-from bullpen.app.identity import Identity, peer_id_from_public, public_from_peer_id, verify
+from bullpen.app.members.identity import Identity, peer_id_from_public, public_from_peer_id, verify
 
 
 def test_peer_id_matches_libp2p():

@@ -6,7 +6,7 @@ import pytest
 from conftest import opp_fields
 from replicas import exchange
 
-from bullpen.app.inbox import NotificationInbox, subscriptions, update_subscriptions
+from bullpen.app.notifications.inbox import NotificationInbox, subscriptions, update_subscriptions
 from bullpen.app.workspace import Workspace, WorkspaceError
 from bullpen.crdt.schema import ValidationError
 

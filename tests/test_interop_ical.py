@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bullpen.app.interop_errors import InteropError
-from bullpen.app.interop_ical import read_ical, write_ical
+from bullpen.app.interop.errors import InteropError
+from bullpen.app.interop.ical import read_ical, write_ical
 
 FIXTURES = Path(__file__).parent / "fixtures" / "interop"
 OUTLOOK_UID = "040000008200E00074C5B7101A82E00800000000A0B1C2D3E4F5"

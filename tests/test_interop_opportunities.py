@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
-from bullpen.app.interop_common import parse_amount, parse_loose_date
-from bullpen.app.interop_errors import InteropError
-from bullpen.app.interop_opportunities import (
+from bullpen.app.interop.common import parse_amount, parse_loose_date
+from bullpen.app.interop.errors import InteropError
+from bullpen.app.interop.opportunities import (
     EXPORT_COLUMNS,
     map_stage,
     read_opportunities,

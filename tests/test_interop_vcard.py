@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bullpen.app.interop_errors import InteropError
-from bullpen.app.interop_vcard import read_vcards, write_vcards
+from bullpen.app.interop.errors import InteropError
+from bullpen.app.interop.vcard import read_vcards, write_vcards
 
 FIXTURES = Path(__file__).parent / "fixtures" / "interop"
 

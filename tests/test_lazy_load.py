@@ -15,7 +15,7 @@ import pytest
 from conftest import opp_fields
 from helpers_procs import cli
 
-from bullpen.app import limits
+from bullpen.app.members import limits
 from bullpen.app.workspace import Workspace
 from bullpen.crdt.schema import ValidationError, text_doc_id
 

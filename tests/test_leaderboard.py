@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bullpen.app.leaderboard import POINTS, Standing, leaderboard
+from bullpen.app.sales.leaderboard import POINTS, Standing, leaderboard
 
 
 def item(id_, author, created, reactions=None, **extra):

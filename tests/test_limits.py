@@ -11,8 +11,8 @@ from hostile import deliver, forge, put_record
 from replicas import exchange
 from test_access import give
 
-from bullpen.app import limits
-from bullpen.app.access import author_of
+from bullpen.app.members import limits
+from bullpen.app.members.access import author_of
 from bullpen.app.workspace import Workspace
 from bullpen.crdt import textdoc
 from bullpen.crdt.schema import space_doc_id, text_doc_id

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from replicas import exchange
 
-from bullpen.app.identity import Identity
-from bullpen.app.membership import MembershipError, new_entry, parse_entry, replay
+from bullpen.app.members.identity import Identity
+from bullpen.app.members.membership import MembershipError, new_entry, parse_entry, replay
 from bullpen.crdt.schema import ValidationError
 
 
@@ -119,7 +119,7 @@ JSONISH = st.recursive(
                                                 "parents", "role", "name"]), JSONISH),
        sig=st.binary(max_size=64))
 def test_structured_junk_is_rejected(payload, sig):
-    from bullpen.app.membership import entry_id
+    from bullpen.app.members.membership import entry_id
 
     text = json.dumps({"payload": payload, "sig": sig.hex()})
     with pytest.raises(MembershipError):
@@ -136,7 +136,7 @@ def test_replay_of_junk_logs_raises_cleanly(log):
 def test_invite_code_round_trip_single_use_and_refusals(ws, tmp_path):
     import datetime as dt
 
-    from bullpen.app.invites import InviteError, admit, create_invite, parse_invite
+    from bullpen.app.members.invites import InviteError, admit, create_invite, parse_invite
     from bullpen.app.workspace import Workspace
 
     code = create_invite(ws, "rep", dt.timedelta(hours=24), ["/ip4/127.0.0.1/tcp/4001"])
@@ -167,7 +167,7 @@ def test_invite_code_round_trip_single_use_and_refusals(ws, tmp_path):
 def test_reps_invite_guests_only(ws, join_ws):
     import datetime as dt
 
-    from bullpen.app.invites import create_invite
+    from bullpen.app.members.invites import create_invite
 
     rep = join_ws(ws, "Eli", "rep")
     assert create_invite(rep, "guest", dt.timedelta(hours=1), [])
@@ -180,7 +180,7 @@ def test_first_invites_made_offline_by_two_managers_both_work_after_sync(ws, joi
 
     from replicas import exchange
 
-    from bullpen.app.invites import admit, create_invite, parse_invite
+    from bullpen.app.members.invites import admit, create_invite, parse_invite
     from bullpen.app.workspace import Workspace
 
     other = join_ws(ws, "Eli", "manager")
@@ -200,7 +200,7 @@ def test_first_invites_made_offline_by_two_managers_both_work_after_sync(ws, joi
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=400))
 def test_invite_parser_never_crashes(text):
-    from bullpen.app.invites import InviteError, parse_invite
+    from bullpen.app.members.invites import InviteError, parse_invite
 
     with pytest.raises(InviteError):
         parse_invite(text)
@@ -211,7 +211,7 @@ def test_invite_parser_never_crashes(text):
 def test_invite_parser_rejects_random_codes(data):
     import base64
 
-    from bullpen.app.invites import InviteError, parse_invite
+    from bullpen.app.members.invites import InviteError, parse_invite
 
     with pytest.raises(InviteError):
         parse_invite("BP1-" + base64.urlsafe_b64encode(data).decode())

@@ -8,7 +8,7 @@ import time
 import pytest
 from helpers_procs import Serve, add_opp, cli, cli_json, status, titles, wait_for
 
-from bullpen.app.invites import create_invite
+from bullpen.app.members.invites import create_invite
 from bullpen.app.workspace import Workspace
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from bullpen.app.identity import Identity
-from bullpen.app.membership import founding_entry, new_entry, replay
+from bullpen.app.members.identity import Identity
+from bullpen.app.members.membership import founding_entry, new_entry, replay
 
 AT = "2026-11-30T00:00:00Z"
 HEADS = {"pipeline": ["ab" * 32]}

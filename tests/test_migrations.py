@@ -1,4 +1,4 @@
-"""A profile written by an older Bullpen opens in a newer one (app/migrations.py).
+"""A profile written by an older Bullpen opens in a newer one (app/storage/migrations.py).
 
 The committed fixture tests/fixtures/profile_v1/ was written by store version 1 (see
 make_profile_v1.py); tests always work on a copy, since opening a profile writes to it.
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bullpen.app import migrations, store
-from bullpen.app.keys import subkey, unlock
-from bullpen.app.store import SCHEMA_VERSION, Store, StoreError
+from bullpen.app.storage import migrations, store
+from bullpen.app.storage.keys import subkey, unlock
+from bullpen.app.storage.store import SCHEMA_VERSION, Store, StoreError
 from bullpen.app.workspace import Workspace
 
 FIXTURE = Path(__file__).parent / "fixtures" / "profile_v1"
@@ -169,7 +169,7 @@ def test_every_version_up_to_the_current_one_has_a_step() -> None:
 def test_store_runs_migrations_when_opened(old_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """End to end through Workspace.open once Store.__init__ calls migrations.migrate."""
     if "migrate" not in inspect.getsource(Store.__init__):
-        pytest.skip("Store.__init__ does not call bullpen.app.migrations.migrate yet")
+        pytest.skip("Store.__init__ does not call bullpen.app.storage.migrations.migrate yet")
     calls: list[int] = []
     monkeypatch.setattr(migrations, "STEPS", two_steps(calls))
     monkeypatch.setattr(store, "SCHEMA_VERSION", 3)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bullpen.app.notifications import (
+from bullpen.app.notifications.rules import (
     Notification,
     Subscriptions,
     mentions,

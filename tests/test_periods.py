@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bullpen.app.periods import Period, current_period, parse_period, week_label
+from bullpen.app.sales.periods import Period, current_period, parse_period, week_label
 
 D = dt.date
 

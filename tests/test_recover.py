@@ -14,10 +14,10 @@ from pathlib import Path
 from conftest import opp_fields
 from helpers_procs import cli
 
-from bullpen.app import authorship, old_changes
-from bullpen.app.db import DatabaseError, connect
-from bullpen.app.keys import subkey, unlock
-from bullpen.app.recover import recover
+from bullpen.app.members import authorship, old_changes
+from bullpen.app.storage.db import DatabaseError, connect
+from bullpen.app.storage.keys import subkey, unlock
+from bullpen.app.storage.recover import recover
 from bullpen.app.workspace import Workspace
 
 PAGE = 4096

@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtCore import QTimer
 from test_ui_support import home, session, settle, wait  # noqa: F401
 
-from bullpen.app import recurrence
-from bullpen.app.recurrence import by_day, occurrence_starts
+from bullpen.app.calendar import recurrence
+from bullpen.app.calendar.recurrence import by_day, occurrence_starts
 
 DECEMBER = (dt.date(2026, 12, 1), dt.date(2026, 12, 31))
 EVERY_SECOND = {"start": "2026-12-01T09:00", "rrule": "FREQ=SECONDLY;COUNT=999999999"}

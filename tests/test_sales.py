@@ -6,9 +6,9 @@ import pytest
 from conftest import opp_fields
 from replicas import exchange
 
-from bullpen.app import sales
-from bullpen.app.forecast import TOTAL
-from bullpen.app.periods import current_period
+from bullpen.app.sales import use_cases as sales
+from bullpen.app.sales.forecast import TOTAL
+from bullpen.app.sales.periods import current_period
 from bullpen.crdt.schema import ValidationError
 
 Q4 = "2026-Q4"

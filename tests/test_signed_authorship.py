@@ -1,7 +1,7 @@
 """Signed authorship: nobody can write under a teammate's name (issue 13).
 
 An automerge change names its author by its actor id, which a modified client picks freely.
-Every change must be proven its author's by the author's signature (app/authorship.py); a
+Every change must be proven its author's by the author's signature (app/members/authorship.py); a
 change that is not is refused by both receiving paths, whoever relays it, and nothing the
 victim sees changes. Honest changes keep flowing when relayed, whole or by sync messages.
 """
@@ -16,8 +16,9 @@ from hostile import deliver, forge, put_record, put_setting, views
 from replicas import exchange
 from test_access import give
 
-from bullpen.app import authorship, old_changes, sales
-from bullpen.app.authorship import Signature
+from bullpen.app.members import authorship, old_changes
+from bullpen.app.members.authorship import Signature
+from bullpen.app.sales import use_cases as sales
 from bullpen.app.workspace import Workspace
 from bullpen.crdt.schema import ADMIN_DOC
 
@@ -124,7 +125,7 @@ def test_signed_own_changes_are_accepted_and_relayed_with_their_proof(office):
 def test_check_covers_earlier_changes_of_the_same_actor_only():
     """One valid signature of an actor's newest change covers that actor's earlier ones; a
     newer unsigned change, another actor's change, or a bad signature are not covered."""
-    from bullpen.app.identity import Identity
+    from bullpen.app.members.identity import Identity
     from bullpen.crdt.records import genesis
 
     me, other = Identity.generate(), Identity.generate()
@@ -173,7 +174,7 @@ def old_ws(tmp_path, monkeypatch):
     import functools
     import sys
 
-    from bullpen.app import membership
+    from bullpen.app.members import membership
 
     module = sys.modules[Workspace.create.__func__.__module__]
     monkeypatch.setattr(module, "founding_entry",
@@ -352,7 +353,7 @@ def _interleaved(writers: int) -> tuple[list, dict]:
     its late one; returns the changes and the offered signatures."""
     from automerge.core import ROOT, Document, ScalarType
 
-    from bullpen.app.identity import Identity
+    from bullpen.app.members.identity import Identity
 
     ids = [Identity.generate() for _ in range(writers)]
     doc = Document()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from test_cli import Cli, add_opp
 
-from bullpen.app import sales
-from bullpen.app.identity import Identity
+from bullpen.app.members.identity import Identity
+from bullpen.app.sales import use_cases as sales
 from bullpen.app.workspace import Workspace
 
 TEAM = (("Eli Park", "rep"), ("Elena Ruiz", "rep"), ("Mia Chen", "manager"))

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import opp_fields
 
-from bullpen.app.keys import subkey, unlock
-from bullpen.app.recover import recover
-from bullpen.app.store import Store, StoreError
+from bullpen.app.storage.keys import subkey, unlock
+from bullpen.app.storage.recover import recover
+from bullpen.app.storage.store import Store, StoreError
 from bullpen.app.workspace import Workspace
 
 WRITER = textwrap.dedent(

@@ -27,7 +27,7 @@ from libp2p.security.insecure.transport import PLAINTEXT_PROTOCOL_ID, InsecureTr
 from libp2p.utils.varint import encode_uvarint
 from multiaddr import Multiaddr
 
-from bullpen.app.identity import public_from_peer_id
+from bullpen.app.members.identity import public_from_peer_id
 from bullpen.app.workspace import Workspace
 from bullpen.sync import framing
 from bullpen.sync.gate import HANDSHAKE_TIMEOUT

@@ -19,7 +19,7 @@ from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.utils.varint import encode_uvarint
 from multiaddr import Multiaddr
 
-from bullpen.app.node import make_node
+from bullpen.app.network.node_setup import make_node
 from bullpen.app.workspace import Workspace
 from bullpen.sync.gate import HANDSHAKE_TIMEOUT, UNADMITTED_BYTES
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import trio
 
-from bullpen.app.node import make_node
+from bullpen.app.network.node_setup import make_node
 from bullpen.app.workspace import Workspace
 from bullpen.cli.common import kept_addrs
 from bullpen.sync import addresses

@@ -7,8 +7,8 @@ import pytest
 from automerge.core import Document, SyncState
 from conftest import opp_fields
 
-from bullpen.app.access import AccessPolicy
-from bullpen.app.sync_docs import WorkspaceDocs
+from bullpen.app.members.access import AccessPolicy
+from bullpen.app.network.sync_docs import WorkspaceDocs
 from bullpen.app.workspace import Workspace
 from bullpen.crdt.changes import changes_message, parse_change
 from bullpen.sync.messages import ProtocolError

@@ -21,7 +21,7 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from multiaddr import Multiaddr
 
-from bullpen.app.node import make_node
+from bullpen.app.network.node_setup import make_node
 from bullpen.app.workspace import Workspace
 from bullpen.sync import framing, messages, payloads
 from bullpen.sync.node import PROTOCOL_ID, DialError, Node
@@ -294,7 +294,7 @@ def test_relayed_changes_of_a_removed_member_converge(tmp_path: Path) -> None:
     the pipeline converges; the connection stays up throughout."""
     from replicas import exchange, join, send_whole
 
-    from bullpen.app.node import make_node
+    from bullpen.app.network.node_setup import make_node
 
     ann = Workspace.create(tmp_path / "ann", "Ann", "Acme")
     bob = join(ann, tmp_path / "bob", "Bob")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from bullpen.app.node import make_node
-from bullpen.app.peer_book import StorePeerBook, add_peer
+from bullpen.app.network.node_setup import make_node
+from bullpen.app.network.peer_book import StorePeerBook, add_peer
 from bullpen.app.workspace import Workspace
 from bullpen.sync.addresses import MAX_KEPT, merge_times, newest_first
 from bullpen.sync.messages import Addrs, Held, ProtocolError, decode, encode

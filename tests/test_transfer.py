@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bullpen.app import transfer
-from bullpen.app.interop_errors import InteropError
+from bullpen.app.interop import transfer
+from bullpen.app.interop.errors import InteropError
 from bullpen.crdt.schema import ValidationError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "interop"

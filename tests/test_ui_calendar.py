@@ -8,8 +8,8 @@ from pathlib import Path
 from PySide6.QtCore import QDate
 from test_ui_support import home, session, settle, wait  # noqa: F401
 
-from bullpen.app.interop_ical import read_ical
-from bullpen.app.recurrence import days_of, moved_occurrences
+from bullpen.app.calendar.recurrence import days_of, moved_occurrences
+from bullpen.app.interop.ical import read_ical
 
 FIXTURES = Path(__file__).parent / "fixtures" / "interop"
 

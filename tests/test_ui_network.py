@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_peer_process_change_appears_in_open_pipeline(qtbot, tmp_path: Path) -> None:
-    from bullpen.app.peer_book import add_peer
+    from bullpen.app.network.peer_book import add_peer
     from bullpen.ui.app import Session
     from bullpen.ui.network import default_node_factory
 

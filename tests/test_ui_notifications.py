@@ -7,7 +7,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QDialogButtonBox, QPushButton
 from test_ui_support import home, session, settle, wait  # noqa: F401
 
-from bullpen.app.inbox import subscriptions
+from bullpen.app.notifications.inbox import subscriptions
 from bullpen.ui.records_model import ID_ROLE
 from bullpen.ui.subscriptions import SubscriptionsDialog
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 from test_ui_support import home, session, settle, wait  # noqa: F401
 
-from bullpen.app.quick_add import parse_quick_add
+from bullpen.app.sales.quick_add import parse_quick_add
 from bullpen.crdt.schema import DEFAULT_STAGES
 
 TODAY = dt.date(2026, 11, 20)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bullpen.app.demo import seed_demo
+from bullpen.app.demo.team import seed_demo
 from bullpen.app.workspace import Workspace
 
 

@@ -159,7 +159,7 @@ def _open_profile(home: Path) -> tuple[Workspace, NodeFactory | None, Any] | Non
     if choice == "create":
         ws = Workspace.create(home, fields["name"], fields["title"], passphrase=passphrase)
         return ws, default_node_factory(), None
-    from bullpen.app.joining import join_workspace
+    from bullpen.app.members.joining import join_workspace
 
     if passphrase:
         os.environ.setdefault("BULLPEN_PASSPHRASE", passphrase)
@@ -170,7 +170,7 @@ def _open_profile(home: Path) -> tuple[Workspace, NodeFactory | None, Any] | Non
 
 
 def _open_demo() -> tuple[Workspace, NodeFactory | None, Any]:
-    from bullpen.app.demo_runner import prepare_office
+    from bullpen.app.demo.runner import prepare_office
 
     office = blocking("Preparing the demo office…", prepare_office)
     factory = default_node_factory(listen=["/ip4/127.0.0.1/tcp/0"], mdns=False)

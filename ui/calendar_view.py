@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bullpen.app.recurrence import Shown, by_day, is_all_day
+from bullpen.app.calendar.recurrence import Shown, by_day, is_all_day
 from bullpen.app.workspace import ChangeSet
 
 from . import interop, worker

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from bullpen.app.identity import short_id
+from bullpen.app.members.identity import short_id
 from bullpen.app.workspace import ChangeSet, Workspace
 
 from . import worker
@@ -94,7 +94,7 @@ class AppContext(QObject):
 
     def reload_names(self) -> None:
         """Peer id -> member name, including members who left (their history keeps names)."""
-        from bullpen.app.sales import author_names
+        from bullpen.app.sales.use_cases import author_names
 
         try:
             self._names = author_names(self.ws)

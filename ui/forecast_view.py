@@ -217,7 +217,7 @@ class ForecastView(BaseView):
             self.load()
 
     def load(self) -> None:
-        from bullpen.app import sales
+        from bullpen.app.sales import use_cases as sales
 
         period, by = self.period.currentData(), self.by.currentData()
         self.ctx.run(lambda: sales.forecast(self.ws, period, by, auto_snapshot=False),
@@ -312,7 +312,7 @@ class ForecastView(BaseView):
         rows = [*self.result.rows, self.result.total]
         target = None if rows[row] is self.result.total else rows[row].key
         period, by = self.result.period, self.result.by
-        from bullpen.app import sales
+        from bullpen.app.sales import use_cases as sales
 
         def show(found: tuple[str, list[dict[str, Any]]]) -> None:
             label = dict(COLUMNS)[key]

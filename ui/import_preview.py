@@ -43,7 +43,7 @@ FIELDS = [f.name for f in OPPORTUNITY.fields if f.type != "list"]
 def file_columns(path: str) -> list[str]:
     """The header of a spreadsheet, for when the file lacks a required column and the app's
     reader refuses it before naming its columns: the user then maps one by hand."""
-    from bullpen.app.interop_common import decode_text, read_bytes
+    from bullpen.app.interop.common import decode_text, read_bytes
 
     data = read_bytes(path)
     if data.startswith(b"PK\x03\x04"):
@@ -66,9 +66,9 @@ def preview(ws: Any, path: str, mapping: dict[str, str]) -> dict[str, Any]:
 
     A file the reader refuses as a whole (no column for a required field) still shows its
     columns, with the reason, so the user can map the missing field."""
-    from bullpen.app import transfer
-    from bullpen.app.interop_errors import InteropError
-    from bullpen.app.interop_opportunities import read_opportunities
+    from bullpen.app.interop import transfer
+    from bullpen.app.interop.errors import InteropError
+    from bullpen.app.interop.opportunities import read_opportunities
 
     try:
         result = read_opportunities(path, dict(mapping), tuple(s.id for s in ws.stages()))
@@ -203,7 +203,7 @@ class ImportPreviewDialog(QDialog):
 
     def run_import(self) -> None:
         """Write for real (one all-or-nothing ``add_many``), then report and close."""
-        from bullpen.app import transfer
+        from bullpen.app.interop import transfer
 
         if not self.import_button.isEnabled():
             return

@@ -45,7 +45,7 @@ def busy(parent: QWidget, text: str) -> QProgressDialog:
 
 
 def import_file(ctx: AppContext, parent: QWidget, what: str, path: str | None = None) -> None:
-    from bullpen.app import transfer
+    from bullpen.app.interop import transfer
 
     fmt = FORMATS[what]
     if path is None:
@@ -73,7 +73,7 @@ def import_file(ctx: AppContext, parent: QWidget, what: str, path: str | None = 
 
 
 def export_file(ctx: AppContext, parent: QWidget, what: str, path: str | None = None) -> None:
-    from bullpen.app import transfer
+    from bullpen.app.interop import transfer
 
     fmt = FORMATS[what]
     if path is None:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bullpen.app.identity import short_id
+from bullpen.app.members.identity import short_id
 
 from . import interop, worker
 from .base_view import BaseView

@@ -32,7 +32,7 @@ def default_node_factory(*, listen: list[str] | None = None,
         import libp2p  # noqa: F401
 
         from bullpen.app.logs import configure_logging
-        from bullpen.app.node import make_node
+        from bullpen.app.network.node_setup import make_node
     except ImportError:
         return None
     configure_logging()

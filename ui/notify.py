@@ -44,7 +44,7 @@ class Notifier(QObject):
 
     def __init__(self, ctx: AppContext, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        from bullpen.app.inbox import NotificationInbox
+        from bullpen.app.notifications.inbox import NotificationInbox
 
         self.ctx = ctx
         self.inbox = NotificationInbox(ctx.ws, listen=False)

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bullpen.app.quick_add import parse_quick_add
+from bullpen.app.sales.quick_add import parse_quick_add
 from bullpen.crdt.schema import Stage
 
 

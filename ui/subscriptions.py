@@ -41,7 +41,7 @@ FOLLOWED = (("followed_topics", "topic"), ("followed_opportunities", "opportunit
 
 def _load(ws: Any) -> dict[str, Any]:
     """The current preferences plus a title for each followed record (worker thread)."""
-    from bullpen.app.inbox import subscriptions
+    from bullpen.app.notifications.inbox import subscriptions
 
     subs = subscriptions(ws)
     titles: dict[str, str] = {}
@@ -56,7 +56,7 @@ def _load(ws: Any) -> dict[str, Any]:
 
 def is_followed(ctx: AppContext, record_id: str, done: Callable[[bool], None]) -> None:
     """Ask (in a worker) whether this member follows a topic or deal."""
-    from bullpen.app.inbox import subscriptions
+    from bullpen.app.notifications.inbox import subscriptions
 
     def check() -> bool:
         subs = subscriptions(ctx.ws)
@@ -69,7 +69,7 @@ def follow(ctx: AppContext, kind: str, record_id: str, on: bool,
            done: Callable[[Any], None] | None = None,
            failed: Callable[[BaseException], None] | None = None) -> None:
     """Follow (or stop following) a topic or deal: notifications for its every change."""
-    from bullpen.app.inbox import update_subscriptions
+    from bullpen.app.notifications.inbox import update_subscriptions
 
     key = "topic" if kind == "topic" else "opp"
     change = {f"{'follow' if on else 'unfollow'}_{key}": record_id}
@@ -191,7 +191,7 @@ class SubscriptionsDialog(QDialog):
 
     def save(self) -> None:
         """Write in a worker; the dialog closes once the settings are stored."""
-        from bullpen.app.inbox import update_subscriptions
+        from bullpen.app.notifications.inbox import update_subscriptions
 
         if self.loaded is None:
             return

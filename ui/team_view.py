@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bullpen.app.identity import short_id
+from bullpen.app.members.identity import short_id
 from bullpen.app.workspace import ChangeSet
 
 from .base_view import BaseView, ok_cancel
@@ -204,7 +204,7 @@ class TeamView(BaseView):
                 self.table.setItem(r, c, item)
 
     def invite(self) -> None:
-        from bullpen.app.invites import create_invite, parse_duration
+        from bullpen.app.members.invites import create_invite, parse_duration
 
         dialog = InviteDialog(self)
         if not dialog.exec():

@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Callable
 
-from bullpen.app.sales import QUOTAS, RATES, SNAPSHOTS
+from bullpen.app.sales.use_cases import QUOTAS, RATES, SNAPSHOTS
 
 from .cluster import Cluster, Node, shown
 from .ledger import Ledger, Write

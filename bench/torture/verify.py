@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bullpen.app import sales
+from bullpen.app.sales import use_cases as sales
 from bullpen.app.workspace import Workspace, WorkspaceError
 
 from .cluster import env
@@ -27,7 +27,7 @@ from .ledger import Write
 T = TypeVar("T")
 REFUSAL = re.compile(r"refused change|refuses our changes|not synced with this peer|"
                      r"protocol violation|unknown actor|may not change", re.I)
-# a refusal for its author's role (app/authz.py, app/access.py), naming the author
+# a refusal for its author's role (app/members/authz.py, app/members/access.py), naming the author
 ROLE_REFUSAL = re.compile(r"(?:may not|may only|only managers).* \(by (\w{6})\)$|"
                           r"^refused change to \S+: change by (\w{6}), who is not a member$")
 HELD = re.compile(r"peer (\w{6}): (refused change to (\S+?): .*?); that document is not synced")

@@ -1,0 +1,1 @@
+"""Calendar logic shared by the CLI and the desktop app."""

@@ -1,0 +1,1 @@
+"""The demo office: a realistic team and its simulated teammates."""

@@ -1,0 +1,1 @@
+"""The app's side of sync: the node it configures, the document port, the book of known peers."""

@@ -1,0 +1,1 @@
+"""Who is told about what, and the inbox of things this user should know."""
