@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from bullpen.crdt.checks import ValidationError
+from bullpen.app.fields import ValidationError
 
 from .terminal import escape_json
 

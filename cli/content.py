@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bullpen.crdt.checks import ValidationError
+from bullpen.app.fields import ValidationError
 
 from .common import add_json, emit, open_ws, table
 

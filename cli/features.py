@@ -10,9 +10,9 @@ import argparse
 import sys
 from typing import Any
 
+from bullpen.app.fields import ValidationError
 from bullpen.app.interop.common import EXPORT_FORMATS, FILE_KINDS
 from bullpen.app.sales.forecast import COLUMNS, GROUPINGS
-from bullpen.crdt.checks import ValidationError
 
 from .common import add_json, emit, open_ws, table
 from .records import OPP_COLUMNS

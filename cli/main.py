@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bullpen import __version__
 from bullpen.app.errors import first_of, user_error
-from bullpen.crdt.checks import ValidationError
+from bullpen.app.fields import ValidationError
 
 from . import features, members, network, records
 from .common import DEBUG_ENV, EXIT_SOFTWARE, EXIT_USAGE, Parser, default_home

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bullpen.crdt.checks import ValidationError
+from bullpen.app.fields import ValidationError
 
 from .common import add_json, ask_new_passphrase, emit, kept_addrs, listening_addrs, open_ws, table
 

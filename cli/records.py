@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from bullpen.crdt.checks import ValidationError, currency
+from bullpen.app.fields import ValidationError, currency
 
 from . import content
 from .common import (
@@ -230,7 +230,7 @@ def register_kind(
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
-    from bullpen.crdt.schema import FORECAST_CATEGORIES, Stage, normalise_choice
+    from bullpen.app.fields import FORECAST_CATEGORIES, Stage, normalise_choice
 
     ws = open_ws(args)
     if args.action == "set":

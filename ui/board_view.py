@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bullpen.crdt.schema import Stage
+from bullpen.app.fields import Stage
 
 from .records_model import RecordFilterProxy, RecordModel, compact_money, short_date
 

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from bullpen.app.fields import TOPIC_CATEGORIES
 from bullpen.app.workspace import ChangeSet
-from bullpen.crdt.schema import TOPIC_CATEGORIES
 
 from .base_view import BaseView, allow_rename, ok_cancel, titled_item
 from .context import AppContext

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bullpen.crdt.schema import OPPORTUNITY
+from bullpen.app.fields import OPPORTUNITY
 
 from .context import AppContext, plain_error
 

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from bullpen.app.fields import Stage
 from bullpen.app.workspace import ChangeSet
-from bullpen.crdt.schema import Stage
 
 from .base_view import RecordTableScreen
 from .board_view import BoardView

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from bullpen.app.fields import Stage
 from bullpen.app.sales.quick_add import parse_quick_add
-from bullpen.crdt.schema import Stage
 
 
 class QuickAddDialog(QDialog):
