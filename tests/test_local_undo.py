@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bullpen.ui.local_undo import LocalUndo, Step
-from bullpen.ui.textsync import Splice
+from bullpen.app.documents.local_undo import LocalUndo, Step
+from bullpen.app.documents.text_mirror import Splice
 
 
 class Text:

@@ -7,15 +7,6 @@ from PySide6.QtGui import QTextCursor
 from test_ui_support import home, session, settle, wait  # noqa: F401
 
 from bullpen.app.workspace import Workspace
-from bullpen.ui.documents_view import splice_between
-
-
-def test_splice_between() -> None:
-    assert splice_between("hello world", "hello world") is None
-    assert splice_between("hello world", "hello, world", 5) == (5, 0, ",")
-    assert splice_between("hello world", "hello", 0) == (5, 6, "")
-    assert splice_between("aaaa", "aaaaa", 2) == (4, 0, "a")
-    assert splice_between("abc", "xbc", 3) == (0, 1, "x")  # a wrong hint is corrected
 
 
 def _open(qtbot, app_session, title: str):
@@ -190,21 +181,6 @@ def test_undo_takes_back_own_typing_and_keeps_a_teammates_edit(
     assert editor._text == session.ws.document(doc_id)["text"]
 
 
-def test_text_patches_keep_far_apart_edits_separate() -> None:
-    from bullpen.ui.textsync import shift_position, text_patches
-
-    old = "".join(f"line {i}\n" for i in range(100))
-    new = "TOP " + old.replace("line 50\n", "line fifty\n") + "END"
-    patches = text_patches(old, new)
-    assert patches == [(0, 0, "TOP "), (old.index("50\n"), 2, "fifty"), (len(old), 0, "END")]
-    out, delta = old, 0
-    for pos, deleted, inserted in patches:
-        out = out[:pos + delta] + inserted + out[pos + delta + deleted:]
-        delta += len(inserted) - deleted
-    assert out == new
-    assert shift_position(10, patches) == 14  # after the inserted "TOP "
-
-
 def test_keystroke_reads_only_the_edit_and_echo_draws_nothing(
         qtbot, session, monkeypatch) -> None:  # noqa: F811
     from bullpen.ui import documents_view
@@ -328,7 +304,7 @@ def test_table_survives_reopen_and_reaches_a_teammate(qtbot, session, home) -> N
 
 
 def test_a_tab_pasted_into_a_cell_keeps_the_grid(qtbot, session) -> None:  # noqa: F811
-    from bullpen.ui.textsync import table_cells
+    from bullpen.app.documents.text_mirror import table_cells
 
     editor, doc_id = _open(qtbot, session, "Globex battlecard")
     cursor = editor.edit.textCursor()

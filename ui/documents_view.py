@@ -2,19 +2,20 @@
 
 Local edits: ``QTextDocument.contentsChange`` says where the text changed; the editor keeps a
 mirror of the CRDT text, so the splice (position, deleted, inserted) comes from reading only the
-changed characters back (``textsync.editor_text``), never the whole document: a keystroke costs
+changed characters back (``qt_text.editor_text``), never the whole document: a keystroke costs
 the size of the edit. Splices and style marks go to ``ws.edit_document`` through one serial
 worker, so they reach the CRDT in typing order and the GUI thread never waits on a write.
 
 Remote edits (sync, or another process on this profile): only when the document's ChangeSet
 arrives and our own writes have drained, the CRDT text is read and diffed against the mirror in a
-worker (``textsync.text_patches``); the GUI patches just those pieces through a separate cursor,
+worker (``text_mirror.text_patches``); the GUI patches just those pieces through a separate cursor,
 so the user's cursor and selection move with the text instead of jumping, and re-applies marks
 only over the patched and changed ranges. Our own echo diffs to nothing and draws nothing.
 Tables are stored as tab-separated lines under a ``table`` mark and shown as QTextTables.
 
 Undo (Ctrl+Z, Ctrl+Shift+Z / Ctrl+Y) covers the user's own text edits only
-(``local_undo.LocalUndo``; Qt's stack is off, since it would also undo teammates' edits).
+(``app/documents/local_undo.LocalUndo``; Qt's stack is off, since it would also undo
+teammates' edits).
 """
 
 from __future__ import annotations
@@ -47,22 +48,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from bullpen.app.documents.local_undo import LocalUndo, Step, StyleStep
+from bullpen.app.documents.text_mirror import (
+    Splice,
+    marks_under,
+    merge_ranges,
+    shift_position,
+    shifted,
+    span_key,
+    spans_of,
+    splice_between,
+    text_patches,
+)
 from bullpen.app.workspace import ChangeSet
 
 from .base_view import BaseView, allow_rename, titled_item
 from .context import AppContext
-from .local_undo import LocalUndo, Step, StyleStep
+from .qt_text import editor_text, render_table
 from .records_model import when
-from .textsync import (
-    Splice,
-    editor_text,
-    merge_ranges,
-    render_table,
-    shift_position,
-    span_key,
-    splice_between,
-    text_patches,
-)
 from .worker import SerialQueue
 
 HEADING_SIZES = {1: 20.0, 2: 16.0, 3: 13.5}
@@ -229,18 +232,14 @@ class DocumentEditor(QWidget):
             return  # a format change only
         if not self._replaying:
             pos, deleted = splice[0], splice[1]
-            marks = [(max(m["start"], pos) - pos, min(m["end"], pos + deleted) - pos,
-                      m["name"], m["value"]) for m in self._spans
-                     if m["value"] not in (None, False) and m["start"] < pos + deleted
-                     and m["end"] > pos] if deleted else []
             self.history.edited(pos, old[pos:pos + deleted], splice[2], time.monotonic(),
-                                marks)
+                                marks_under(self._spans, pos, deleted))
         self._local_edits += 1
         rid = self.record_id
         ws = self.ctx.ws
         self.queue.submit(lambda: ws.edit_document(rid, splice=splice),
                           on_done=self._written, on_error=self._write_failed)
-        self._spans = [self._shifted(s, [splice]) for s in self._spans]
+        self._spans = [shifted(s, [splice]) for s in self._spans]
         pos, _deleted, inserted = splice
         if inserted:
             self._sync_typed_styles(pos, len(inserted))
@@ -265,10 +264,7 @@ class DocumentEditor(QWidget):
     def _user_style(self, start: int, end: int, name: str, value: Any) -> None:
         """A style the user set over a range: saved, and recorded for undo with the mark's
         spans there until now (from the mirror of the CRDT's marks)."""
-        before = [(max(s["start"], start), min(s["end"], end), s["value"]) for s in self._spans
-                  if s["name"] == name and s["value"] not in (None, False)
-                  and s["start"] < end and s["end"] > start]
-        self.history.styled(start, end, name, before, value)
+        self.history.styled(start, end, name, spans_of(self._spans, name, start, end), value)
         self._styled.append((start, end))
         self._submit_style(start, end, name, value)
 
@@ -362,7 +358,7 @@ class DocumentEditor(QWidget):
         self._user_style(start, end, "list", kind)
 
     def insert_table(self) -> None:
-        """A 2x2 table; its cell separators go out as a splice (``textsync`` maps them to
+        """A 2x2 table; its cell separators go out as a splice (``qt_text`` maps them to
         tabs and line breaks), then the table mark over them."""
         cursor = self.edit.textCursor()
         start = cursor.position()
@@ -522,7 +518,7 @@ class DocumentEditor(QWidget):
             self.remote_changed()  # the user typed meanwhile: read again once writes drain
             return
         self._show_meta(data)
-        old_spans = {span_key(self._shifted(s, patches)) for s in self._spans}
+        old_spans = {span_key(shifted(s, patches)) for s in self._spans}
         new_spans = {span_key(s): s for s in data["spans"]}
         styled, self._styled = self._styled, []
         if not patches and old_spans == set(new_spans) and not styled:
@@ -553,11 +549,6 @@ class DocumentEditor(QWidget):
                 self._format_range(start, end)
         finally:
             self._applying = False
-
-    @staticmethod
-    def _shifted(span: dict[str, Any], patches: list[Splice]) -> dict[str, Any]:
-        return {**span, "start": shift_position(span["start"], patches),
-                "end": shift_position(span["end"], patches, end=True)}
 
     def shutdown(self) -> None:
         self.queue.close()

@@ -7,7 +7,8 @@ This history holds only local edits: text steps, "``before`` was replaced by ``a
 had the ``before`` spans". Positions are kept in the current text's coordinates: every later
 edit, local or remote, shifts them. A text step is undone only if its ``after`` text is still
 there, exactly; a step a teammate edited into is dropped instead (as Yjs's UndoManager does for
-text it cannot map). No Qt here: the editor feeds it splices and applies what it returns.
+text it cannot map). No Qt here: the editor (ui/document_editor.py) feeds it splices and applies
+what it returns.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .textsync import Splice, shift_position
+from .text_mirror import Mark, Span, Splice, shift_position
 
 MERGE_WITHIN_S = 1.0  # keystrokes closer than this undo together, as a word or a burst
 MAX_STEPS = 500
-Mark = tuple[int, int, str, Any]  # start, end, name, value
 
 
 @dataclass
@@ -43,9 +43,6 @@ class Step:
     def applies(self, text: str, undo: bool) -> bool:
         shown = self.after if undo else self.before
         return bool(self.before or self.after) and text[self.pos:self.pos + len(shown)] == shown
-
-
-Span = tuple[int, int, Any]  # start, end, value of one mark
 
 
 @dataclass
