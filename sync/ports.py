@@ -2,7 +2,7 @@
 
 sync/ never imports app/ (the layers contract in ``pyproject.toml`` fails CI when it does): the
 node reaches the local workspace only through these ports (:class:`NodeDocs` extends a
-session's :class:`~.session.DocPort`: documents and blobs), so the protocol can be read,
+session's :class:`DocPort`: documents and blobs), so the protocol can be read,
 tested and changed without the app's storage, and the app decides how peers are remembered
 and newcomers admitted.
 ``bullpen.app.network.node_setup.make_node`` wires the app's adapters to a :class:`~.node.Node`.
@@ -14,10 +14,27 @@ Every method may block (SQLite, the CRDT): the node calls them from worker threa
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from typing import Protocol
+from typing import Any, Protocol
 
+from .blobsync import BlobPort
 from .peers import PeerState
-from .session import DocPort
+
+Proofs = dict[tuple[bytes, bytes], bytes]  # (change hash, signer's key) -> signature
+
+
+class DocPort(BlobPort, Protocol):
+    """What a session needs from the local documents and blobs."""
+
+    def all_heads(self) -> dict[str, list[bytes]]: ...
+    def heads(self, doc_id: str) -> list[bytes] | None: ...
+    def new_sync_state(self) -> Any: ...
+    def generate(self, doc_id: str, state: Any) -> bytes | None: ...
+    def receive(self, doc_id: str, state: Any, data: bytes, sigs: Proofs) -> set[bytes]: ...
+    def saved(self, doc_id: str) -> bytes: ...
+    def merge_saved(self, doc_id: str, data: bytes, sigs: Proofs) -> list[bytes]: ...
+    def signatures(self, doc_id: str, hashes: list[bytes]) -> Proofs: ...
+    def whole_signatures(self, doc_id: str) -> Proofs: ...
+    def lacks(self, doc_id: str, hashes: list[bytes]) -> bool: ...
 
 
 class LocalChange(Protocol):

@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from bullpen.crdt.schema import INDEX_DOC
 
-from .blobsync import BlobPort, BlobTransfer
+from .blobsync import BlobTransfer
 from .messages import (
     FEATURE_SIGS,
     FEATURE_ZSYNC,
@@ -53,10 +53,10 @@ from .messages import (
     Sigs,
     Sync,
 )
+from .parking import Parking
 from .payloads import inspect_sync, strip_changes
 from .policy import Policy, RefusedChanges
-
-Proofs = dict[tuple[bytes, bytes], bytes]  # (change hash, signer's key) -> signature
+from .ports import DocPort, Proofs
 
 
 class Refused(Exception):
@@ -65,20 +65,6 @@ class Refused(Exception):
 
 class PeerClosed(Exception):
     """The peer ended the session with an :class:`~.messages.Error` message."""
-
-
-class DocPort(BlobPort, Protocol):
-    """What a session needs from the local documents and blobs."""
-
-    def all_heads(self) -> dict[str, list[bytes]]: ...
-    def heads(self, doc_id: str) -> list[bytes] | None: ...
-    def new_sync_state(self) -> Any: ...
-    def generate(self, doc_id: str, state: Any) -> bytes | None: ...
-    def receive(self, doc_id: str, state: Any, data: bytes, sigs: Proofs) -> set[bytes]: ...
-    def saved(self, doc_id: str) -> bytes: ...
-    def merge_saved(self, doc_id: str, data: bytes, sigs: Proofs) -> list[bytes]: ...
-    def signatures(self, doc_id: str, hashes: list[bytes]) -> Proofs: ...
-    def whole_signatures(self, doc_id: str) -> Proofs: ...
 
 
 MAX_PENDING_SIGS = 100_000  # signatures received ahead of their changes, per session
@@ -138,6 +124,7 @@ class Session:
         # each refusal drops the document from memory, and reloading a big one is the cost a
         # peer repeating refused changes would make us pay, message after message.
         self._asked_again: set[str] = set()
+        self.parking = Parking(self._index_ahead)  # while the peer's index is ahead of ours
 
     # ----- inputs ----------------------------------------------------------------------------
 
@@ -169,10 +156,9 @@ class Session:
             case Sigs():
                 self._take_sigs(msg)
                 out = []
-            case Sync():
-                out = self._sync(msg)
-            case Saved():
-                out = self._saved(msg)
+            case Sync() | Saved():
+                self._check_visible(msg.doc_id)
+                out = [] if self.parking.holds(msg) else self._doc_message(msg)
             case BlobWant():
                 out = self._blob_want(msg.sha256)
             case BlobData():
@@ -181,6 +167,7 @@ class Session:
             case BlobMissing():
                 self.blobs.lacking(msg.sha256)  # the link asks the other peers at once
                 out = []
+        out += self._unpark()
         self._update_progress()
         return out
 
@@ -188,8 +175,10 @@ class Session:
         """Documents changed here (a local write, or changes received from another peer)."""
         if self.state is not State.OPEN:
             return []  # the hello exchange will compare heads anyway
-        out: list[Message] = []
-        for doc_id in sorted(self.policy.docs_visible_to(self.peer_id, doc_ids)):
+        out = self._unpark()  # our index may have caught up with the peer's (from another peer)
+        # the index first: its heads let the peer hold back what they allow (see parking.py)
+        for doc_id in sorted(self.policy.docs_visible_to(self.peer_id, doc_ids),
+                             key=lambda d: (d != INDEX_DOC, d)):
             out += self._offer(doc_id)
         self._update_progress()
         return out
@@ -236,7 +225,8 @@ class Session:
     def in_sync(self) -> bool:
         """Both sides hold the same heads for every shared document and no blob is pending."""
         return (self.state is State.OPEN and self.behind == 0 and not self.blobs.receiving
-                and not self.blobs.sending and not self._whole and not self._resend)
+                and not self.blobs.sending and not self._whole and not self._resend
+                and not self.parking.waiting)
 
     def _update_progress(self) -> None:
         docs = self.policy.docs_visible_to(self.peer_id, self.port.all_heads()) | self.peer_docs
@@ -335,6 +325,21 @@ class Session:
                 out[:0] = _sigs_messages(doc_id, sigs)
         return out
 
+    def _index_ahead(self) -> bool:
+        """Does the peer's index hold changes ours lacks, which it may still send us?"""
+        theirs = self.peer_heads.get(INDEX_DOC)
+        return (bool(theirs) and INDEX_DOC not in self.blocked
+                and self.port.lacks(INDEX_DOC, theirs))
+
+    def _unpark(self) -> list[Message]:
+        """Handle the held-back messages once they need wait no longer."""
+        return [out for msg in self.parking.release()
+                if self.policy.docs_visible_to(self.peer_id, [msg.doc_id])  # may have changed
+                for out in self._doc_message(msg)]
+
+    def _doc_message(self, msg: Sync | Saved) -> list[Message]:
+        return self._sync(msg) if isinstance(msg, Sync) else self._saved(msg)
+
     def _state(self, doc_id: str) -> Any:
         state = self._sync_states.get(doc_id)
         if state is None:
@@ -353,10 +358,12 @@ class Session:
             raise ProtocolError("too many signatures ahead of their changes")
 
     def _sync(self, msg: Sync) -> list[Message]:
-        self._check_visible(msg.doc_id)
         info = inspect_sync(msg.data)
-        if info.changes and msg.doc_id in self.blocked and msg.doc_id not in self._asked_again:
-            return []  # refused already, and not asked for again: not even looked at
+        if msg.doc_id in self.blocked and msg.doc_id not in self._asked_again:
+            # Refused already, and not asked for again: not even looked at, nor answered. A
+            # message of heads alone answered would start an endless exchange of heads: the
+            # peer counts the refused changes as sent and never sends them again by sync.
+            return []
         pool = self._sigs.get(msg.doc_id, {})
         try:
             applied = self.port.receive(msg.doc_id, self._state(msg.doc_id), msg.data, pool)
@@ -377,7 +384,6 @@ class Session:
         return self._generate(msg.doc_id)
 
     def _saved(self, msg: Saved) -> list[Message]:
-        self._check_visible(msg.doc_id)
         try:
             heads = self.port.merge_saved(msg.doc_id, msg.data, self._sigs.pop(msg.doc_id, {}))
         except RefusedChanges as exc:

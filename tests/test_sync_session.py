@@ -42,6 +42,10 @@ class FakePort:
     def new_sync_state(self) -> Any:
         return SyncState()
 
+    def lacks(self, doc_id: str, hashes: list[bytes]) -> bool:
+        held = {c.hash for c in self.docs[doc_id].get_changes([])} if doc_id in self.docs else set()
+        return not set(hashes) <= held
+
     def generate(self, doc_id: str, state: Any) -> bytes | None:
         msg = self.docs.get(doc_id, Document()).generate_sync_message(state)
         return msg.encode() if msg else None
@@ -637,3 +641,100 @@ def test_changes_received_from_the_peer_are_never_sent_back_to_it() -> None:
     (out,) = s.local_change(["pipeline"])
     sent = {x.hash for x in payloads.inspect_sync(out.data).headers or []}
     assert own <= sent and not relayed & sent
+
+
+class RoleCheckingPort(FakePort):
+    """Refuses ``admin`` changes while its index lacks the promotion entry, as the policy
+    refuses a quota written by a member not yet known here as a manager."""
+
+    promotion = b""
+    refusals = 0
+
+    def _judge(self, doc_id: str) -> None:
+        if doc_id == "admin" and self.lacks("index", [self.promotion]):
+            self.refusals += 1
+            raise RefusedChanges("refused change to admin: only a manager may set quotas")
+
+    def receive(self, doc_id: str, state: Any, data: bytes, sigs: Proofs) -> set[bytes]:
+        if payloads.inspect_sync(data).changes:
+            self._judge(doc_id)
+        return super().receive(doc_id, state, data, sigs)
+
+    def merge_saved(self, doc_id: str, data: bytes, sigs: Proofs) -> list[bytes]:
+        self._judge(doc_id)
+        return super().merge_saved(doc_id, data, sigs)
+
+
+def promoted_pair() -> tuple[FakePort, RoleCheckingPort]:
+    """A holds a promotion (index) and the promoted manager's quota (admin); B, back from
+    downtime, holds neither."""
+    base = {"index": collection("index"), "admin": collection("admin")}
+    pa = FakePort({d: doc.fork() for d, doc in base.items()})
+    pb = RoleCheckingPort({d: doc.fork() for d, doc in base.items()})
+    edit(pa.docs["index"], m1={"role": "manager"})
+    pb.promotion = pa.docs["index"].get_heads()[0]
+    edit(pa.docs["admin"], q1={"amount": 300000})
+    return pa, pb
+
+
+def test_a_write_the_peers_index_allows_waits_for_the_index_instead_of_being_refused(
+) -> None:
+    """Issue 12: the promoted manager's quota reaches a returning teammate before the
+    promotion does (sync answers go in document order, admin before index); it is held back
+    until the index catches up, never refused."""
+    pa, pb = promoted_pair()
+    sa, sb = session(pa, "B"), session(pb, "A")
+    wire, links = connect(sa, sb)
+    pump(wire, links)
+    assert read(pb, "admin", "q1") == {"amount": 300000}
+    assert pb.refusals == 0 and sb.blocked == {} and sa.blocked == {}
+    assert sb.in_sync and not sb.parking.waiting
+
+
+def test_without_waiting_the_same_exchange_refuses_the_quota(monkeypatch) -> None:
+    """The test above can fail: with no room to hold messages back, the quota is judged
+    before the promotion arrives, and refused."""
+    monkeypatch.setattr("bullpen.sync.parking.MAX_PARKED_BYTES", 0)
+    pa, pb = promoted_pair()
+    sa, sb = session(pa, "B"), session(pb, "A")
+    wire, links = connect(sa, sb)
+    pump(wire, links)
+    assert pb.refusals >= 1 and "only a manager" in sb.blocked["admin"]
+
+
+def test_the_index_goes_first_in_a_live_exchange() -> None:
+    """Settled peers: A's promotion and quota are offered index first, so the quota is
+    judged with the promotion already in, whatever order they were written in."""
+    base = {"index": collection("index"), "admin": collection("admin")}
+    pa = FakePort({d: doc.fork() for d, doc in base.items()})
+    pb = RoleCheckingPort({d: doc.fork() for d, doc in base.items()})
+    sa, sb = session(pa, "B"), session(pb, "A")
+    wire, links = connect(sa, sb)
+    pump(wire, links)
+    edit(pa.docs["index"], m1={"role": "manager"})
+    pb.promotion = pa.docs["index"].get_heads()[0]
+    edit(pa.docs["admin"], q1={"amount": 300000})
+    out = sa.local_change(["admin", "index"])
+    assert [x.doc_id for x in out if isinstance(x, m.Sync)][0] == "index"
+    pump([(sa, x) for x in out], links)
+    assert read(pb, "admin", "q1") == {"amount": 300000} and pb.refusals == 0
+
+
+def test_messages_held_back_are_judged_once_the_peers_index_is_refused() -> None:
+    """The index itself refused from this peer cannot catch up from it: what waited is
+    handled at once and judged as always (refused here, and reported), not held for ever."""
+    pa, pb = promoted_pair()
+
+    class IndexRefusing(RoleCheckingPort):
+        def receive(self, doc_id: str, state: Any, data: bytes, sigs: Proofs) -> set[bytes]:
+            if doc_id == "index" and payloads.inspect_sync(data).changes:
+                raise RefusedChanges("refused change to index: a rep may not promote")
+            return super().receive(doc_id, state, data, sigs)
+
+    pc = IndexRefusing(pb.docs)
+    pc.promotion = pb.promotion
+    sa, sc = session(pa, "C"), session(pc, "A")
+    wire, links = connect(sa, sc)
+    pump(wire, links)
+    assert set(sc.blocked) == {"index", "admin"} and not sc.parking.waiting
+    assert read(pc, "admin", "q1") is None

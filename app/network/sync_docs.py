@@ -94,6 +94,16 @@ class WorkspaceDocs:
                 return self.ws.heads(doc_id)
             return None
 
+    def lacks(self, doc_id: str, hashes: list[bytes]) -> bool:
+        """Does this replica lack any of these changes of ``doc_id`` (a peer's heads)?"""
+        with self.ws.lock:
+            doc = self._existing(doc_id)
+            if doc is None:
+                return bool(hashes)
+            if _has_marker(doc):
+                return not all(_holds(doc, h) for h in hashes)
+            return not set(hashes) <= {c.hash for c in doc.get_changes([])}
+
     def new_sync_state(self) -> Any:
         return SyncState()
 
