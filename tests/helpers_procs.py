@@ -53,6 +53,44 @@ def add_opp(home: Path, title: str, *extra: str, prefix: Sequence[str] = ()) -> 
     return out.strip().split()[-1]
 
 
+class Cli:
+    """One profile driven through the console script, found by ``BULLPEN_HOME`` (as a user
+    who set it once would), each command in its own process."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "bullpen.cli", *args], capture_output=True,
+                              text=True, env=env({"BULLPEN_HOME": str(self.home)}), timeout=120)
+        if ok:
+            assert proc.returncode == 0, proc.stderr
+        return proc
+
+    def out(self, *args: str) -> str:
+        return self.run(*args).stdout.strip()
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.out(*args, "--json"))
+
+    def fails(self, *args: str, needle: str) -> None:
+        """The command fails with one line on stderr that contains ``needle``."""
+        proc = self.run(*args, ok=False)
+        assert proc.returncode != 0
+        assert needle in proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+
+    def add_opp(self, **extra: str) -> str:
+        """A valid deal (``extra`` adds or overrides options); returns what the command
+        printed, its id."""
+        args = ["opp", "add", "--account", "Acme", "--title", "Renewal", "--amount", "50000",
+                "--stage", "proposal", "--close", "2026-12-15"]
+        for key, value in extra.items():
+            args += [f"--{key.replace('_', '-')}", value]
+        return self.out(*args)
+
+
 def make_profiles(root: Path, names: Sequence[str], title: str = "Acme Sales") -> list[Path]:
     """The first name founds the workspace; the others are added as members and receive the
     workspace index (as ``bullpen join`` gives them), so each knows who its teammates are;

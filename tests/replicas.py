@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bullpen.app.members.access import AccessPolicy
 from bullpen.app.members.authorship import Signature
 from bullpen.app.workspace import Workspace
 
@@ -20,6 +21,13 @@ def send_whole(src: Workspace, dst: Workspace, doc_id: str) -> None:
     proofs = [Signature(d, bytes(h), bytes(a), s, bytes(k), bytes(g))
               for h, k, d, a, s, g in rows]
     dst.merge_saved(doc_id, src.doc(doc_id).save(), sigs=proofs)
+
+
+def give(src: Workspace, dst: Workspace) -> None:
+    """What a sync from ``src`` to ``dst`` transfers under ``src``'s policy."""
+    policy = AccessPolicy(src)
+    for doc_id in policy.docs_visible_to(dst.peer_id, src.doc_ids()):
+        dst.merge_saved(doc_id, src.doc(doc_id).save())
 
 
 def exchange(a: Workspace, b: Workspace) -> None:

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 from hostile import deliver
-from replicas import exchange
-from test_access import give
+from replicas import exchange, give
 
 from bullpen.app.members.access import AccessPolicy
 from bullpen.app.workspace import Workspace

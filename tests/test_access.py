@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from conftest import opp_fields
-from replicas import exchange
+from helpers import opp_fields
+from replicas import exchange, give
 
 from bullpen.app.members.access import AccessPolicy
 from bullpen.app.members.identity import Identity
 from bullpen.app.workspace import Workspace
-
-
-def give(src: Workspace, dst: Workspace) -> None:
-    """What a sync from ``src`` to ``dst`` transfers under ``src``'s policy."""
-    policy = AccessPolicy(src)
-    for doc_id in policy.docs_visible_to(dst.peer_id, src.doc_ids()):
-        dst.merge_saved(doc_id, src.doc(doc_id).save())
 
 
 def test_guest_receives_exactly_their_space(ws, tmp_path):

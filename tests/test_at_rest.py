@@ -9,7 +9,7 @@ from pathlib import Path
 
 import keyring
 import pytest
-from conftest import opp_fields
+from helpers import opp_fields
 from keyring.backend import KeyringBackend
 
 from bullpen.app.storage.blobs import BlobDamaged

@@ -2,56 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-
-class Cli:
-    def __init__(self, home: Path) -> None:
-        self.home = home
-
-    def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-        env = {**os.environ, "BULLPEN_HOME": str(self.home)}
-        proc = subprocess.run(
-            [sys.executable, "-m", "bullpen.cli", *args],
-            capture_output=True, text=True, env=env, timeout=120,
-        )
-        if ok:
-            assert proc.returncode == 0, proc.stderr
-        return proc
-
-    def out(self, *args: str) -> str:
-        return self.run(*args).stdout.strip()
-
-    def json(self, *args: str):
-        return json.loads(self.out(*args, "--json"))
-
-    def fails(self, *args: str, needle: str) -> None:
-        proc = self.run(*args, ok=False)
-        assert proc.returncode != 0
-        assert needle in proc.stderr
-        assert "Traceback" not in proc.stderr
-        assert len(proc.stderr.strip().splitlines()) == 1
-
-
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    c = Cli(tmp_path / "home")
-    c.out("init", "--name", "Dana", "--workspace", "Acme Sales")
-    return c
-
-
-def add_opp(cli: Cli, **extra: str) -> str:
-    args = ["opp", "add", "--account", "Acme", "--title", "Renewal", "--amount", "50000",
-            "--stage", "proposal", "--close", "2026-12-15"]
-    for key, value in extra.items():
-        args += [f"--{key.replace('_', '-')}", value]
-    return cli.out(*args)
+from helpers_procs import Cli
 
 
 def test_init_and_status(cli: Cli):
@@ -71,7 +28,7 @@ def test_commands_without_profile_explain(tmp_path: Path):
 
 
 def test_opp_lifecycle(cli: Cli):
-    oid = add_opp(cli, currency="usd", owner="Eli")
+    oid = cli.add_opp(currency="usd", owner="Eli")
     record = cli.json("opp", "show", oid)
     assert record["probability"] == 75 and record["category"] == "best_case"
     assert record["currency"] == "USD" and record["owner"] == "Eli"  # stored as its ISO code
@@ -178,7 +135,7 @@ def test_documents(cli: Cli, tmp_path: Path):
 
 def test_status_digest_changes_with_state(cli: Cli):
     before = cli.json("status")["digest"]
-    add_opp(cli)
+    cli.add_opp()
     assert cli.json("status")["digest"] != before
 
 
@@ -186,7 +143,7 @@ def test_stages_are_workspace_configurable(cli: Cli):
     assert [s["id"] for s in cli.json("stage", "list")][0] == "prospecting"
     cli.out("stage", "set", "Discovery:15:pipeline", "Demo:40:best_case", "Contract:80:commit",
             "Closed Won:100:closed", "Closed Lost:0:omitted")
-    oid = add_opp(cli, stage="demo")
+    oid = cli.add_opp(stage="demo")
     assert cli.json("opp", "show", oid)["probability"] == 40
     cli.fails("opp", "add", "--account", "A", "--title", "T", "--amount", "1", "--stage",
               "proposal", "--close", "2026-12-01", needle="unknown value 'proposal'")

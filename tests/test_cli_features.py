@@ -1,26 +1,17 @@
-"""The sales-feature commands, run as the real console script (harness from test_cli)."""
+"""The sales-feature commands, run as the real console script (harness in helpers_procs)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from test_cli import Cli, add_opp
+from helpers_procs import Cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "interop"
 
 
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    """Dana's fresh profile, driven through the console script."""
-    runner = Cli(tmp_path / "home")
-    runner.out("init", "--name", "Dana", "--workspace", "Acme Sales")
-    return runner
-
-
 def test_forecast_quota_rate_drill_history(cli: Cli):
-    deal = add_opp(cli, stage="negotiation", amount="1000")
-    add_opp(cli, stage="closed_won", amount="500", currency="USD")
+    deal = cli.add_opp(stage="negotiation", amount="1000")
+    cli.add_opp(stage="closed_won", amount="500", currency="USD")
     assert cli.json("quota", "set", "Dana", "2026-Q4", "2000")[0]["owner"] == "Dana"
 
     data = cli.json("forecast", "--period", "2026-Q4")

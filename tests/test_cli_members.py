@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from test_cli import Cli, cli  # noqa: F401  (fixture)
+from helpers_procs import Cli
 
 from bullpen.app.members.invites import parse_invite
 
 
-def test_member_list_invite_and_refusals(cli: Cli):  # noqa: F811
+def test_member_list_invite_and_refusals(cli: Cli):
     members = cli.json("member", "list")
     assert [(m["name"], m["role"], m["you"], m["online"]) for m in members] == [
         ("Dana", "manager", True, False)]  # no node runs: not online

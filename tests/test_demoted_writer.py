@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 from automerge.core import ScalarType
-from conftest import opp_fields
+from helpers import opp_fields
 from hostile import deliver, forge, put_setting, views
 from replicas import exchange
 

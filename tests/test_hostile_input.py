@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from test_cli import Cli
+from helpers import opp_fields
+from helpers_procs import Cli
 
 from bullpen.app.workspace import Workspace
 from bullpen.crdt.schema import ValidationError, validate
@@ -178,8 +179,6 @@ def test_an_unexpected_error_is_one_line_naming_it(capsys: pytest.CaptureFixture
 
 
 def test_links_to_unknown_records_are_refused(ws: Workspace) -> None:
-    from conftest import opp_fields
-
     contact = ws.add("contact", {"name": "Ann Lee"})
     with pytest.raises(ValidationError, match="'nosuch' is not a contact"):
         ws.add("opportunity", opp_fields(contact_ids="nosuch"))

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_cli import Cli
+from helpers_procs import Cli
 
 from bullpen.app.storage.blobs import BlobDamaged
 from bullpen.app.storage.db import connect

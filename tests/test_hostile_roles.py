@@ -11,12 +11,11 @@ import json
 
 import pytest
 from automerge.core import ROOT
-from conftest import opp_fields
+from helpers import opp_fields
 from hostile import deliver, forge, put_record, put_setting, replace_root, sign, views
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from replicas import exchange
-from test_access import give
+from replicas import exchange, give
 
 from bullpen.app.members.access import AccessPolicy
 from bullpen.app.members.invites import InviteError, admit, create_invite, parse_invite

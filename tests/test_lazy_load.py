@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import opp_fields
+from helpers import opp_fields
 from helpers_procs import cli
 
 from bullpen.app.members import limits

@@ -8,8 +8,7 @@ import os
 
 import pytest
 from hostile import deliver, forge, put_record
-from replicas import exchange
-from test_access import give
+from replicas import exchange, give
 
 from bullpen.app.members import limits
 from bullpen.app.members.access import author_of

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import opp_fields
+from helpers import opp_fields
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from replicas import exchange, join

@@ -11,7 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from conftest import opp_fields
+from helpers import opp_fields
 from helpers_procs import cli
 
 from bullpen.app.members import authorship, old_changes

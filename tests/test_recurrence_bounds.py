@@ -9,7 +9,7 @@ import time
 
 import pytest
 from PySide6.QtCore import QTimer
-from test_ui_support import home, session, settle, wait  # noqa: F401
+from ui_helpers import settle, wait
 
 from bullpen.app.calendar import recurrence
 from bullpen.app.calendar.recurrence import by_day, occurrence_starts
@@ -82,7 +82,7 @@ def test_by_day_over_many_hostile_events_is_bounded() -> None:
     assert took < 10  # 11 budgets of 0.1 s; unbounded, over two minutes
 
 
-def test_the_calendar_expands_off_the_gui_thread(qtbot, session) -> None:  # noqa: F811
+def test_the_calendar_expands_off_the_gui_thread(qtbot, session) -> None:
     """Twenty rules that each use their whole budget: two seconds of expansion, during
     which the GUI thread keeps turning."""
     window = session.window

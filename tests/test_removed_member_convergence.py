@@ -7,7 +7,7 @@ member built on is accepted with it); a change nobody accepted in time is refuse
 
 from __future__ import annotations
 
-from conftest import opp_fields
+from helpers import opp_fields
 from hostile import deliver
 from replicas import exchange
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import opp_fields
+from helpers import opp_fields
 from replicas import exchange
 
 from bullpen.app.sales import use_cases as sales

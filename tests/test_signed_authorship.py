@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import opp_fields
+from helpers import opp_fields
 from hostile import deliver, forge, put_record, put_setting, views
-from replicas import exchange
-from test_access import give
+from replicas import exchange, give
 
 from bullpen.app.members import authorship, old_changes
 from bullpen.app.members.authorship import Signature

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_cli import Cli, add_opp
+from helpers_procs import Cli
 
 from bullpen.app.members.identity import Identity
 from bullpen.app.sales import use_cases as sales
@@ -50,7 +50,7 @@ def test_a_deal_owner_who_is_no_member_has_a_quota_too_and_quotas_can_be_removed
     """The forecast shows imported owners and former members: their quotas can be set (under
     the name the deals carry) and removed."""
     cli, _ = office
-    add_opp(cli, stage="negotiation", amount="1000", owner="John Smith")
+    cli.add_opp(stage="negotiation", amount="1000", owner="John Smith")
     cli.out("quota", "set", "john smith", "2026-Q4", "5000")
     cli.out("quota", "set", "Eli Park", "2026-Q4", "300000")
     assert {q["owner"] for q in _quotas(cli)} == {"John Smith", "Eli Park"}
@@ -73,7 +73,7 @@ def test_member_remove_and_role_name_the_closest_on_a_typo(office):
 
 def test_forecast_drill_into_a_typo_is_an_error_not_an_empty_list(office):
     cli, _ = office
-    deal = add_opp(cli, stage="negotiation", amount="1000", owner="Eli Park")
+    deal = cli.add_opp(stage="negotiation", amount="1000", owner="Eli Park")
     cli.fails("forecast", "--period", "2026-Q4", "--drill", "Eli Prak",
               needle="closest: 'Eli Park'")
     rows = cli.json("forecast", "--period", "2026-Q4", "--drill", "eli park")

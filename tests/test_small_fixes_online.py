@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers_procs import Serve, cli, cli_json, make_profiles, wait_for
-from test_ui_support import home, session, settle  # noqa: F401  (fixtures)
+from ui_helpers import settle
 
 from bullpen.cli.members import NO_NODE
 
@@ -47,7 +47,7 @@ def _online_column(window) -> dict[str, str]:
     return {table.item(r, 0).text(): table.item(r, 2).text() for r in range(table.rowCount())}
 
 
-def test_team_screen_online_column_follows_the_node(qtbot, session):  # noqa: F811
+def test_team_screen_online_column_follows_the_node(qtbot, session):
     window = session.window
     window.go(list(window.screens).index("Team"))
     settle(qtbot)

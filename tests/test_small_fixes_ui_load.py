@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 import pytest
-from test_ui_support import home, session, settle, wait  # noqa: F401  (fixtures)
+from ui_helpers import settle, wait
 
 
 class HeldRead:
@@ -31,7 +31,7 @@ class HeldRead:
 
 
 @pytest.fixture
-def held_first_read(monkeypatch, session):  # noqa: F811
+def held_first_read(monkeypatch, session):
     held = HeldRead(session.ws)
     monkeypatch.setattr(session.ws, "list", held.list)
     yield held
@@ -43,7 +43,7 @@ def _name(screen, record_id: str) -> str:
     return screen.model.record(row)["name"] if row is not None else ""
 
 
-def _contacts(qtbot, session, held):  # noqa: F811
+def _contacts(qtbot, session, held):
     """The Contacts screen with its first load under way, read before a rename."""
     screen = session.window.screen("Contacts")
     assert not screen.loaded_once
@@ -55,7 +55,7 @@ def _contacts(qtbot, session, held):  # noqa: F811
     return screen, contact["id"]
 
 
-def test_a_late_first_load_does_not_overwrite_a_newer_refresh(qtbot, session,  # noqa: F811
+def test_a_late_first_load_does_not_overwrite_a_newer_refresh(qtbot, session,
                                                                held_first_read):
     screen, rid = _contacts(qtbot, session, held_first_read)
     screen.load()  # a refresh: reads after the rename
@@ -65,7 +65,7 @@ def test_a_late_first_load_does_not_overwrite_a_newer_refresh(qtbot, session,  #
     assert _name(screen, rid) == "Renamed After The Read"
 
 
-def test_a_change_during_the_first_load_shows_on_top_of_it(qtbot, session,  # noqa: F811
+def test_a_change_during_the_first_load_shows_on_top_of_it(qtbot, session,
                                                           held_first_read):
     screen, rid = _contacts(qtbot, session, held_first_read)
     settle_batch = qtbot.waitSignal(screen.ctx.hub.batch, timeout=10000)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import opp_fields
+from helpers import opp_fields
 
 from bullpen.app.storage.keys import subkey, unlock
 from bullpen.app.storage.recover import recover

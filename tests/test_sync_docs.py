@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from automerge.core import Document, SyncState
-from conftest import opp_fields
+from helpers import opp_fields
 
 from bullpen.app.members.access import AccessPolicy
 from bullpen.app.network.sync_docs import WorkspaceDocs

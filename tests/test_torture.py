@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-from conftest import opp_fields  # noqa: E402
+from helpers import opp_fields  # noqa: E402
 from helpers_procs import Serve, cli, env, make_profiles, wait_converged  # noqa: E402
 from replicas import exchange  # noqa: E402
 from torture.known import (
