@@ -4,7 +4,7 @@ Discovery only proposes addresses: a found peer that is not a member is ignored,
 dialled like any other and must pass the hello before anything syncs. Callbacks
 arrive on zeroconf's thread, so they are handed to trio with ``run_sync_soon``. Where the
 machine has no multicast, creating the host with mDNS fails and the node carries on without it
-(see ``Node._make_host``).
+(see ``host.make_host``).
 """
 
 from __future__ import annotations

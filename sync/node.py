@@ -1,7 +1,15 @@
 """The sync node: a libp2p host speaking ``/bullpen/sync/1`` to every reachable peer.
 
-Each open stream is a :class:`~.link.Link` (``link.py``); whom to keep connected, where to dial
-and what teammates tell each other about it is :class:`~.reach.Reach` (``reach.py``).
+This module ties the parts together and keeps the open links; each part has a module of its
+own:
+
+* ``host.py``: the libp2p host (key, security, transports, mDNS) and listening;
+* ``link.py``: one open sync stream, the I/O around a session (:class:`~.link.Link`);
+* ``reach.py``: whom to keep connected and what teammates tell each other about it;
+* ``dialer.py``: dialing, newest address first, and redialing with backoff;
+* ``store_watch.py``: noticing other processes' writes to this profile;
+* ``blob_retry.py``: asking peers again for shared files still missing;
+* ``publisher.py``: the node's state for other processes (``bullpen status``).
 
 Concurrency model, and why:
 
@@ -22,8 +30,8 @@ Concurrency model, and why:
   further changes only accumulate (as document ids), and the next send covers them all. There is
   no timer-based batching.
 * Other processes on the same profile (the CLI beside ``bullpen serve``) write to the store;
-  the node polls ``LocalWorkspace.refresh()`` every :data:`POLL_INTERVAL`, which announces
-  their changes to the node like local writes.
+  :class:`~.store_watch.StoreWatch` has ``LocalWorkspace.refresh()`` take them in, which
+  announces their changes to the node like local writes.
 """
 
 from __future__ import annotations
@@ -36,30 +44,26 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import trio
-from libp2p import new_host
-from libp2p.crypto.ed25519 import create_new_key_pair
-from libp2p.network.config import ConnectionConfig
-from libp2p.peer.peerinfo import info_from_p2p_addr
-from multiaddr import Multiaddr
 
-from . import addresses, peers
+from . import addresses
+from .blob_retry import BlobRetry
+from .dialer import Dialer, DialError
 from .gate import Gate
+from .host import listening, make_host
 from .join import JOIN_PROTOCOL, serve_join
 from .link import PEER_CLOSED, PROTOCOL_ID, REFUSAL, Link
 from .peers import PeerState, short_id
 from .policy import Policy
 from .ports import Admission, LocalChange, LocalWorkspace, NodeDocs, PeerBook
-from .reach import DIAL_TIMEOUT, DialError, Reach
+from .publisher import StatePublisher
+from .reach import Reach
+from .store_watch import StoreWatch
 
 __all__ = ["PROTOCOL_ID", "DialError", "Link", "Node"]
 
 log = logging.getLogger("bullpen.sync")
 
 MEMBERSHIP_DOC = "index"  # the document holding the membership log
-POLL_INTERVAL = 0.05
-# Pauses between asking connected peers again for files the workspace still lacks (a peer that
-# answered "missing" may have it by now, or another one does), growing while any is missing.
-BLOB_RETRY = (2.0, 5.0, 15.0, 30.0, 60.0)
 
 
 class Node:
@@ -101,6 +105,9 @@ class Node:
         self.peer_id = local.peer_id
         self.links: dict[str, Link] = {}
         self.reach = Reach(self)
+        self.dialer = Dialer(self)
+        self.publisher = StatePublisher(self)
+        self.blob_retry = BlobRetry(self)
         self._bound: list[str] = []  # as the host listens (maybe on 0.0.0.0)
         self._state_dirty = True
         self._host: Any = None
@@ -157,28 +164,25 @@ class Node:
         """Run until cancelled or :meth:`stop`; ``task_status.started(listen_addrs)`` once
         listening."""
         self._token = trio.lowlevel.current_trio_token()
-        host = self._make_host()
-        self._host = host
+        self._host = make_host(self)
         known = await trio.to_thread.run_sync(self.book.known)
         listen = addresses.with_kept_port(self.listen,
                                           await trio.to_thread.run_sync(self.book.kept_port))
+        handlers = {PROTOCOL_ID: self._handle_stream, JOIN_PROTOCOL: self._handle_join}
         unsubscribe = self.local.subscribe(self._on_change_threadsafe)
         try:
             with trio.CancelScope() as self._cancel:
-                async with host.run(listen_addrs=[Multiaddr(a) for a in listen]):
-                    host.set_stream_handler(PROTOCOL_ID, self._handle_stream)
-                    host.set_stream_handler(JOIN_PROTOCOL, self._handle_join)
-                    self.gate.install(host)
-                    self._bound = [str(a) for a in host.get_addrs()]
+                async with listening(self, self._host, listen, handlers) as bound:
+                    self._bound = bound
                     await trio.to_thread.run_sync(self._keep_port, self._bound)
                     async with trio.open_nursery() as nursery:
                         self._nursery = nursery
-                        nursery.start_soon(self._poll_store)
-                        nursery.start_soon(self._ask_blobs_again)
+                        nursery.start_soon(StoreWatch(self.local).run)
+                        nursery.start_soon(self.blob_retry.run)
                         nursery.start_soon(self._run_commands)
                         nursery.start_soon(self.gate.run)
                         if self.publish:
-                            nursery.start_soon(self._publish_loop)
+                            nursery.start_soon(self.publisher.run)
                         await self.reach.learn_checked(list(known.values()))
                         task_status.started(self.listen_addrs)
                         await trio.sleep_forever()
@@ -190,101 +194,17 @@ class Node:
                 link.drop("shutting down")
             if self.publish:
                 with trio.CancelScope(shield=True):
-                    await trio.to_thread.run_sync(self._save_final)
+                    await trio.to_thread.run_sync(self.publisher.save_final)
             self._nursery = None
-
-    def _make_host(self) -> Any:
-        key_pair = create_new_key_pair(self.local.identity.seed)
-        config = ConnectionConfig(max_connections_per_peer=1)
-        sec_opt = self.gate.security_options(key_pair)  # Noise only, strangers limited
-        if self.mdns:
-            try:
-                from .discovery import attach_mdns
-
-                host = new_host(key_pair=key_pair, connection_config=config, enable_mDNS=True,
-                                sec_opt=sec_opt)
-                attach_mdns(self, host)
-                return host
-            except Exception as exc:  # no multicast here: sync with known peers only
-                log.warning("mDNS discovery unavailable (%s); syncing with known peers only", exc)
-        return new_host(key_pair=key_pair, connection_config=config, sec_opt=sec_opt)
 
     async def _run_commands(self) -> None:
         async for fn, args in self._commands_recv:
             assert self._nursery is not None
             self._nursery.start_soon(fn, *args)
 
-    async def _poll_store(self) -> None:
-        """Pick up writes of other processes on this profile (the CLI beside ``serve``)."""
-        while True:
-            await trio.sleep(POLL_INTERVAL)
-            try:
-                await trio.to_thread.run_sync(self.local.refresh)
-            except Exception as exc:
-                log.warning("reading the store failed: %s", exc)
-
-    async def _ask_blobs_again(self) -> None:
-        """A shared file is asked for when its record arrives or a peer connects; a peer that
-        did not have it yet answers "missing" and nothing asked again, so the file never
-        arrived (found by the torture suite). Ask every connected peer again while files are
-        missing, with growing pauses (:data:`BLOB_RETRY`), back to the shortest once none is."""
-        step = 0
-        while True:
-            await trio.sleep(BLOB_RETRY[min(step, len(BLOB_RETRY) - 1)])
-            try:
-                missing = await trio.to_thread.run_sync(self.docs.missing_blobs)
-            except Exception as exc:
-                log.warning("listing missing files failed: %s", exc)
-                continue
-            if not missing or not self.links:
-                step = 0
-                continue
-            step += 1
-            for link in list(self.links.values()):
-                link.session.blobs.ask_again()
-                link.poke(blobs=True)
-
     def ask_for_blobs(self, besides: Link) -> None:
-        """A peer lacks a file we asked it for: ask the other connected peers now (each
-        is asked once until the timed retry), not at the next pause of that retry."""
-        for link in list(self.links.values()):
-            if link is not besides:
-                link.poke(blobs=True)
-
-    # ----- state publishing ----------------------------------------------------------------
-
-    async def _publish_loop(self) -> None:
-        last = 0.0
-        while True:
-            await trio.sleep(0.25)
-            if self._state_dirty or time.monotonic() - last > peers.HEARTBEAT:
-                self._state_dirty = False
-                last = time.monotonic()
-                states = self.peer_states()
-                try:
-                    await trio.to_thread.run_sync(self._publish, states)
-                except Exception as exc:
-                    log.warning("could not record peer state: %s", exc)
-
-    def _publish(self, states: list[PeerState]) -> None:
-        self.book.publish(self.listen_addrs, states)
-        self.book.save_seen([s for s in states if s.connected])
-        # ``bullpen peer add`` while we run: a new peer, or a new address of a known one.
-        mine = {s.peer_id: s.addr_times for s in states}
-        news = [s for p, s in self.book.known().items()
-                if any(at > mine.get(p, {}).get(a, -1.0) for a, at in s.addr_times.items())]
-        if news:
-            self.submit(self.reach.learn_checked, news)
-
-    def _save_final(self) -> None:
-        try:
-            states = self.peer_states()
-            for s in states:
-                s.connected = False
-            self.book.save_seen([s for s in states if s.last_seen])
-            self.book.unpublish()
-        except Exception as exc:
-            log.warning("could not record peer state: %s", exc)
+        """A peer lacks a file we asked it for: ask the others now (``blob_retry.py``)."""
+        self.blob_retry.ask_others(besides)
 
     # ----- changes -------------------------------------------------------------------------
 
@@ -334,19 +254,6 @@ class Node:
         """The libp2p host (for protocols beside sync, such as joining)."""
         return self._host
 
-    async def connect(self, addr: str) -> None:
-        """Open a connection to ``addr`` without starting a sync session (a newcomer must be
-        admitted on ``/bullpen/join/1`` before the peer will sync with it)."""
-        try:
-            info = info_from_p2p_addr(Multiaddr(addr))
-            with trio.fail_after(DIAL_TIMEOUT):
-                await self._host.connect(info)
-        except trio.TooSlowError:
-            raise DialError(f"{addr} did not answer in time") from None
-        except Exception as exc:
-            raise DialError(f"cannot reach {addr}: {' '.join(str(exc).split())[:200]}") \
-                from None
-
     def _register(self, stream: Any, peer_id: str, initiator: str) -> Link | None:
         """Track a new link; of two links to one peer keep one, the same choice on both sides:
         the one opened by the lower peer id (or the newer, when one side opened both)."""
@@ -392,15 +299,16 @@ class Node:
         self.peers[link.peer_id].last_seen = now
         self.reach.opened(link, changed)
 
-    # ----- dialing -------------------------------------------------------------------------
+    # ----- dialing (``dialer.py``) ----------------------------------------------------------
 
     async def dial(self, addr: str) -> Link:
         """Connect to ``addr`` (``.../p2p/PEERID``) and open a sync session."""
-        try:
-            peer_id = info_from_p2p_addr(Multiaddr(addr)).peer_id.to_base58()
-        except Exception as exc:
-            raise DialError(f"{addr!r} is not a peer address ({exc})") from None
-        return await self.reach.dial(peer_id, [addr])
+        return await self.dialer.dial_addr(addr)
+
+    async def connect(self, addr: str) -> None:
+        """Open a connection to ``addr`` without starting a sync session (a newcomer must be
+        admitted on ``/bullpen/join/1`` before the peer will sync with it)."""
+        await self.dialer.connect(addr)
 
     def _dialed(self, stream: Any, peer_id: str) -> Link:
         link = self._register(stream, peer_id, initiator=self.peer_id)

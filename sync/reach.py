@@ -7,34 +7,28 @@
   (``addresses.merge_times``): a ``bullpen peer add`` (read from the table within a heartbeat),
   the addresses a peer advertises in its hello, and what teammates report (:class:`Addrs`) are
   all merged, so an older report never overwrites a newer one. A peer with a new address is
-  dialled at once (its redial loop is woken), trying addresses newest first, one at a time:
-  libp2p would try only the first TCP address it ever saw for a peer, and would refuse to dial
-  again for a minute after a failure.
+  dialled at once (its redial loop is woken), trying addresses newest first.
 * **Teammates tell each other.** When a peer's addresses change materially (a new address, or a
   different newest one), the node tells every other connected teammate, who does the same; each
   new link starts with the whole book. So a member back on a new address, who reaches any one
   member, is found by all within a round trip or two. Guests (customers) are told nothing of
   it, and what they report is ignored.
-* **Backoff.** A peer that is offline, refuses us or drops the session is redialled after
-  1, 2, 4 ... 30 s; only a link that worked (reached sync) resets it, never an error.
+* **Dialing** (one address at a time, newest first) and redialing with backoff are
+  :class:`~.dialer.Dialer`'s; this module tells it whom to keep connected and when a peer's
+  addresses changed.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import time
 from typing import TYPE_CHECKING, Any
 
 import trio
-from libp2p.peer.id import ID
-from libp2p.peer.peerinfo import PeerInfo
-from multiaddr import Multiaddr
 
 from .addresses import merge_times
-from .link import PROTOCOL_ID
 from .messages import MAX_REACH_PEERS, Addrs
-from .peers import PeerState, short_id
+from .peers import PeerState
 
 if TYPE_CHECKING:
     from .link import Link
@@ -42,22 +36,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bullpen.sync")
 
-DIAL_TIMEOUT = 10.0  # one address
-DIAL_ADDRS = 3  # addresses tried per attempt, newest first
-MAX_BACKOFF = 30.0
 TEAMMATES = ("manager", "rep")  # roles that share where they reached each other
-
-
-class DialError(ConnectionError):
-    """A peer could not be reached; the message is one plain line."""
 
 
 class Reach:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.peers: dict[str, PeerState] = {}  # remembered members
-        self._dialing: set[str] = set()
-        self._wake: dict[str, trio.Event] = {}
         self._teammates: set[str] = set()  # remembered managers and reps (not guests)
 
     # ----- the address book ----------------------------------------------------------------
@@ -81,25 +66,21 @@ class Reach:
         changed = known.addrs != before
         if changed:
             self.node._state_dirty = True
-            wake = self._wake.get(peer_id)
-            if wake is not None:
-                wake.set()
+            self.node.dialer.wake(peer_id)
             if teammate:
                 self._tell(peer_id, source)
             if persist and self.node.publish:
                 self.node._nursery_start(self._record, self.node.book.remember, peer_id,
                                          dict(known.addr_times), known.name)
         if self.node.redial:
-            self.keep_connected(peer_id)
+            self.node.dialer.keep_connected(peer_id)
         return changed
 
     def forget(self, peer_id: str) -> None:
         self._teammates.discard(peer_id)
         if self.peers.pop(peer_id, None) is not None:
             self.node._state_dirty = True
-            wake = self._wake.get(peer_id)
-            if wake is not None:
-                wake.set()
+            self.node.dialer.wake(peer_id)
 
     async def _record(self, fn: Any, *args: Any) -> None:
         """Write to the peers table; a failure (a busy or damaged store) is logged, never the
@@ -180,85 +161,6 @@ class Reach:
             if role in TEAMMATES:
                 self.learn(peer_id, book[peer_id], teammate=True, source=link)
 
-    # ----- dialing -------------------------------------------------------------------------
-
-    def keep_connected(self, peer_id: str) -> None:
-        if peer_id not in self._dialing and peer_id != self.node.peer_id:
-            self._dialing.add(peer_id)
-            self.node._nursery_start(self._redial_loop, peer_id)
-
-    async def _redial_loop(self, peer_id: str) -> None:
-        """Keep ``peer_id`` connected while it is a remembered member: redial with
-        exponential backoff (capped) while it is offline or refuses us; a new address for it
-        wakes the loop at once."""
-        backoff = 1.0
-        try:
-            while peer_id in self.peers:
-                wake = self._wake[peer_id] = trio.Event()
-                link = self.node.links.get(peer_id)
-                if link is not None:
-                    await link.closed.wait()
-                    if link.synced and not link.reason.startswith(
-                            ("protocol violation", "refused", "peer closed")):
-                        backoff = 1.0  # it worked: a dropped connection is redialled soon
-                        await trio.sleep(random.uniform(0.1, 0.5))
-                        continue
-                elif not await trio.to_thread.run_sync(self.node.policy.is_allowed, peer_id):
-                    self.forget(peer_id)
-                    break
-                elif self.peers.get(peer_id, PeerState(peer_id)).addrs:
-                    try:
-                        await self.dial(peer_id, self.peers[peer_id].addrs)
-                        continue
-                    except DialError as exc:
-                        log.debug("redial %s: %s", short_id(peer_id), exc)
-                with trio.move_on_after(backoff * random.uniform(0.8, 1.2)):
-                    await wake.wait()
-                backoff = min(backoff * 2, MAX_BACKOFF)
-        finally:
-            self._dialing.discard(peer_id)
-            self._wake.pop(peer_id, None)
-
-    async def dial(self, peer_id: str, addrs: list[str]) -> Link:
-        """Open a sync link to ``peer_id``, trying ``addrs`` newest first."""
-        if peer_id == self.node.peer_id:
-            raise DialError("that address is this node itself")
-        existing = self.node.links.get(peer_id)
-        if existing is not None:
-            return existing
-        known = self.peers.get(peer_id)
-        if known is not None:
-            known.dials += 1
-            self.node._state_dirty = True
-        log.debug("dialing %s", short_id(peer_id))
-        errors = []
-        for addr in _own(peer_id, addrs)[:DIAL_ADDRS] or [None]:
-            try:
-                with trio.fail_after(DIAL_TIMEOUT):
-                    stream = await self._open(peer_id, addr)
-                break
-            except trio.TooSlowError:
-                errors.append(f"{addr or 'no address'}: did not answer in time")
-            except Exception as exc:
-                errors.append(f"{addr or 'no address'}: {_one_line(exc)}")
-        else:
-            raise DialError(f"cannot reach peer {short_id(peer_id)}: " + "; ".join(errors))
-        return self.node._dialed(stream, peer_id)
-
-    async def _open(self, peer_id: str, addr: Multiaddr | None) -> Any:
-        host = self.node.host
-        pid = ID.from_base58(peer_id)
-        if addr is not None and not host.get_network().get_connections(pid):
-            # libp2p dials only the first address it ever stored for a peer, and refuses to
-            # dial a peer again for a minute once all failed (a private cache of libp2p 0.8):
-            # one address per attempt, the stale ones forgotten.
-            host.get_peerstore().clear_addrs(pid)
-            cache = getattr(host.get_network(), "_negative_peer_cache", None)
-            if cache is not None:
-                cache.evict(peer_id)
-        await host.connect(PeerInfo(pid, [addr] if addr is not None else []))
-        return await host.new_stream(pid, [PROTOCOL_ID])
-
     def states(self) -> list[PeerState]:
         """Remembered members, with the live state of their links."""
         out = []
@@ -276,19 +178,3 @@ class Reach:
             out.append(state)
         return out
 
-
-def _own(peer_id: str, addrs: list[str]) -> list[Multiaddr]:
-    """``addrs`` as transport multiaddrs (without ``/p2p/PEERID``), unparseable ones left out."""
-    out = []
-    for a in addrs:
-        try:
-            m = Multiaddr(a)
-            out.append(m.decapsulate(Multiaddr(f"/p2p/{peer_id}")) if "/p2p/" in a else m)
-        except Exception:
-            continue
-    return out
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return " ".join(text.split())[:200]

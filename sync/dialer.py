@@ -1,0 +1,170 @@
+"""Connecting to peers: one dial (newest address first), and the redial loop with backoff.
+
+* **One address at a time, newest first.** libp2p would try only the first TCP address it ever
+  saw for a peer, and would refuse to dial it again for a minute after a failure; so each
+  attempt tries up to :data:`DIAL_ADDRS` addresses (the order :class:`~.reach.Reach` keeps),
+  one per connection attempt, forgetting the stale ones.
+* **Backoff.** A remembered member that is offline, refuses us or drops the session is
+  redialled after 1, 2, 4 ... :data:`MAX_BACKOFF` s; only a link that worked (reached sync)
+  resets it, never an error. A new address for it (:meth:`Dialer.wake`) ends the wait at once.
+* Whom to keep connected is :class:`~.reach.Reach`'s decision (members only); this module only
+  carries it out.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import TYPE_CHECKING, Any
+
+import trio
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
+from multiaddr import Multiaddr
+
+from .link import PROTOCOL_ID
+from .peers import PeerState, short_id
+
+if TYPE_CHECKING:
+    from .link import Link
+    from .node import Node
+
+log = logging.getLogger("bullpen.sync")
+
+DIAL_TIMEOUT = 10.0  # one address
+DIAL_ADDRS = 3  # addresses tried per attempt, newest first
+MAX_BACKOFF = 30.0
+
+
+class DialError(ConnectionError):
+    """A peer could not be reached; the message is one plain line."""
+
+
+class Dialer:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self._dialing: set[str] = set()  # peers with a redial loop
+        self._wake: dict[str, trio.Event] = {}
+
+    def keep_connected(self, peer_id: str) -> None:
+        """Start a redial loop for ``peer_id`` unless one runs."""
+        if peer_id not in self._dialing and peer_id != self.node.peer_id:
+            self._dialing.add(peer_id)
+            self.node._nursery_start(self._redial_loop, peer_id)
+
+    def wake(self, peer_id: str) -> None:
+        """What we know of ``peer_id`` changed (a new address, forgotten): its redial loop
+        stops waiting out its backoff."""
+        wake = self._wake.get(peer_id)
+        if wake is not None:
+            wake.set()
+
+    async def _redial_loop(self, peer_id: str) -> None:
+        """Keep ``peer_id`` connected while it is a remembered member: redial with
+        exponential backoff (capped) while it is offline or refuses us; a new address for it
+        wakes the loop at once."""
+        reach = self.node.reach
+        backoff = 1.0
+        try:
+            while peer_id in reach.peers:
+                wake = self._wake[peer_id] = trio.Event()
+                link = self.node.links.get(peer_id)
+                if link is not None:
+                    await link.closed.wait()
+                    if link.synced and not link.reason.startswith(
+                            ("protocol violation", "refused", "peer closed")):
+                        backoff = 1.0  # it worked: a dropped connection is redialled soon
+                        await trio.sleep(random.uniform(0.1, 0.5))
+                        continue
+                elif not await trio.to_thread.run_sync(self.node.policy.is_allowed, peer_id):
+                    reach.forget(peer_id)
+                    break
+                elif reach.peers.get(peer_id, PeerState(peer_id)).addrs:
+                    try:
+                        await self.dial(peer_id, reach.peers[peer_id].addrs)
+                        continue
+                    except DialError as exc:
+                        log.debug("redial %s: %s", short_id(peer_id), exc)
+                with trio.move_on_after(backoff * random.uniform(0.8, 1.2)):
+                    await wake.wait()
+                backoff = min(backoff * 2, MAX_BACKOFF)
+        finally:
+            self._dialing.discard(peer_id)
+            self._wake.pop(peer_id, None)
+
+    async def dial_addr(self, addr: str) -> Link:
+        """Connect to ``addr`` (``.../p2p/PEERID``) and open a sync session."""
+        try:
+            peer_id = info_from_p2p_addr(Multiaddr(addr)).peer_id.to_base58()
+        except Exception as exc:
+            raise DialError(f"{addr!r} is not a peer address ({exc})") from None
+        return await self.dial(peer_id, [addr])
+
+    async def dial(self, peer_id: str, addrs: list[str]) -> Link:
+        """Open a sync link to ``peer_id``, trying ``addrs`` newest first."""
+        if peer_id == self.node.peer_id:
+            raise DialError("that address is this node itself")
+        existing = self.node.links.get(peer_id)
+        if existing is not None:
+            return existing
+        known = self.node.reach.peers.get(peer_id)
+        if known is not None:
+            known.dials += 1
+            self.node._state_dirty = True
+        log.debug("dialing %s", short_id(peer_id))
+        errors = []
+        for addr in _own(peer_id, addrs)[:DIAL_ADDRS] or [None]:
+            try:
+                with trio.fail_after(DIAL_TIMEOUT):
+                    stream = await self._open(peer_id, addr)
+                break
+            except trio.TooSlowError:
+                errors.append(f"{addr or 'no address'}: did not answer in time")
+            except Exception as exc:
+                errors.append(f"{addr or 'no address'}: {_one_line(exc)}")
+        else:
+            raise DialError(f"cannot reach peer {short_id(peer_id)}: " + "; ".join(errors))
+        return self.node._dialed(stream, peer_id)
+
+    async def _open(self, peer_id: str, addr: Multiaddr | None) -> Any:
+        host = self.node.host
+        pid = ID.from_base58(peer_id)
+        if addr is not None and not host.get_network().get_connections(pid):
+            # libp2p dials only the first address it ever stored for a peer, and refuses to
+            # dial a peer again for a minute once all failed (a private cache of libp2p 0.8):
+            # one address per attempt, the stale ones forgotten.
+            host.get_peerstore().clear_addrs(pid)
+            cache = getattr(host.get_network(), "_negative_peer_cache", None)
+            if cache is not None:
+                cache.evict(peer_id)
+        await host.connect(PeerInfo(pid, [addr] if addr is not None else []))
+        return await host.new_stream(pid, [PROTOCOL_ID])
+
+    async def connect(self, addr: str) -> None:
+        """Open a connection to ``addr`` without starting a sync session (a newcomer must be
+        admitted on ``/bullpen/join/1`` before the peer will sync with it)."""
+        try:
+            info = info_from_p2p_addr(Multiaddr(addr))
+            with trio.fail_after(DIAL_TIMEOUT):
+                await self.node.host.connect(info)
+        except trio.TooSlowError:
+            raise DialError(f"{addr} did not answer in time") from None
+        except Exception as exc:
+            raise DialError(f"cannot reach {addr}: {_one_line(exc)}") from None
+
+
+def _own(peer_id: str, addrs: list[str]) -> list[Multiaddr]:
+    """``addrs`` as transport multiaddrs (without ``/p2p/PEERID``), unparseable ones left out."""
+    out = []
+    for a in addrs:
+        try:
+            m = Multiaddr(a)
+            out.append(m.decapsulate(Multiaddr(f"/p2p/{peer_id}")) if "/p2p/" in a else m)
+        except Exception:
+            continue
+    return out
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())[:200]
