@@ -60,7 +60,7 @@ def test_bold_and_heading_become_marks(qtbot, session) -> None:  # noqa: F811
 
 
 def test_undo_and_redo_a_style(qtbot, session) -> None:  # noqa: F811
-    from bullpen.ui.documents_view import has_inline
+    from bullpen.ui.doc_format import has_inline
 
     editor, doc_id = _open(qtbot, session, "Globex battlecard")
     start = editor.edit.toPlainText().index("onboarding")
@@ -183,26 +183,26 @@ def test_undo_takes_back_own_typing_and_keeps_a_teammates_edit(
 
 def test_keystroke_reads_only_the_edit_and_echo_draws_nothing(
         qtbot, session, monkeypatch) -> None:  # noqa: F811
-    from bullpen.ui import documents_view
+    from bullpen.ui import document_editor
 
     editor, doc_id = _open(qtbot, session, "Globex battlecard")
     size = len(editor.edit.toPlainText())
     reads: list[int] = []
-    real = documents_view.editor_text
+    real = document_editor.editor_text
 
     def counting(doc, start=0, end=None):
         text = real(doc, start, end)
         reads.append(len(text) if end is not None else size)
         return text
 
-    monkeypatch.setattr(documents_view, "editor_text", counting)
+    monkeypatch.setattr(document_editor, "editor_text", counting)
     redraws: list[tuple[int, int]] = []
     monkeypatch.setattr(editor, "_format_range", lambda s, e: redraws.append((s, e)))
     monkeypatch.setattr(editor, "_render", lambda *a: redraws.append((-1, -1)))
     editor.edit.moveCursor(QTextCursor.MoveOperation.End)
     qtbot.keyClicks(editor.edit, "Call Tuesday")
     qtbot.waitUntil(lambda: editor.queue.outstanding == 0)
-    qtbot.wait(documents_view.REMOTE_DELAY_MS * 3)  # the echo of our own writes arrives
+    qtbot.wait(document_editor.REMOTE_DELAY_MS * 3)  # the echo of our own writes arrives
     settle(qtbot)
     assert reads and max(reads) <= 1, reads  # one character per key, never the document
     assert redraws == []  # our own echo re-renders nothing

@@ -16,6 +16,7 @@ import re
 from bisect import bisect_right
 
 from PySide6.QtGui import QTextCursor, QTextDocument, QTextTable
+from PySide6.QtWidgets import QTextEdit
 
 from bullpen.app.documents.text_mirror import table_cells
 
@@ -92,4 +93,22 @@ def render_table(doc: QTextDocument, start: int, end: int, text: str) -> bool:
                 table.cellAt(r, c).firstCursorPosition().insertText(
                     cell.replace(CELL_BREAK, "\n"))
     cursor.endEditBlock()
+    return True
+
+
+def next_cell(edit: QTextEdit, *, back: bool = False) -> bool:
+    """Move the cursor to the next (``back``: previous) cell of the table it is in, adding a
+    row after the last cell; False outside a table. Tab must not be typed into a cell: the
+    stored grid uses it as the cell separator."""
+    cursor = edit.textCursor()
+    table = cursor.currentTable()
+    if table is None:
+        return False
+    cell = table.cellAt(cursor)
+    index = cell.row() * table.columns() + cell.column() + (-1 if back else 1)
+    if index >= table.rows() * table.columns():
+        table.appendRows(1)
+    index = max(index, 0)
+    target = table.cellAt(index // table.columns(), index % table.columns())
+    edit.setTextCursor(target.firstCursorPosition())
     return True
