@@ -78,7 +78,7 @@ def main() -> int:
     shot("12-quick-add", dialog)
     dialog.close()
     from bullpen.ui.import_preview import ImportPreviewDialog
-    from bullpen.ui.subscriptions import SubscriptionsDialog
+    from bullpen.ui.notify_prefs import SubscriptionsDialog
 
     settings = SubscriptionsDialog(session.ctx, window)
     settings.show()

@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QDialogButtonBox, QPushButton
 from test_ui_support import home, session, settle, wait  # noqa: F401
 
 from bullpen.app.notifications.inbox import subscriptions
+from bullpen.ui.notify_prefs import SubscriptionsDialog
 from bullpen.ui.records_model import ID_ROLE
-from bullpen.ui.subscriptions import SubscriptionsDialog
 
 
 def test_follow_then_edit_settings(qtbot, session) -> None:  # noqa: F811

@@ -34,8 +34,8 @@ from bullpen.app.workspace import ChangeSet
 
 from .base_view import BaseView, allow_rename, ok_cancel, titled_item
 from .context import AppContext
+from .notify_prefs import follow, is_followed
 from .records_model import when
-from .subscriptions import follow, is_followed
 
 REACTIONS = (("+1", "+1"), ("helpful", "★ Helpful"))
 ID_ROLE = Qt.ItemDataRole.UserRole

@@ -26,9 +26,9 @@ from bullpen.app.members.identity import short_id
 from . import interop, worker
 from .base_view import BaseView
 from .context import AppContext
+from .notify_prefs import open_settings
 from .search import SearchPopup
 from .style import STYLE
-from .subscriptions import open_settings
 
 
 def screen_classes() -> list[type[BaseView]]:

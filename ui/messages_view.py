@@ -33,8 +33,8 @@ from bullpen.app.workspace import ChangeSet, now_iso
 
 from .base_view import BaseView, ok_cancel
 from .context import AppContext, apply_updates
+from .notify_prefs import open_settings
 from .records_model import when
-from .subscriptions import open_settings
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 

@@ -32,9 +32,9 @@ from .base_view import RecordTableScreen
 from .board_view import BoardView
 from .context import AppContext
 from .history import HistoryPanel
+from .notify_prefs import follow, is_followed
 from .quick_add import QuickAddDialog
 from .records_model import ID_ROLE, Column, money, short_date, when
-from .subscriptions import follow, is_followed
 
 Index = QModelIndex | QPersistentModelIndex
 

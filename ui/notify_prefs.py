@@ -1,7 +1,9 @@
-"""Notification settings: what this member is told about (``app.inbox`` Subscriptions).
+"""Notification preferences: what this member is told about (``Subscriptions`` of
+``app/notifications/inbox.py``; not to be confused with ``Workspace.subscribe``, the listeners
+of changes).
 
 Preferences live in this profile only (never synced), so they are read and written through
-``app.inbox`` in a worker like every other workspace call. The dialog edits them all at once;
+the inbox module in a worker like every other workspace call. The dialog edits them all at once;
 :func:`follow` is the one-click follow / unfollow the Discussions screen and the pipeline's
 context menu share.
 """
