@@ -137,18 +137,42 @@ def _first_start(home: Path) -> tuple[str, dict[str, str]] | None:
                              "passphrase": dialog.passphrase.text()}
 
 
+def _open_asking(home: Path, tries: int = 3) -> Workspace | None:
+    """Open an existing profile, asking for its passphrase again when the one typed does not
+    unlock the key (None after ``tries``). Which failure that was is decided by what was typed
+    and whether the key unlocks with it (:func:`unlock`, ``ProfileLocked``), not by the error's
+    words; only a failed try pays for the second unlock."""
+    from bullpen.app.storage.keys import ProfileLocked, unlock
+
+    typed: list[str] = []
+
+    def ask(where: str) -> str | None:
+        text = ask_passphrase(where)
+        typed.append(text or "")
+        return text
+
+    for _attempt in range(tries):
+        typed.clear()
+        try:
+            return Workspace.open(home, ask=ask)
+        except ProfileLocked:
+            if not typed or not typed[-1]:
+                raise  # nobody was asked (the environment's passphrase), or nothing typed
+            try:
+                unlock(home, passphrase=typed[-1])
+            except ProfileLocked:
+                QMessageBox.warning(None, "Bullpen", "Wrong passphrase, please try again.")
+                continue
+            raise  # the key unlocks: something else is locked or damaged
+    return None
+
+
 def _open_profile(home: Path) -> tuple[Workspace, NodeFactory | None, Any] | None:
     """The workspace to show (creating or joining one on first start), its network, and a
     demo office to clean up (or None)."""
     if (home / STORE_FILE).exists():
-        for _attempt in range(3):
-            try:
-                return Workspace.open(home, ask=ask_passphrase), default_node_factory(), None
-            except Exception as exc:  # noqa: BLE001 - shown in plain words, then asked again
-                if "wrong passphrase" not in str(exc):
-                    raise
-                QMessageBox.warning(None, "Bullpen", "Wrong passphrase, please try again.")
-        return None
+        ws = _open_asking(home)
+        return None if ws is None else (ws, default_node_factory(), None)
     answer = _first_start(home)
     if answer is None:
         return None

@@ -64,11 +64,17 @@ def merged_after(changes: list[ChangeSet], kinds: set[str] | None = None) -> dic
     return out
 
 
-def plain_error(exc: BaseException) -> str:
-    """One line a person can act on; unexpected errors say so without a traceback."""
+def expected_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is the input's or the data's fault (its class says so: a user error,
+    bad values, the file system), not Bullpen's: then its message alone is shown."""
     from bullpen.app.errors import user_error_types
 
-    if isinstance(exc, (*user_error_types(), ValueError, OSError)):
+    return isinstance(exc, (*user_error_types(), ValueError, OSError))
+
+
+def plain_error(exc: BaseException) -> str:
+    """One line a person can act on; unexpected errors say so without a traceback."""
+    if expected_error(exc):
         return str(exc) or type(exc).__name__
     return f"Something unexpected went wrong ({type(exc).__name__}: {exc})"
 
@@ -126,9 +132,9 @@ class AppContext(QObject):
         worker.run_async(fn, *args, on_done=done, on_error=on_error)
 
     def show_error(self, exc: BaseException, what: str = "") -> None:
-        message = plain_error(exc)
-        if "unexpected" in message:
+        if not expected_error(exc):
             traceback.print_exception(exc)  # for a bug report; the user sees one line
+        message = plain_error(exc)
         self.error.emit(f"{what}: {message}" if what else message)
 
     def close(self) -> None:

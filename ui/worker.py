@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 Done = Callable[[Any], None]
@@ -36,12 +37,29 @@ class _Relay(QObject):
 
     @Slot(object, object)
     def _call(self, callback: Callable[[Any], None], value: Any) -> None:
-        try:
+        if not _gone(callback):  # else the screen that asked was closed: nobody to tell
             callback(value)
-        except RuntimeError as exc:
-            # The screen that asked was closed while the work ran: nobody to tell.
-            if "already deleted" not in str(exc):
-                raise
+
+
+def _gone(callback: Callable[..., Any], depth: int = 2) -> bool:
+    """Whether ``callback`` acts on a Qt object whose C++ side is deleted (its screen closed
+    while the work ran): the object of a bound method, or a Qt object or callable its closure
+    holds, ``depth`` wrappers deep (``AppContext.run`` wraps a screen's callbacks in its own).
+    Asked of the objects themselves, so no error message is parsed to find out."""
+    owner = getattr(callback, "__self__", None)
+    if isinstance(owner, QObject) and not shiboken6.isValid(owner):
+        return True
+    for cell in (getattr(callback, "__closure__", None) or ()) if depth else ():
+        try:
+            held = cell.cell_contents
+        except ValueError:  # a closure variable not bound yet
+            continue
+        if isinstance(held, QObject):
+            if not shiboken6.isValid(held):
+                return True
+        elif callable(held) and _gone(held, depth - 1):
+            return True
+    return False
 
 
 _relay: _Relay | None = None
