@@ -738,3 +738,26 @@ def test_messages_held_back_are_judged_once_the_peers_index_is_refused() -> None
     pump(wire, links)
     assert set(sc.blocked) == {"index", "admin"} and not sc.parking.waiting
     assert read(pc, "admin", "q1") is None
+
+
+def test_a_peer_announcing_index_heads_it_never_sends_only_delays_its_own_messages(
+        monkeypatch) -> None:
+    """Hostile: a member's hello names an index head that does not exist. Its messages for
+    other documents wait (in order, bounded), the session does not count as in sync (so the
+    delay shows in status), and once more than the bound waits they are judged at once."""
+    base = {"index": collection("index"), "pipeline": collection("pipeline")}
+    pa = FakePort({d: doc.fork() for d, doc in base.items()})
+    pb = FakePort({d: doc.fork() for d, doc in base.items()})
+    edit(pa.docs["pipeline"], r1={"title": "Renewal"})
+    sa, sb = session(pa, "B"), session(pb, "A")
+    hello_a, hello_b = sa.start()[0], sb.start()[0]
+    hello_a.docs["index"] = [*hello_a.docs["index"], "ab" * 32]  # a head nobody holds
+    honest = sa.receive
+    monkeypatch.setattr(sa, "receive", lambda msg: [  # and it never syncs its index
+        x for x in honest(msg) if getattr(x, "doc_id", "") != "index"])
+    links = {id(sa): sb, id(sb): sa}
+    pump([(sa, hello_a), (sb, hello_b)], links)
+    assert read(pb, "pipeline", "r1") is None and sb.parking.waiting and not sb.in_sync
+    monkeypatch.setattr("bullpen.sync.parking.MAX_PARKED_BYTES", 0)  # over the bound now
+    pump([(sb, x) for x in sb.local_change(["pipeline"])], links)
+    assert read(pb, "pipeline", "r1") == {"title": "Renewal"} and not sb.parking.waiting
