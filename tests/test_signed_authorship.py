@@ -74,22 +74,33 @@ def test_nobody_writes_a_quota_under_the_managers_key(office, who):
     assert list(sales.quotas(manager).values()) == [100000.0]
 
 
-def test_a_copied_signature_proves_nothing(office):
-    """Eli forges a change under the manager's own session actor, right after the manager's
-    last signed change, and offers the manager's genuine signatures (of other changes)."""
-    eli, manager = office["eli"], office["manager"]
-    genuine = manager.store.newest_sigs(ADMIN_DOC)
-    assert genuine, "the manager's quota change is signed"
+@pytest.mark.parametrize("who", ["eli", "guest", "stranger"])
+def test_a_copied_signature_proves_nothing(office, who):
+    """A rep, a guest (in the deal room it holds) and a stranger each forge a change under
+    the manager's own session actor, right after the manager's last signed change there, and
+    offer the manager's genuine signatures (of other changes)."""
+    from bullpen.crdt import records as rec
+
+    attacker, manager = office[who], office["manager"]
+    doc_id = f"space:{office['room']}" if who == "guest" else ADMIN_DOC
+    if who == "guest":
+        forge(manager, doc_id, lambda tx: rec.mark_touched(tx, []))  # a signed manager change
+        give(manager, attacker)
+    genuine = manager.store.newest_sigs(doc_id)
+    assert genuine, "the manager's last change there is signed"
     copied = next(iter(genuine.values()))
 
     def offer(changes):
-        return [Signature(ADMIN_DOC, c.hash, c.actor_id, c.seq, manager.identity.public, copied)
+        return [Signature(doc_id, c.hash, c.actor_id, c.seq, manager.identity.public, copied)
                 for c in changes]
 
-    new = forge(eli, ADMIN_DOC, lambda tx: put_setting(tx, eli_quota(office), 1.0),
-                actor=manager.actor, sigs=offer)
+    if who == "stranger":
+        attacker.merge_saved(doc_id, manager.doc(doc_id).save())
+    write = ((lambda tx: rec.mark_touched(tx, [])) if who == "guest"
+             else (lambda tx: put_setting(tx, eli_quota(office), 1.0)))
+    new = forge(attacker, doc_id, write, actor=manager.actor, sigs=offer)
     assert new[0].actor_id == manager.actor and new[0].seq > 1
-    refused_by_all(eli, [manager, office["fay"]], ADMIN_DOC)
+    refused_by_all(attacker, [manager, office["fay"]], doc_id)
 
 
 def test_a_rep_cannot_pass_its_deal_off_as_a_teammates(office):
