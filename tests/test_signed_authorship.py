@@ -417,3 +417,36 @@ def test_changes_left_waiting_for_dependencies_are_bounded(office):
                              eli.store.sigs_for([big.hash]))
     assert 7 <= i < 39  # about 8 MiB went in first
     assert views(fay) == seen and "pipeline" not in fay.docs
+
+
+def test_a_guests_held_naming_a_hidden_document_gets_it_nothing(office):
+    """A guest's Held names the pipeline, which it may not see: the manager's session sends
+    nothing of it (a Held makes a member send a document whole again). The same Held naming
+    the guest's own deal room does make it send that one, so the test can fail."""
+    import hostile
+
+    from bullpen.sync.messages import Saved
+    from bullpen.sync.session import Session
+
+    manager, guest = office["manager"], office["guest"]
+
+    def side(ws, peer):
+        policy = hostile.AccessPolicy(ws)
+        return Session(hostile.WorkspaceDocs(ws, policy), peer.peer_id, ws.workspace_id,
+                       policy=policy)
+
+    ours, theirs = side(manager, guest), side(guest, manager)
+    hello_ours, hello_theirs = ours.start()[0], theirs.start()[0]
+    ours.receive(hello_theirs)
+    theirs.receive(hello_ours)
+
+    def sent_whole(doc_id):
+        ours.resend_whole(doc_id)  # what the link does on the peer's Held
+        out = []
+        while batch := ours.next_whole():
+            out += batch
+        return [m.doc_id for m in out if isinstance(m, Saved)]
+
+    assert sent_whole("pipeline") == []
+    room = f"space:{office['room']}"
+    assert sent_whole(room) == [room]
