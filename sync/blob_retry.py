@@ -33,12 +33,15 @@ class BlobRetry:
         step = 0
         while True:
             await trio.sleep(BLOB_RETRY[min(step, len(BLOB_RETRY) - 1)])
+            if not self.node.links:  # nobody to ask: nothing to look up either
+                step = 0
+                continue
             try:
                 missing = await trio.to_thread.run_sync(self.node.docs.missing_blobs)
             except Exception as exc:
                 log.warning("listing missing files failed: %s", exc)
                 continue
-            if not missing or not self.node.links:
+            if not missing:
                 step = 0
                 continue
             step += 1

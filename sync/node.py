@@ -19,8 +19,8 @@ Concurrency model, and why:
 * Everything that touches automerge documents or disk (generating and applying sync messages,
   saving and merging whole documents, blobs, the store) is blocking work of up to a few hundred
   milliseconds on big documents. It runs in ``trio.to_thread.run_sync`` behind the ports
-  (``ports.py``; the app's adapters lock the workspace), because the GUI, the CLI-refresh
-  poller and every peer's session share the same documents. One step at a time per session
+  (``ports.py``; the app's adapters lock the workspace), because the GUI, the store watch
+  and every peer's session share the same documents. One step at a time per session
   keeps each peer's ``SyncState``\\s consistent; steps of different peers run in parallel
   threads and serialize on the workspace's lock only while they touch documents.
 * Other threads (the GUI, a workspace listener called on a worker thread, zeroconf's mDNS
@@ -109,7 +109,6 @@ class Node:
         self.publisher = StatePublisher(self)
         self.blob_retry = BlobRetry(self)
         self._bound: list[str] = []  # as the host listens (maybe on 0.0.0.0)
-        self._state_dirty = True
         self._host: Any = None
         self._nursery: trio.Nursery | None = None
         self._token: trio.lowlevel.TrioToken | None = None
@@ -146,6 +145,18 @@ class Node:
     def advertised_addrs(self) -> list[str]:
         return self.listen_addrs if self.advertise else []
 
+    @property
+    def _state_dirty(self) -> bool:
+        """Is a change of our state waiting to be published? Setting it true (each part of
+        the node does, when what ``bullpen status`` shows changed) has it published soon
+        (``publisher.py``)."""
+        return self.publisher.pending
+
+    @_state_dirty.setter
+    def _state_dirty(self, dirty: bool) -> None:
+        if dirty:
+            self.publisher.changed()
+
     def _keep_port(self, bound: list[str]) -> None:
         """Remember the wildcard listener's port for the next run (see ``addresses``)."""
         port = addresses.bound_port(bound)
@@ -177,7 +188,7 @@ class Node:
                     await trio.to_thread.run_sync(self._keep_port, self._bound)
                     async with trio.open_nursery() as nursery:
                         self._nursery = nursery
-                        nursery.start_soon(StoreWatch(self.local).run)
+                        nursery.start_soon(StoreWatch(self.local, self._foreign_write).run)
                         nursery.start_soon(self.blob_retry.run)
                         nursery.start_soon(self._run_commands)
                         nursery.start_soon(self.gate.run)
@@ -196,6 +207,12 @@ class Node:
                 with trio.CancelScope(shield=True):
                     await trio.to_thread.run_sync(self.publisher.save_final)
             self._nursery = None
+
+    def _foreign_write(self) -> None:
+        """Another process on this profile committed to the store (its document changes
+        were announced like ours): it may have added a peer."""
+        if self.publish:
+            self._nursery_start(self.publisher.read_book)
 
     async def _run_commands(self) -> None:
         async for fn, args in self._commands_recv:

@@ -13,7 +13,9 @@ from typing import Any
 
 from .addresses import newest_first
 
-HEARTBEAT = 1.0  # the node publishes its state (PeerBook.publish) at least this often, seconds
+# The node publishes its state (PeerBook.publish) when it changes and at least this often,
+# seconds: a state older than a few heartbeats is a node that is gone (see the peer book).
+HEARTBEAT = 30.0
 
 
 def short_id(peer_id: str) -> str:

@@ -13,7 +13,8 @@ Every method may block (SQLite, the CRDT): the node calls them from worker threa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from .blobsync import BlobPort
@@ -71,6 +72,17 @@ class LocalWorkspace(Protocol):
     def refresh(self) -> object:
         """Pick up what other processes on this profile wrote; announced like local
         changes to the listeners."""
+        ...
+
+    def store_version(self) -> int:
+        """A number that changes when another process on this profile commits (cheap; the
+        node asks it before :meth:`refresh` and after each change of :meth:`written_files`)."""
+        ...
+
+    def written_files(self) -> Sequence[Path]:
+        """The files another process's commit to this profile writes: the node waits for
+        them to change (see ``store_watch``) instead of asking :meth:`store_version` again
+        and again."""
         ...
 
     def member_names(self) -> dict[str, str]:

@@ -4,10 +4,11 @@
   members); a stranger who opened a stream, or a removed member, is never added, and is pruned
   from memory and from the peers table when the membership changes. Each dial checks again.
 * **The newest address first.** Addresses carry the time they were last confirmed
-  (``addresses.merge_times``): a ``bullpen peer add`` (read from the table within a heartbeat),
-  the addresses a peer advertises in its hello, and what teammates report (:class:`Addrs`) are
-  all merged, so an older report never overwrites a newer one. A peer with a new address is
-  dialled at once (its redial loop is woken), trying addresses newest first.
+  (``addresses.merge_times``): a ``bullpen peer add`` (read from the table as soon as another
+  process writes to the store), the addresses a peer advertises in its hello, and what
+  teammates report (:class:`Addrs`) are all merged, so an older report never overwrites a
+  newer one. A peer with a new address is dialled at once (its redial loop is woken), trying
+  addresses newest first.
 * **Teammates tell each other.** When a peer's addresses change materially (a new address, or a
   different newest one), the node tells every other connected teammate, who does the same; each
   new link starts with the whole book. So a member back on a new address, who reaches any one

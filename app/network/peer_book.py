@@ -3,10 +3,13 @@
 :class:`StorePeerBook` is the sync node's :class:`~bullpen.sync.ports.PeerBook`. The ``peers``
 table remembers whom to redial (``bullpen peer add``, or a member who synced with us), each
 address with the time it was last confirmed (see ``addresses.merge_times``: every writer
-merges, so an older address never overwrites a newer one, and a running node picks up
-``peer add`` from the table within a heartbeat); the running node also publishes its live
-per-peer state under the ``sync_node`` meta key with a heartbeat, so a separate
-``bullpen status`` process can show it. Nothing here imports libp2p: these helpers serve quick
+merges, so an older address never overwrites a newer one, and a running node reads the table
+again when another process writes to the store, so it picks up ``peer add`` at once); the
+running node also publishes its live per-peer state under the ``sync_node`` meta key when it
+changes, so a separate ``bullpen status`` process can show it. Whether that node still runs is
+asked of the system by its process id where it can be (POSIX); the published state's age
+(:data:`STALE_AFTER`, a few of the node's rare heartbeats) is the answer elsewhere, and the
+backstop when a process id was reused. Nothing here imports libp2p: these helpers serve quick
 CLI commands.
 """
 
@@ -21,10 +24,10 @@ from typing import Any
 from bullpen.app.members.identity import public_from_peer_id
 from bullpen.app.workspace import Workspace
 from bullpen.sync.addresses import PORT_KEY, merge_times
-from bullpen.sync.peers import PeerState
+from bullpen.sync.peers import HEARTBEAT, PeerState
 
 NODE_META = "sync_node"
-STALE_AFTER = 5.0  # older published state means the node is gone (it publishes every second)
+STALE_AFTER = 3 * HEARTBEAT  # older published state means the node is gone
 
 
 class PeerAddrError(ValueError):
@@ -164,9 +167,23 @@ def node_info(ws: Workspace) -> dict[str, Any] | None:
         data = json.loads(raw)
     except ValueError:
         return None
-    if time.time() - float(data.get("at", 0)) > STALE_AFTER:
+    if time.time() - float(data.get("at", 0)) > STALE_AFTER or not _alive(data.get("pid")):
         return None
     return data
+
+
+def _alive(pid: object) -> bool:
+    """Does process ``pid`` run (on POSIX; elsewhere assumed, the state's age decides)? A node
+    killed without stopping cannot unpublish its state."""
+    if os.name != "posix" or not isinstance(pid, int) or pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process took the id: ours is gone
+        return False
+    return True
 
 
 def peer_status(ws: Workspace) -> list[dict[str, Any]]:

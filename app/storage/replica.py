@@ -55,6 +55,7 @@ class Replica:
         self.index = Index(home / INDEX_FILE, subkey(key, "index"))
         self.indexer = Indexer(self.doc_store, self.index)
         self._listeners: list[Callable[[ChangeSet], None]] = []
+        self._seen_version: int | None = None  # the store's data_version at the last refresh
         self.name = self.store.get_meta("name") or ""
         self.workspace_id = self.store.get_meta("workspace_id") or ""
 
@@ -208,9 +209,25 @@ class Replica:
         self._announce(change)
         return change
 
-    def refresh(self) -> list[ChangeSet]:
-        """Pick up changes other processes (CLI beside a running node) wrote to the store."""
+    def store_version(self) -> int:
+        """Changes when another process commits to this profile's store (cheap)."""
         with self.lock:
+            return self.store.data_version()
+
+    def written_files(self) -> list[Path]:
+        """The files another process's commit to this profile writes (see the store)."""
+        return self.store.written_files()
+
+    def refresh(self) -> list[ChangeSet]:
+        """Pick up changes other processes (CLI beside a running node) wrote to the store.
+        Nothing is read when no other process committed since the last refresh (every write
+        refreshes first, and a running node refreshes whenever the store's files change)."""
+        with self.lock:
+            version = self.store.data_version()
+            if version == self._seen_version:
+                return []
+            # Noted before reading: a commit while we read changes it again, for next time.
+            self._seen_version = version
             out = []
             for pulled in self.doc_store.pull():
                 doc_id = pulled.doc_id

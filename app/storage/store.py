@@ -7,7 +7,10 @@ one SQLite transaction, so a kill -9 at any moment leaves either the old or the 
 
 Several processes (the CLI beside a running node or desktop app) share one store: each
 remembers the last row it has seen and picks up the others' rows with :meth:`Store.rows_after`.
-A compaction bumps the document's ``generation``, telling the others to reload it.
+A compaction bumps the document's ``generation``, telling the others to reload it. Whether
+another process committed anything at all is one cheap question (:meth:`Store.data_version`),
+and its commits write the files :meth:`Store.written_files` names, which a running node waits
+on instead of asking again and again.
 """
 
 from __future__ import annotations
@@ -205,6 +208,17 @@ class Store:
             "ON s.actor = m.actor AND s.signer = m.signer AND s.seq = m.seq "
             "WHERE s.doc_id = ?", [doc_id, doc_id])
         return {(bytes(h), bytes(k)): bytes(s) for h, k, s in rows}
+
+    def data_version(self) -> int:
+        """A number that changes when another connection (another process) commits to this
+        store, and only then: SQLite's ``PRAGMA data_version``, answered from the shared
+        memory index without reading a table."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0]
+
+    def written_files(self) -> list[Path]:
+        """The files a commit writes: the write-ahead log (a checkpoint then writes the
+        database file)."""
+        return [self.path.with_name(self.path.name + "-wal"), self.path]
 
     def max_seq(self) -> int:
         row = self.db.execute("SELECT MAX(seq) FROM changes").fetchone()
