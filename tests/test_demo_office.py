@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import trio
+from helpers import until
 
 from bullpen.app.demo.runner import prepare_office
 from bullpen.app.workspace import Workspace
@@ -28,9 +27,8 @@ def test_simulated_teammates_change_things_over_libp2p(tmp_path):
         async def main() -> None:
             async with trio.open_nursery() as nursery:
                 await nursery.start(node.run)
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and len(remote_changes) < 3:
-                    await trio.sleep(0.2)
+                await until(lambda: len(remote_changes) >= 3, 30,
+                            "three changes from the simulated teammates", interval=0.2)
                 nursery.cancel_scope.cancel()
 
         trio.run(main)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import trio
+from helpers import until
 from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.network.config import ConnectionConfig
@@ -41,9 +42,8 @@ async def connected_stranger(addr: str, hung_up_within: float) -> AsyncIterator[
     async with host.run(listen_addrs=[Multiaddr("/ip4/127.0.0.1/tcp/0")]):
         await host.connect(info)
         yield host, host.get_network().get_connections(info.peer_id)[0]
-        with trio.fail_after(hung_up_within):
-            while host.get_network().get_connections(info.peer_id):
-                await trio.sleep(0.05)
+        await until(lambda: not host.get_network().get_connections(info.peer_id),
+                    hung_up_within, "the node to hang up on the stranger")
 
 
 async def stranger(addr: str, flood: bool) -> str:
@@ -127,14 +127,11 @@ def test_a_removed_members_connection_is_limited_then_closed(tmp_path: Path) -> 
             await nursery.start(nb.run)
             await nb.dial(f"{addr}/p2p/{na.peer_id}" if "/p2p/" not in addr else addr)
             network = na.host.get_network()
-            with trio.fail_after(20):
-                while bob.peer_id not in na.links:
-                    await trio.sleep(0.05)
+            await until(lambda: bob.peer_id in na.links, 20, "Bob's link")
             assert na.gate.unadmitted == 0
             await trio.to_thread.run_sync(ann.remove_member, "Bob")
-            with trio.fail_after(HANDSHAKE_TIMEOUT + 15):
-                while network.get_connections(ID.from_base58(bob.peer_id)):
-                    await trio.sleep(0.1)
+            await until(lambda: not network.get_connections(ID.from_base58(bob.peer_id)),
+                        HANDSHAKE_TIMEOUT + 15, "Ann's node to hang up on removed Bob")
             assert bob.peer_id not in na.links and na.gate.unadmitted == 0
             nursery.cancel_scope.cancel()
 

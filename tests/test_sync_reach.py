@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import trio
+from helpers import until
 
 from bullpen.app.network.node_setup import make_node
 from bullpen.app.network.peer_book import StorePeerBook, add_peer
@@ -103,25 +104,22 @@ def test_teammates_tell_each_other_and_strangers_are_not_kept(ws: Workspace) -> 
             await nb.dial(aa[0])
             await nc.dial(aa[0])
             await ng.dial(aa[0])
-            with trio.fail_after(20):
-                while not (c.peer_id in nb.peers and b.peer_id in nc.peers
-                           and nb.links.get(c.peer_id) and nb.links[c.peer_id].is_open):
-                    await trio.sleep(0.05)
+            await until(lambda: c.peer_id in nb.peers and b.peer_id in nc.peers
+                        and nb.links.get(c.peer_id) and nb.links[c.peer_id].is_open, 20,
+                        "Bob and Cat to hear of each other from Ann and connect")
             assert nb.peers[c.peer_id].addrs[0] in ac
             # a member's report naming a stranger is not learned (the member in it is)
             moved = f"/ip4/127.0.0.1/tcp/9/p2p/{c.peer_id}"
             na.links[b.peer_id].send(Addrs({
                 stranger.peer_id: {f"/ip4/127.0.0.1/tcp/9/p2p/{stranger.peer_id}": 1e10},
                 c.peer_id: {moved: 1e10}}))
-            with trio.fail_after(10):
-                while nb.peers[c.peer_id].addrs[0] != moved:
-                    await trio.sleep(0.05)
+            await until(lambda: nb.peers[c.peer_id].addrs[0] == moved, 10,
+                        "Bob to learn Cat's reported address")
             assert stranger.peer_id not in nb.peers
             # a guest (a customer) is a member, but is told nothing of where teammates are
-            with trio.fail_after(10):
-                while na.links.get(guest.peer_id) is None or \
-                        na.links[guest.peer_id].teammate is None:
-                    await trio.sleep(0.05)
+            await until(lambda: na.links.get(guest.peer_id) is not None
+                        and na.links[guest.peer_id].teammate is not None, 10,
+                        "Ann's link to the guest to know whether it is a teammate")
             assert na.links[guest.peer_id].teammate is False
             assert na.links[b.peer_id].teammate is True
             assert set(ng.peers) == {ws.peer_id}

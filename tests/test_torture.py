@@ -28,7 +28,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from helpers import opp_fields  # noqa: E402
-from helpers_procs import Serve, cli, env, make_profiles, wait_converged  # noqa: E402
+from helpers_procs import Serve, cli, env, make_profiles, wait_converged, wait_for  # noqa: E402
 from replicas import exchange  # noqa: E402
 from torture.known import (
     OPEN_BUGS,  # noqa: E402
@@ -196,10 +196,8 @@ def test_cli_write_beside_a_node_that_started_in_sync_reaches_the_peer(tmp_path:
             cli(a, "doc", "new", "Written beside a node in sync")
             ws = Workspace.open(b, passphrase=env()["BULLPEN_PASSPHRASE"])
             try:
-                deadline = time.monotonic() + 20
-                while not any(d["title"] == "Written beside a node in sync"
-                              for d in ws.list("document")):
-                    assert time.monotonic() < deadline, "the new document never reached B"
-                    time.sleep(0.2)
+                wait_for(lambda: any(d["title"] == "Written beside a node in sync"
+                                     for d in ws.list("document")), 20,
+                         "the new document to reach B")
             finally:
                 ws.close()
