@@ -6,6 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import trio
+from automerge import core
+from automerge.core import ROOT
+
+from bullpen.app.workspace import Workspace
 
 
 def opp_fields(**overrides: Any) -> dict[str, Any]:
@@ -32,3 +36,13 @@ async def until(predicate: Callable[[], Any], timeout: float, what: str,
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         await trio.sleep(interval)
     return value
+
+
+def readable(ws: Workspace) -> str:
+    """Everything a profile holds as its owner reads it, decrypted: each document's content
+    and every row of its store and its search index. The files on disk are encrypted, so
+    looking for a name in them could never find it; look here instead."""
+    docs = [repr(core.extract(ws.doc(doc_id), ROOT)) for doc_id in ws.doc_ids()]
+    rows = [repr(row) for db in (ws.store.db, ws.index.db) for table in db.table_names()
+            for row in db.execute(f'SELECT * FROM "{table}"').fetchall()]
+    return "\n".join([*docs, *rows])

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
-from automerge import core
-from automerge.core import ROOT
+from helpers import readable
 from helpers_procs import Serve, add_opp, cli, cli_json, status, titles, wait_for
 
 from bullpen.app.members.invites import create_invite
@@ -62,20 +60,6 @@ def test_invite_join_single_use_expiry_and_tampering(founder, tmp_path):
         assert "Traceback" not in late.stderr + bad.stderr + again.stderr
 
 
-def readable(home: Path) -> str:
-    """Everything a profile holds as its owner reads it, decrypted: each document's content
-    and every row of its store and its search index (the files on disk are encrypted, so
-    looking for a name in them would prove nothing)."""
-    ws = Workspace.open(home)
-    try:
-        docs = [repr(core.extract(ws.doc(doc_id), ROOT)) for doc_id in ws.doc_ids()]
-        rows = [repr(row) for db in (ws.store.db, ws.index.db) for table in db.table_names()
-                for row in db.execute(f'SELECT * FROM "{table}"').fetchall()]
-    finally:
-        ws.close()
-    return "\n".join([*docs, *rows])
-
-
 def test_non_member_learns_nothing(founder, tmp_path):
     ws = Workspace.open(founder)
     workspace_id = ws.workspace_id
@@ -88,16 +72,20 @@ def test_non_member_learns_nothing(founder, tmp_path):
                   check=False)
         assert out.returncode != 0
         log = node.log()
+    secrets = ("Acme Sales", "Dana", "Initech renewal")
+    dana = Workspace.open(founder)
+    try:
+        assert all(secret in readable(dana) for secret in secrets)  # the check finds them
+    finally:
+        dana.close()
     stranger = Workspace.open(stranger_home)
     try:
         assert stranger.doc_ids() == []
         assert stranger.title == "" and stranger.members() == []
+        stranger_holds = readable(stranger)
+        assert not [secret for secret in secrets if secret in stranger_holds]
     finally:
         stranger.close()
-    secrets = ("Acme Sales", "Dana", "Initech renewal")
-    assert all(secret in readable(founder) for secret in secrets)  # the check can find them
-    stranger_holds = readable(stranger_home)
-    assert not [secret for secret in secrets if secret in stranger_holds]
     assert "not a member" in log
 
 
