@@ -40,7 +40,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(args.verbose)
     ws = open_ws(args)
     listen = args.listen or [DEFAULT_LISTEN]
-    node = make_node(ws, listen=listen, mdns=not args.no_mdns and not _loopback_only(listen))
+    node = make_node(ws, listen=listen, mdns=not args.no_mdns and not _loopback_only(listen),
+                     relay=args.relay)
     stop_compaction = ws.start_background_compaction()
     inbox = NotificationInbox(ws)  # received changes become the user's notifications
 
@@ -173,6 +174,9 @@ def register(sub: Any) -> None:
     p.add_argument("--listen", action="append", metavar="MULTIADDR",
                    help=f"address to listen on (repeatable; default {DEFAULT_LISTEN})")
     p.add_argument("--no-mdns", action="store_true", help="no LAN discovery")
+    p.add_argument("--relay", action="store_true",
+                   help="relay for the team's managers and reps who cannot reach each other "
+                        "(run it where teammates can dial this machine)")
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_serve)
 

@@ -4,6 +4,10 @@
   saw for a peer, and would refuse to dial it again for a minute after a failure; so each
   attempt tries up to :data:`DIAL_ADDRS` addresses (the order :class:`~.reach.Reach` keeps),
   one per connection attempt, forgetting the stale ones.
+* **Direct before relayed.** A peer's relayed addresses (``/p2p/RELAY/p2p-circuit/...``, see
+  ``relay.py``) are tried after its direct ones, at most :data:`DIAL_RELAYED` of them, never
+  through this node itself; while one is there to fall back on, a direct address gets
+  :data:`DIRECT_BEFORE_RELAY` seconds instead of :data:`DIAL_TIMEOUT`.
 * **Backoff.** A remembered member that is offline, refuses us or drops the session is
   redialled after 1, 2, 4 ... :data:`MAX_BACKOFF` s; only a link that worked (reached sync)
   resets it, never an error. A new address for it (:meth:`Dialer.wake`) ends the wait at once.
@@ -24,6 +28,7 @@ from multiaddr import Multiaddr
 
 from .link import PROTOCOL_ID
 from .peers import PeerState, short_id
+from .relay_client import CIRCUIT, is_circuit
 
 if TYPE_CHECKING:
     from .link import Link
@@ -33,6 +38,8 @@ log = logging.getLogger("bullpen.sync")
 
 DIAL_TIMEOUT = 10.0  # one address
 DIAL_ADDRS = 3  # addresses tried per attempt, newest first
+DIAL_RELAYED = 2  # relayed addresses tried per attempt, after the direct ones
+DIRECT_BEFORE_RELAY = 3.0  # a direct address's time when a relayed one may follow
 MAX_BACKOFF = 30.0
 
 
@@ -113,9 +120,12 @@ class Dialer:
             self.node._state_dirty = True
         log.debug("dialing %s", short_id(peer_id))
         errors = []
-        for addr in _own(peer_id, addrs)[:DIAL_ADDRS] or [None]:
+        order = _order(peer_id, addrs, self.node.peer_id)
+        relayed = any(is_circuit(str(a)) for a in order)
+        for addr in order or [None]:
+            direct = addr is not None and not is_circuit(str(addr))
             try:
-                with trio.fail_after(DIAL_TIMEOUT):
+                with trio.fail_after(DIRECT_BEFORE_RELAY if relayed and direct else DIAL_TIMEOUT):
                     stream = await self._open(peer_id, addr)
                 break
             except trio.TooSlowError:
@@ -129,6 +139,9 @@ class Dialer:
     async def _open(self, peer_id: str, addr: Multiaddr | None) -> Any:
         host = self.node.host
         pid = ID.from_base58(peer_id)
+        if addr is not None and is_circuit(str(addr)):
+            await self.node.relays.dial(peer_id, f"{addr}/p2p/{peer_id}")
+            return await host.new_stream(pid, [PROTOCOL_ID])
         if addr is not None and not host.get_network().get_connections(pid):
             # libp2p dials only the first address it ever stored for a peer, and refuses to
             # dial a peer again for a minute once all failed (a private cache of libp2p 0.8):
@@ -163,6 +176,16 @@ def _own(peer_id: str, addrs: list[str]) -> list[Multiaddr]:
         except Exception:
             continue
     return out
+
+
+def _order(peer_id: str, addrs: list[str], own_id: str) -> list[Multiaddr]:
+    """The addresses one attempt tries: direct ones first (newest first, at most
+    :data:`DIAL_ADDRS`), then relayed ones not through this node (at most :data:`DIAL_RELAYED`)."""
+    mine = _own(peer_id, addrs)
+    direct = [a for a in mine if not is_circuit(str(a))]
+    relayed = [a for a in mine if is_circuit(str(a))
+               and f"/p2p/{own_id}{CIRCUIT}" not in str(a)]
+    return direct[:DIAL_ADDRS] + relayed[:DIAL_RELAYED]
 
 
 def _one_line(exc: BaseException) -> str:

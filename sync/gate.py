@@ -62,7 +62,7 @@ SWEEP_INTERVAL = 0.25
 Handler = Callable[[Any], Awaitable[None]]
 
 # Set by the task accepting an inbound connection: the event that ends it once closed.
-_ACCEPTED: contextvars.ContextVar[trio.Event] = contextvars.ContextVar("accepted")
+_ACCEPTED: contextvars.ContextVar[trio.Event | None] = contextvars.ContextVar("accepted")
 
 
 class _Entry:
@@ -313,6 +313,13 @@ class _StreamWatch(INotifee):
 
     async def listen_close(self, network: Any, multiaddr: Any) -> None:
         return None
+
+
+def accepting_elsewhere() -> None:
+    """The current task secures a connection that arrived *inside* another connection (a
+    relayed one, in the relay's stop stream): its end must not end that other connection's
+    accepting task (which would hang up on the relay)."""
+    _ACCEPTED.set(None)
 
 
 async def _cancel_on(event: trio.Event, scope: trio.CancelScope) -> None:

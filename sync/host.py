@@ -60,4 +60,5 @@ async def listening(node: Node, host: Any, listen: Sequence[str],
         for protocol, handler in handlers.items():
             host.set_stream_handler(protocol, handler)
         node.gate.install(host)
+        node.relays.install(host)
         yield [str(a) for a in host.get_addrs()]

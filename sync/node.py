@@ -57,6 +57,7 @@ from .policy import Policy
 from .ports import Admission, LocalChange, LocalWorkspace, NodeDocs, PeerBook
 from .publisher import StatePublisher
 from .reach import Reach
+from .relay import RelayLimits, Relays
 from .store_watch import StoreWatch
 
 __all__ = ["PROTOCOL_ID", "DialError", "Link", "Node"]
@@ -74,7 +75,9 @@ class Node:
 
     ``listen``: multiaddrs to listen on (``/ip4/127.0.0.1/tcp/0`` in tests). ``advertise``:
     tell peers our listen addresses in the hello so they can dial us back (off for one-shot
-    ``bullpen sync --once``). ``redial``: keep known peers connected with backoff.
+    ``bullpen sync --once``), and keep reservations with teammates that relay. ``redial``: keep
+    known peers connected with backoff. ``relay``: relay for the team's members, within
+    ``relay_limits`` (``relay.py``).
     """
 
     def __init__(
@@ -90,6 +93,8 @@ class Node:
         advertise: bool = True,
         redial: bool = True,
         publish: bool = True,
+        relay: bool = False,
+        relay_limits: RelayLimits | None = None,
     ) -> None:
         self.local = local
         self.docs = docs
@@ -108,6 +113,7 @@ class Node:
         self.dialer = Dialer(self)
         self.publisher = StatePublisher(self)
         self.blob_retry = BlobRetry(self)
+        self.relays = Relays(self, serve=relay, limits=relay_limits)
         self._bound: list[str] = []  # as the host listens (maybe on 0.0.0.0)
         self._host: Any = None
         self._nursery: trio.Nursery | None = None
@@ -143,7 +149,8 @@ class Node:
         return addresses.dialable(self._bound)
 
     def advertised_addrs(self) -> list[str]:
-        return self.listen_addrs if self.advertise else []
+        """Where teammates can reach us: our listen addresses, then through relays."""
+        return self.listen_addrs + self.relays.addrs() if self.advertise else []
 
     @property
     def _state_dirty(self) -> bool:
@@ -315,6 +322,7 @@ class Node:
                                    link.session.peer_name, teammate=False)
         self.peers[link.peer_id].last_seen = now
         self.reach.opened(link, changed)
+        self.relays.opened(link)
 
     # ----- dialing (``dialer.py``) ----------------------------------------------------------
 
