@@ -1,0 +1,77 @@
+"""Relaying between in-process nodes (real libp2p on loopback, the members-only policy): what
+the process tests cannot see from outside."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from libp2p.peer.id import ID
+
+from bullpen.app.network.node_setup import make_node
+from bullpen.app.workspace import Workspace
+from bullpen.sync.node import Node
+from bullpen.sync.relay import circuit_addr
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> Any:
+    """Ann (manager), Rel and Bob (reps), each holding the founder's index."""
+    ann = Workspace.create(tmp_path / "ann", "Ann", "Acme")
+    opened = [ann]
+    for name in ("Rel", "Bob"):
+        ws = Workspace.create_joining(tmp_path / name.lower(), name, ann.workspace_id)
+        ann.add_member(ws.peer_id, "rep", name)
+        opened.append(ws)
+    for ws in opened[1:]:
+        ws.merge_saved("index", ann.doc("index").save())
+    yield opened
+    for ws in opened:
+        ws.close()
+
+
+def node(ws: Workspace, **options: Any) -> Node:
+    return make_node(ws, listen=["/ip4/127.0.0.1/tcp/0"], redial=False, publish=False,
+                     **options)
+
+
+async def until(check: Callable[[], Any], timeout: float = 20) -> None:
+    with trio.fail_after(timeout):
+        while not check():
+            await trio.sleep(0.02)
+
+
+def test_a_closed_circuit_leaves_the_destinations_connection_to_the_relay(team) -> None:
+    """The relay dialled Bob (Bob accepted that connection); a circuit from Ann ends: Bob keeps
+    the same connection to the relay and his link to it (the relayed connection was accepted
+    inside that connection's task, and its end used to end that task)."""
+    ann, rel, bob = team
+    na, nr, nb = node(ann), node(rel, relay=True), node(bob)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            relay_addr = (await nursery.start(nr.run))[0]
+            bob_addr = (await nursery.start(nb.run))[0]
+            await nursery.start(na.run)
+            await nr.dial(bob_addr)  # inbound at Bob
+            await until(lambda: nb.relays.addrs())  # Bob's reservation
+            await na.dial(relay_addr)
+            relay_pid, bob_pid = ID.from_base58(nr.peer_id), ID.from_base58(nb.peer_id)
+            before = nb.host.get_network().get_connections(relay_pid)
+            link = await na.dialer.dial(nb.peer_id, [circuit_addr(nr.peer_id, nb.peer_id)])
+            await until(lambda: link.synced)
+            assert nr.relays.count.open == 1
+            for conn in na.host.get_network().get_connections(bob_pid):
+                await conn.close()
+            await until(lambda: nr.relays.count.open == 0)
+            await until(lambda: nb.peer_id not in na.links and na.peer_id not in nb.links)
+            assert nb.host.get_network().get_connections(relay_pid) == before
+            assert nr.peer_id in nb.links and nb.links[nr.peer_id].is_open
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
