@@ -17,7 +17,7 @@ from bullpen import __version__
 from bullpen.app.errors import first_of, user_error
 from bullpen.app.fields import ValidationError
 
-from . import features, members, network, records
+from . import features, meet, members, network, records
 from .common import DEBUG_ENV, EXIT_SOFTWARE, EXIT_USAGE, Parser, default_home
 from .terminal import safe_terminal
 
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=4.0, help="seconds between changes")
     p.set_defaults(func=cmd_demo_peer)
 
-    for module in (network, features, members):
+    for module in (network, features, members, meet):
         module.register(sub)
     return parser
 
@@ -115,7 +115,7 @@ def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
 
 # Arguments naming files may hold any bytes the file system allows; every other argument
 # becomes record text, an id or a setting, which must be valid Unicode.
-PATH_ARGS = frozenset({"home", "file", "output"})
+PATH_ARGS = frozenset({"home", "file", "output", "audio_in", "record"})
 
 
 def check_text_args(args: argparse.Namespace) -> None:

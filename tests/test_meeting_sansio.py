@@ -1,0 +1,262 @@
+"""Meetings without a network: the packets, the jitter buffer, the forwarding hub, and two
+engines talking through an in-process lossy link (real Opus, recording fakes for the rest)."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+
+import pytest
+
+from bullpen.app.meetings import audio, opus, quality
+from bullpen.app.meetings.engine import Engine
+from bullpen.sync import meeting_hub as mh
+from bullpen.sync import meeting_jitter as mj
+from bullpen.sync import meeting_packets as mp
+
+# ----- packets -------------------------------------------------------------------------------
+
+
+def test_packets_roundtrip_in_any_split() -> None:
+    wire = (mp.join(b"t" * 16) + mp.audio(3, 7, b"opus") + mp.mute(2, True)
+            + mp.roster(1, "Standup", {0: "host", 1: "me"}, frozenset({0})) + mp.refused("no"))
+    for step in (1, 5, len(wire)):
+        dec = mp.Decoder()
+        bodies = [b for i in range(0, len(wire), step) for b in dec.feed(wire[i:i + step])]
+        assert [mp.parse(b) for b in bodies] == [
+            mp.Join(b"t" * 16), mp.Audio(3, 7, b"opus"), mp.Mute(2, True),
+            mp.Roster(1, "Standup", {0: "host", 1: "me"}, frozenset({0})), mp.Refused("no")]
+
+
+@pytest.mark.parametrize("body", [
+    bytes([mp.AUDIO, 0, 0, 0, 0, 1]),  # no payload
+    bytes([mp.AUDIO, 0, 0, 0, 0, 1]) + bytes(mp.MAX_OPUS + 1),  # oversized payload
+    bytes([mp.AUDIO, 200, 0, 0, 0, 1, 5]),  # slot out of range
+    bytes([mp.MUTE, 1, 7]), bytes([mp.JOIN]) + bytes(3), bytes([99, 1, 2]),
+    bytes([mp.ROSTER]) + b"{not json", bytes([mp.ROSTER]) + b'{"you":1,"peers":[],"muted":[]}',
+    bytes([mp.ROSTER]) + b'{"you":1,"title":5,"peers":{},"muted":[]}',
+])
+def test_malformed_packets_are_refused(body: bytes) -> None:
+    with pytest.raises(mp.PacketError):
+        mp.parse(body)
+
+
+def test_oversized_frame_refused_from_its_length() -> None:
+    with pytest.raises(mp.PacketError):
+        mp.Decoder().feed(b"\xff\xff")
+    with pytest.raises(mp.PacketError):
+        mp.Decoder().feed(b"\x00\x00")
+
+
+def test_random_bytes_never_escape_as_other_errors() -> None:
+    rng = random.Random(1)
+    for _ in range(2000):
+        junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40)))
+        try:
+            for body in mp.Decoder().feed(junk):
+                mp.parse(body)
+        except mp.PacketError:
+            pass
+
+# ----- jitter buffer -------------------------------------------------------------------------
+
+
+def drive(buffer: mj.JitterBuffer, arrivals: dict[int, list[int]], ticks: int) -> list[mj.Play]:
+    """``arrivals``: tick -> seqs arriving just before that tick's pop."""
+    out = []
+    for tick in range(ticks):
+        for seq in arrivals.get(tick, []):
+            buffer.push(seq, bytes([seq % 256]), tick * mj.FRAME_S)
+        out.append(buffer.pop())
+    return out
+
+
+def test_steady_stream_plays_every_frame_at_the_minimum_delay() -> None:
+    buffer = mj.JitterBuffer()
+    plays = drive(buffer, {t: [t] for t in range(100)}, 100)
+    audio_seqs = [p.payload[0] for p in plays if p.kind == mj.AUDIO]
+    assert audio_seqs == list(range(len(audio_seqs)))
+    assert len(audio_seqs) >= 100 - mj.MIN_TARGET
+    assert buffer.target == mj.MIN_TARGET and buffer.stats.late == 0
+
+
+def test_a_lost_frame_is_recovered_from_the_next_packets_fec() -> None:
+    buffer = mj.JitterBuffer()
+    plays = drive(buffer, {t: [t] for t in range(50) if t != 20}, 50)
+    kinds = [p.kind for p in plays]
+    assert kinds.count(mj.FEC) == 1
+    fec = next(p for p in plays if p.kind == mj.FEC)
+    assert fec.payload == bytes([21])  # recovered from the packet after the lost one
+
+
+def test_a_burst_of_loss_is_concealed_then_silence() -> None:
+    buffer = mj.JitterBuffer()
+    plays = drive(buffer, {t: [t] for t in range(30)}, 60)
+    kinds = [p.kind for p in plays]
+    last = max(i for i, k in enumerate(kinds) if k == mj.AUDIO)
+    tail = kinds[last + 1:]
+    assert tail[:mj.MAX_CONCEAL] == [mj.CONCEAL] * mj.MAX_CONCEAL
+    assert set(tail[mj.MAX_CONCEAL:]) == {mj.SILENCE}
+
+
+def test_delay_does_not_grow_after_a_stall_delivered_in_a_burst() -> None:
+    """A 600 ms stall (TCP retransmitting) then everything at once: what is late is dropped
+    and the delay afterwards is back within target + SLACK."""
+    arrivals: dict[int, list[int]] = {t: [t] for t in range(100)}
+    for t in range(40, 70):
+        del arrivals[t]
+    arrivals[70] = list(range(40, 71))
+    buffer = mj.JitterBuffer()
+    drive(buffer, arrivals, 100)
+    assert buffer.stats.late + buffer.stats.skipped >= 20
+    assert buffer.depth <= buffer.target + mj.SLACK
+    # after the burst, each frame plays within target + SLACK ticks of its arrival
+    later = mj.JitterBuffer()
+    plays = drive(later, arrivals, 200)
+    played_at = {p.payload[0]: t for t, p in enumerate(plays) if p.kind == mj.AUDIO}
+    assert all(played_at[s] - s <= later.target + mj.SLACK for s in range(75, 100))
+
+
+def test_target_adapts_to_jitter_and_stays_bounded() -> None:
+    rng = random.Random(2)
+    arrivals: dict[int, list[int]] = {}
+    for seq in range(300):
+        arrivals.setdefault(seq + rng.choice([0, 0, 0, 3, 5]), []).append(seq)
+    buffer = mj.JitterBuffer()
+    plays = drive(buffer, arrivals, 320)
+    assert mj.MIN_TARGET < buffer.target <= mj.MAX_TARGET
+    assert buffer.depth <= mj.MAX_TARGET + mj.SLACK
+    assert sum(p.kind == mj.AUDIO for p in plays) > 250  # jitter absorbed, little dropped
+
+
+def test_hostile_sequence_numbers_keep_memory_bounded() -> None:
+    buffer = mj.JitterBuffer()
+    rng = random.Random(3)
+    for i in range(5000):
+        buffer.push(rng.randrange(2 ** 32), b"x", i * 0.02)
+        buffer.pop()
+    assert len(buffer._packets) <= mj.MAX_TARGET + mj.SLACK
+
+# ----- hub -----------------------------------------------------------------------------------
+
+
+def test_hub_forwards_stamped_with_the_senders_slot_and_refuses_strangers_tokens() -> None:
+    hub = mh.Hub("host", "Standup", b"k" * 16)
+    assert hub.join("eli", b"x" * 16, 0.0) == "no such meeting"
+    assert hub.join("eli", b"k" * 16, 0.0) is None
+    assert hub.join("fay", b"k" * 16, 0.0) is None
+    assert hub.join("eli", b"k" * 16, 0.0) == "already in this meeting"
+    frame = mp.audio(9, 1, b"hi")  # claims slot 9: the hub says who sent it
+    out = hub.route("eli", frame[2:], frame, 0.0)
+    assert sorted(p for p, _ in out) == ["fay", "host"]
+    assert {mp.parse(f[2:]) for _, f in out} == {mp.Audio(1, 1, b"hi")}
+    with pytest.raises(mp.PacketError):
+        hub.route("eli", mp.join(b"k" * 16)[2:], b"", 0.0)
+
+
+def test_hub_drops_a_flooders_packets_past_its_budget_only() -> None:
+    hub = mh.Hub("host", "t", b"k" * 16)
+    hub.join("flood", b"k" * 16, 0.0)
+    frame = mp.audio(0, 1, b"x")
+    delivered = sum(bool(hub.route("flood", frame[2:], frame, 0.5)) for _ in range(1000))
+    assert delivered <= mh.BURST + 0.5 * mh.RATE + 1
+    assert hub.members["flood"].dropped >= 1000 - delivered
+
+
+def test_hub_is_full_at_its_limit() -> None:
+    hub = mh.Hub("host", "t", b"k" * 16)
+    for i in range(mh.MAX_PARTICIPANTS - 1):
+        assert hub.join(f"p{i}", b"k" * 16, 0.0) is None
+    assert "full" in (hub.join("late", b"k" * 16, 0.0) or "")
+
+# ----- two engines over an in-process lossy link ---------------------------------------------
+
+
+def speech_like(seconds: float, seed: int = 4) -> bytes:
+    """Syllables: bursts of a harmonic tone of varying pitch and length, with pauses."""
+    rng = random.Random(seed)
+    out = bytearray()
+    while len(out) < seconds * opus.RATE * 2:
+        n, f0 = int(rng.uniform(0.08, 0.3) * opus.RATE), rng.uniform(110, 220)
+        for i in range(n):
+            env = math.sin(math.pi * i / n)
+            v = sum(math.sin(2 * math.pi * f0 * k * i / opus.RATE) / k for k in (1, 2, 3))
+            out += int(6000 * env * v).to_bytes(2, "little", signed=True)
+        out += bytes(2 * int(rng.uniform(0.05, 0.25) * opus.RATE))
+    return bytes(out[: int(seconds * opus.RATE) * 2])
+
+
+class ListSource:
+    def __init__(self, pcm: bytes) -> None:
+        self.frames = [pcm[i:i + audio.FRAME_BYTES].ljust(audio.FRAME_BYTES, b"\0")
+                       for i in range(0, len(pcm), audio.FRAME_BYTES)]
+
+    def read(self) -> bytes | None:
+        return self.frames.pop(0) if self.frames else None
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    def write(self, frame: bytes) -> None:
+        self.frames.append(frame)
+
+    def close(self) -> None:
+        pass
+
+
+def call(pcm: bytes, loss: float, seed: int = 5) -> tuple[Engine, ListSink, list[tuple]]:
+    """Speaker -> listener through a link losing ``loss`` of the packets at random, one tick
+    of transit. Returns the listener, what it heard, and its events."""
+    rng = random.Random(seed)
+    in_flight: list[bytes] = []
+    events: list[tuple] = []
+    sink = ListSink()
+    speaker = Engine(ListSource(pcm), audio.NullSink(), in_flight.append, lambda *e: None)
+    listener = Engine(None, sink, lambda f: None, lambda *e: events.append(e),
+                      clock=lambda: listener.totals.ticks * 0.02)
+    listener.on_packet(mp.Roster(1, "t", {0: "speaker", 1: "listener"}, frozenset()))
+    speaker.on_packet(mp.Roster(0, "t", {0: "speaker", 1: "listener"}, frozenset()))
+    for _ in range(len(pcm) // audio.FRAME_BYTES + 40):
+        arriving, in_flight[:] = list(in_flight), []
+        speaker.tick()
+        for frame in arriving:
+            if rng.random() >= loss:
+                listener.on_packet(mp.parse(frame[2:]))
+        listener.tick()
+    return listener, sink, events
+
+
+@pytest.mark.parametrize("loss", [0.0, 0.05, 0.10])
+def test_speech_survives_loss_through_fec_and_concealment(loss: float) -> None:
+    pcm = speech_like(4.0)
+    listener, sink, events = call(pcm, loss)
+    heard = b"".join(sink.frames)
+    match = quality.find(pcm, heard)
+    assert match.correlation > 0.85, match
+    stats = listener.remotes[0].buffer.stats
+    if loss:
+        assert stats.recovered > 0  # in-band FEC filled single gaps
+    assert ("speaking", "speaker") in events and events[-1] == ("quiet", "speaker")
+    assert match.offset < 0.12  # one tick of transit plus the buffer's minimum target
+
+
+def test_silence_matches_nothing() -> None:
+    assert quality.find(speech_like(2.0), bytes(opus.RATE * 2 * 4)).correlation < 0.5
+    assert quality.find(speech_like(2.0), os.urandom(opus.RATE * 2 * 4)).correlation < 0.5
+
+
+def test_mute_stops_sending_and_tells_the_others() -> None:
+    sent: list[bytes] = []
+    engine = Engine(ListSource(speech_like(1.0)), audio.NullSink(), sent.append,
+                    lambda *e: None)
+    engine.on_packet(mp.Roster(2, "t", {0: "h", 2: "me"}, frozenset()))
+    engine.tick()
+    engine.set_muted(True)
+    for _ in range(10):
+        engine.tick()
+    kinds = [mp.parse(f[2:]) for f in sent]
+    assert isinstance(kinds[0], mp.Audio) and kinds[1] == mp.Mute(2, True) and len(kinds) == 2
+    assert engine.seq == 11  # the clock goes on while muted
