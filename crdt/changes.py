@@ -102,6 +102,8 @@ def parse_change(chunk: bytes) -> ChangeHeader:
             raise BadChange("damaged compressed change") from None
         if inflater.unconsumed_tail:
             raise BadChange("change too large")
+        if not inflater.eof or inflater.unused_data:  # the core would drop it silently
+            raise BadChange("damaged compressed change")
         covered = b"\x01" + uleb128(len(data)) + data
     digest = hashlib.sha256(covered).digest()
     if digest[:4] != chunk[4:8]:
