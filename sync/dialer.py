@@ -52,6 +52,7 @@ class Dialer:
         self.node = node
         self._dialing: set[str] = set()  # peers with a redial loop
         self._wake: dict[str, trio.Event] = {}
+        self._attempts: dict[str, trio.CancelScope] = {}  # dials under way, by peer
 
     def keep_connected(self, peer_id: str) -> None:
         """Start a redial loop for ``peer_id`` unless one runs."""
@@ -61,10 +62,15 @@ class Dialer:
 
     def wake(self, peer_id: str) -> None:
         """What we know of ``peer_id`` changed (a new address, forgotten): its redial loop
-        stops waiting out its backoff."""
+        stops waiting out its backoff, and an attempt under way starts over with what is
+        known now (a private address that times out in 10 s must not hold back the relayed
+        one a teammate just told us)."""
         wake = self._wake.get(peer_id)
         if wake is not None:
             wake.set()
+        attempt = self._attempts.get(peer_id)
+        if attempt is not None:
+            attempt.cancel()
 
     async def _redial_loop(self, peer_id: str) -> None:
         """Keep ``peer_id`` connected while it is a remembered member: redial with
@@ -88,10 +94,13 @@ class Dialer:
                     break
                 elif reach.peers.get(peer_id, PeerState(peer_id)).addrs:
                     try:
-                        await self.dial(peer_id, reach.peers[peer_id].addrs)
-                        continue
+                        with trio.CancelScope() as self._attempts[peer_id]:  # see wake
+                            await self.dial(peer_id, reach.peers[peer_id].addrs)
+                        continue  # connected, or new addresses to try at once
                     except DialError as exc:
                         log.debug("redial %s: %s", short_id(peer_id), exc)
+                    finally:
+                        self._attempts.pop(peer_id, None)
                 with trio.move_on_after(backoff * random.uniform(0.8, 1.2)):
                     await wake.wait()
                 backoff = min(backoff * 2, MAX_BACKOFF)

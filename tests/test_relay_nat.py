@@ -1,0 +1,146 @@
+"""Two homes behind real NATs (iptables MASQUERADE in network namespaces) sync through a member
+that relays on the "public" network.
+
+Five namespaces: the relay R and the two home routers' WAN sides share a public segment
+(203.0.113.0/24, a bridge in R's namespace); each home router (NA, NB) masquerades its LAN
+(192.168.1.0/24 with Ann, 192.168.2.0/24 with Bob) behind its WAN address. Ann and Bob can
+dial out to R; neither can be dialled from outside, and each advertises only its private
+address. Skipped where namespaces or iptables' NAT are not available.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from helpers_procs import PASSPHRASE, Serve, cli, make_profiles, status, wait_for  # noqa: E402
+
+from bullpen.app.workspace import Workspace  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.netns, pytest.mark.timeout(300)]
+
+RELAY_IP = "203.0.113.1"
+PORT = 4001
+
+
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), capture_output=True, text=True, check=check, timeout=30)
+
+
+class NatLab:
+    """R on the public segment; home h (a, b) behind router n{h} with WAN 203.0.113.{2,3}."""
+
+    def __init__(self, tag: str) -> None:
+        self.ns = {name: f"bpn{name}{tag}" for name in ("r", "na", "nb", "a", "b")}
+        self.created: list[str] = []
+
+    def setup(self) -> None:
+        for ns in self.ns.values():
+            run("ip", "netns", "add", ns)
+            self.created.append(ns)
+            run("ip", "-n", ns, "link", "set", "lo", "up")
+        r = self.ns["r"]
+        run("ip", "-n", r, "link", "add", "pub", "type", "bridge")
+        run("ip", "-n", r, "addr", "add", f"{RELAY_IP}/24", "dev", "pub")
+        run("ip", "-n", r, "link", "set", "pub", "up")
+        for n, home in ((2, "a"), (3, "b")):
+            router, lan = self.ns[f"n{home}"], f"192.168.{n - 1}"
+            run("ip", "-n", r, "link", "add", f"to{home}", "type", "veth",
+                "peer", "name", "wan", "netns", router)
+            run("ip", "-n", r, "link", "set", f"to{home}", "master", "pub", "up")
+            run("ip", "-n", router, "addr", "add", f"203.0.113.{n}/24", "dev", "wan")
+            run("ip", "-n", router, "link", "set", "wan", "up")
+            run("ip", "-n", router, "link", "add", "lan", "type", "veth",
+                "peer", "name", "eth0", "netns", self.ns[home])
+            run("ip", "-n", router, "addr", "add", f"{lan}.1/24", "dev", "lan")
+            run("ip", "-n", router, "link", "set", "lan", "up")
+            run("ip", "-n", self.ns[home], "addr", "add", f"{lan}.2/24", "dev", "eth0")
+            run("ip", "-n", self.ns[home], "link", "set", "eth0", "up")
+            run("ip", "-n", self.ns[home], "route", "add", "default", "via", f"{lan}.1")
+            run("ip", "netns", "exec", router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+            run("ip", "netns", "exec", router, "iptables", "-t", "nat", "-A", "POSTROUTING",
+                "-o", "wan", "-j", "MASQUERADE")
+            # a home router answers nothing from outside that it did not see go out
+            run("ip", "netns", "exec", router, "iptables", "-A", "FORWARD", "-i", "wan",
+                "-m", "conntrack", "!", "--ctstate", "ESTABLISHED,RELATED", "-j", "DROP")
+
+    def prefix(self, name: str) -> list[str]:
+        return ["ip", "netns", "exec", self.ns[name]]
+
+    def teardown(self) -> None:
+        for ns in reversed(self.created):
+            run("ip", "netns", "del", ns, check=False)
+
+
+@pytest.fixture
+def nat() -> Iterator[NatLab]:
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root (ip netns add)")
+    if shutil.which("iptables") is None:
+        pytest.skip("iptables is not installed")
+    lab = NatLab(uuid.uuid4().hex[:6])
+    try:
+        lab.setup()
+    except subprocess.CalledProcessError as exc:
+        lab.teardown()
+        pytest.skip(f"cannot build the NAT lab here: {exc.stderr.strip()}")
+    try:
+        yield lab
+    finally:
+        lab.teardown()
+
+
+def connected(home: Path, peer_id: str) -> bool:
+    return any(p["peer_id"] == peer_id and p["connected"] for p in status(home)["peers"])
+
+
+def titles(ws: Workspace) -> set[str]:
+    ws.refresh()
+    return {o["title"] for o in ws.list("opportunity")}
+
+
+def test_two_homes_behind_nats_sync_through_a_relaying_member(tmp_path: Path,
+                                                              nat: NatLab) -> None:
+    ann, rel, bob = make_profiles(tmp_path, ["Ann", "Rel", "Bob"])
+    serves: list[Serve] = []
+    try:
+        relay = Serve(rel, "--relay", listen=f"/ip4/0.0.0.0/tcp/{PORT}", prefix=nat.prefix("r"))
+        serves.append(relay)
+        homes = {"a": ann, "b": bob}
+        ids = {}
+        for side, home in homes.items():
+            serves.append(Serve(home, listen=f"/ip4/0.0.0.0/tcp/{PORT}", prefix=nat.prefix(side)))
+            ids[side] = serves[-1].peer_id
+        told = time.monotonic()
+        for home in homes.values():
+            cli(home, "peer", "add", f"/ip4/{RELAY_IP}/tcp/{PORT}/p2p/{relay.peer_id}")
+        wait_for(lambda: connected(ann, ids["b"]), 60, "Ann and Bob to connect through R")
+        linked = time.monotonic() - told
+        writer = Workspace.open(ann, passphrase=PASSPHRASE)
+        reader = Workspace.open(bob, passphrase=PASSPHRASE)
+        try:
+            writer.add("opportunity", {"account": "Acme", "title": "from a hotel",
+                                       "amount": 1000, "stage": "proposal",
+                                       "close_date": "2026-12-15"})
+            written = time.monotonic()
+            wait_for(lambda: "from a hotel" in titles(reader), 30, "the deal to reach Bob",
+                     interval=0.01)
+            latency = time.monotonic() - written
+        finally:
+            writer.close()
+            reader.close()
+        assert "relay: circuit" in relay.log()
+        print(f"\nrelay NAT: `peer add` to Ann-Bob linked {linked:.2f} s, "
+              f"deal to Bob {latency * 1000:.0f} ms")
+    finally:
+        for serve in serves:
+            serve.kill()
