@@ -196,6 +196,34 @@ SPACE = KindSpec(
     (
         FieldSpec("title", S, required=True, searchable=True),
         FieldSpec("guests", "list"),  # peer ids of the guests who see this space
+        # A deal room (app/rooms): whose it is, what deal it is for, what its guests are told
+        # of the deal, and whether it is closed (read-only). Only the owner or a manager
+        # removes guests, closes, reopens or hands the room over (app/members/authz.py).
+        FieldSpec("owner", S),  # peer id; the creator when unset
+        FieldSpec("account", S, searchable=True),
+        FieldSpec("opportunity_id", S),
+        FieldSpec("status", S, searchable=True),  # the deal's status as the customer sees it
+        FieldSpec("next_steps", S, searchable=True),
+        FieldSpec("closed", B),
+        FieldSpec("closed_at", "datetime"),
+        FieldSpec("invites", "map"),  # invite secret's hash -> the contact's email
+    ),
+    "title",
+)
+
+# One task of a deal room's mutual action plan: for the customer's side or the vendor's. A
+# guest adds and ticks off only the customer side's tasks (app/members/authz.py).
+PLAN_SIDES = ("customer", "vendor")
+PLAN_TASK = KindSpec(
+    "plan_task",
+    "space:*",  # only ever in a deal room's document
+    (
+        FieldSpec("title", S, required=True, searchable=True),
+        FieldSpec("side", "enum", required=True, choices=PLAN_SIDES),
+        FieldSpec("assignee", S, searchable=True),
+        FieldSpec("due", "date"),
+        FieldSpec("done", B),
+        FieldSpec("reactions", "map"),
     ),
     "title",
 )
@@ -203,7 +231,7 @@ SPACE = KindSpec(
 KINDS: dict[str, KindSpec] = {
     k.name: k
     for k in (OPPORTUNITY, CONTACT, EVENT, TOPIC, POST, ANNOUNCEMENT, RESOURCE, DOCUMENT,
-              SPACE)
+              SPACE, PLAN_TASK)
 }
 
 # The small workspace document every member (guests too) holds: settings, membership, invites.
@@ -220,7 +248,7 @@ COLLECTIONS: tuple[str, ...] = tuple(
 )
 
 
-SPACE_KINDS = ("topic", "post", "resource", "document")  # what a shared space may hold
+SPACE_KINDS = ("topic", "post", "resource", "document", "plan_task")  # a space holds
 
 
 def text_doc_id(document_id: str) -> str:

@@ -45,6 +45,7 @@ from bullpen.sync.policy import ContentJudge
 
 FULL_ACCESS = ("manager", "rep")
 SPACE_PREFIX = space_doc_id("")
+TEXT_PREFIX = text_doc_id("")
 
 
 PIPELINE_DOC = kind_spec("opportunity").collection
@@ -96,6 +97,7 @@ class AccessPolicy:
         self.ws = ws
         self.trusted = set(trusted)
         self._guest_docs: dict[str, frozenset[str]] = {}
+        self._closed_texts: frozenset[str] | None = None
         self._spaces_seen: tuple[Any, ...] = ()
         self.quota = limits.GuestQuota(ws, self._documents_in, author_of)
         # the membership a newcomer's first index carries, by the hashes of its changes (the
@@ -124,15 +126,33 @@ class AccessPolicy:
         guest lists and the documents shared in them all live in those documents). Under the
         workspace lock, so a guest never gets an answer computed before a change."""
         with self.ws.lock:
-            state = tuple((d, tuple(self.ws.heads(d))) for d in self.ws.doc_ids()
-                          if d.startswith(SPACE_PREFIX))
-            if state != self._spaces_seen:
-                self._spaces_seen = state
-                self._guest_docs.clear()
+            self._forget_if_spaces_changed()
             found = self._guest_docs.get(peer_id)
             if found is None:
                 found = self._guest_docs[peer_id] = self._compute_guest_docs(peer_id)
             return found
+
+    def closed_texts(self) -> frozenset[str]:
+        """The texts of documents shared in closed deal rooms: read-only for reps and guests
+        until the room's owner or a manager reopens it. Judged by this peer's view of the
+        room (as a guest's access is), the room's own document by its changes' past."""
+        with self.ws.lock:
+            self._forget_if_spaces_changed()
+            if self._closed_texts is None:
+                self._closed_texts = frozenset(
+                    text_doc_id(d["id"]) for space in self.ws.list("space")
+                    if space.get("closed") is True
+                    for d in self._documents_in(space_doc_id(space["id"])))
+            return self._closed_texts
+
+    def _forget_if_spaces_changed(self) -> None:
+        """Drop what was computed from the space documents when one of them changed."""
+        state = tuple((d, tuple(self.ws.heads(d))) for d in self.ws.doc_ids()
+                      if d.startswith(SPACE_PREFIX))
+        if state != self._spaces_seen:
+            self._spaces_seen = state
+            self._guest_docs.clear()
+            self._closed_texts = None
 
     def _compute_guest_docs(self, peer_id: str) -> frozenset[str]:
         docs: set[str] = set()
@@ -180,6 +200,8 @@ class AccessPolicy:
             return f"guest {author[-6:]} may not write {doc_id}"
         if role == "guest" and doc_id == INDEX_DOC:
             return f"guest {author[-6:]} may not change workspace settings"
+        if role != "manager" and doc_id.startswith(TEXT_PREFIX) and doc_id in self.closed_texts():
+            return f"{doc_id} is in a closed deal room"
         return None
 
     def blob_visible(self, peer_id: str, sha256: str) -> bool:

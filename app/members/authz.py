@@ -12,8 +12,12 @@ state at its dependencies), whoever relayed it, so every peer reaches the same v
   again when read), never change or delete one, and write in ``admin`` nothing but an
   adoption marker (:func:`is_adoption_marker`, which no view reads);
 - a shared space's document holds only the kinds a space allows (topics, posts, resources,
-  documents) besides its own space record; a guest adds records of those kinds as themself,
-  and changes nobody else's record except for reacting to it;
+  documents, action-plan tasks) besides its own space record; a guest adds records of those
+  kinds as themself, and changes nobody else's record except for reacting to it and ticking
+  off the customer side's action-plan tasks (a guest's tasks are the customer side's);
+- a deal room (a space) is its owner's: only the owner (its ``owner`` field, else its
+  creator) or a manager removes a guest from it, closes it, reopens it or hands it over;
+  while it is closed (judged at the change's dependencies) nobody else writes in it;
 - a change its author's role does not allow is still accepted when its author once held a
   role that allowed it (a manager demoted or removed since) and another current member's
   change in the same message builds on it: that member accepted it before learning of the
@@ -47,6 +51,7 @@ APPEND_ONLY_SETTINGS = ("membership", "invites")  # signed entries, judged again
 MAX_ENTRY_CHARS = 8192  # a signed membership entry or invite record, as text
 MEMBER_ROLES = ("manager", "rep")
 REACTION_FIELDS = frozenset({"reactions", "_updated_at", "_updated_by"})
+OWNER_FIELDS = frozenset({"owner", "closed", "closed_at", "_created_by", "_kind"})
 SPACE_PREFIX = space_doc_id("")
 MARKER_VALUE = re.compile(r"[0-9a-f]{8}:")  # rec.mark_touched's nonce, naming no record
 MARKER_BYTES, MARKER_BYTES_PER_DEP = 256, 96  # an honest marker: ~180 + ~50 per dependency
@@ -217,6 +222,8 @@ def _space_violation(doc_id: str, doc: Document, at: list[bytes], before: list[b
     # is how a change's effect on any field of any record is seen, whatever it claims.
     now = rec.read_value(doc, doc.get(ROOT, rec.RECORDS, at), at) or {}
     then = rec.read_value(doc, doc.get(ROOT, rec.RECORDS, before), before) or {}
+    room = then.get(space_id) if isinstance(then.get(space_id), dict) else {}
+    owner = room_owner(room)
     for rid in now.keys() | then.keys():
         if now.get(rid) == then.get(rid):
             continue
@@ -227,23 +234,38 @@ def _space_violation(doc_id: str, doc: Document, at: list[bytes], before: list[b
             return "a record is a map of fields"
         if prior is None and where(rid) not in (None, doc_id):
             return f"record id {rid} is already used by another document"
-        reason = _space_record_violation(rid, space_id, after, prior, author, role)
+        if room.get("closed") is True and not (rid == space_id and role in MEMBER_ROLES
+                                               and author == owner):
+            return "the room is closed: only its owner or a manager may reopen it"
+        reason = _space_record_violation(rid, space_id, after, prior, author, role, owner)
         if reason:
             return reason
     return None
 
 
+def room_owner(room: Mapping[str, Any] | None) -> str | None:
+    """Whose deal room this is: its ``owner`` field, else its creator."""
+    owner = (room or {}).get("owner") or (room or {}).get("_created_by")
+    return owner if isinstance(owner, str) else None
+
+
+def _changed(after: Mapping[str, Any], prior: Mapping[str, Any]) -> set[str]:
+    return {k for k in after.keys() | prior.keys() if after.get(k) != prior.get(k)}
+
+
 def _space_record_violation(rid: str, space_id: str, after: dict[str, Any],
                             prior: dict[str, Any] | None, author: str,
-                            role: str | None) -> str | None:
+                            role: str | None, owner_of_room: str | None) -> str | None:
     kind = after.get("_kind")
     # A guest, or a former member whose change a current member built on (no role now), is
     # held to the guest's rules (then, if vouched for, to the role it held: see judge);
-    # reps and managers arrange the space.
+    # reps and managers arrange the space, and its owner (or a manager) takes away from it.
     if rid == space_id:
         if role not in MEMBER_ROLES and after != prior:
             return "a guest may not change the space itself"
-        return None if kind == "space" else "the space record must stay a space"
+        if kind != "space":
+            return "the space record must stay a space"
+        return None if prior is None else _room_violation(after, prior, author, owner_of_room)
     if kind not in SPACE_KINDS:
         return f"a shared space holds {', '.join(SPACE_KINDS)}, not {kind!r}"
     if role in MEMBER_ROLES:
@@ -251,10 +273,27 @@ def _space_record_violation(rid: str, space_id: str, after: dict[str, Any],
     owner = (prior or after).get("_created_by")
     if prior is None and owner != author:
         return "a guest adds records only as themself"
+    if kind == "plan_task" and (after.get("side") != "customer"
+                                or (prior or after).get("side") != "customer"):
+        return "a guest writes only the customer side's tasks of the action plan"
     if owner != author and prior is not None:
-        changed = {k for k in after.keys() | prior.keys() if after.get(k) != prior.get(k)}
-        if changed - REACTION_FIELDS:
+        allowed = REACTION_FIELDS | ({"done"} if kind == "plan_task" else set())
+        if _changed(after, prior) - allowed:
             return "a guest may only react to a record someone else wrote"
+    return None
+
+
+def _room_violation(after: dict[str, Any], prior: dict[str, Any], author: str,
+                    owner: str | None) -> str | None:
+    """A rep who does not own the room may add to it (guests, invites, its public status),
+    never take away: remove a guest, close, reopen or hand it over."""
+    if author == owner:
+        return None
+    before, now = prior.get("guests"), after.get("guests")
+    if isinstance(before, list) and not (isinstance(now, list) and set(before) <= set(now)):
+        return "only the room's owner or a manager removes a guest"
+    if _changed(after, prior) & OWNER_FIELDS:
+        return "only the room's owner or a manager closes, reopens or hands over the room"
     return None
 
 

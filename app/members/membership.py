@@ -297,8 +297,10 @@ def _apply(state: MembershipState, eid: str, p: dict[str, Any], founder_id: str)
     if subject not in state.members:
         return "not a member"
     if action == "remove":
-        if author != "manager" and by != subject:
-            return "only managers remove others"
+        # reps add guests, so they may remove one too (a deal room's guest it revokes)
+        if author != "manager" and by != subject and not (
+                author == "rep" and state.members[subject].role == "guest"):
+            return "only managers remove others (reps: guests)"
         if state.members[subject].role == "manager" and _managers(state) <= 1:
             return "cannot remove the last manager"
         del state.members[subject]

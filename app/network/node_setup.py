@@ -3,7 +3,8 @@
 The node reaches the workspace only through the ports sync/ defines (``bullpen.sync.ports``,
 ``bullpen.sync.session.DocPort``); this module plugs in the app's adapters: the workspace
 itself (who we are, local changes), :class:`~.sync_docs.WorkspaceDocs` (documents and files),
-:class:`~.peer_book.StorePeerBook` (remembered peers) and :class:`~.invites.InviteAdmission`.
+:class:`~.peer_book.StorePeerBook` (remembered peers) and :class:`~.guests.RoomAdmission`
+(invites; a guest invited to a deal room is let into it).
 Every node (``bullpen serve``, ``bullpen sync``, the desktop app, demo teammates, a newcomer
 joining) gets the members-only access policy unless the caller passes another, so no caller can
 start a node that syncs with strangers by forgetting an argument. libp2p is imported only when
@@ -16,9 +17,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bullpen.app.members.access import AccessPolicy
-from bullpen.app.members.invites import InviteAdmission
 from bullpen.app.network.peer_book import StorePeerBook
 from bullpen.app.network.sync_docs import WorkspaceDocs
+from bullpen.app.rooms.guests import RoomAdmission
 from bullpen.app.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -36,5 +37,5 @@ def make_node(
     from bullpen.sync.node import Node
 
     policy = policy or AccessPolicy(ws)
-    return Node(ws, WorkspaceDocs(ws, policy), StorePeerBook(ws), InviteAdmission(ws),
+    return Node(ws, WorkspaceDocs(ws, policy), StorePeerBook(ws), RoomAdmission(ws),
                 policy=policy, listen=listen, mdns=mdns, **options)

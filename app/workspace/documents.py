@@ -72,7 +72,8 @@ class Documents(Members):
 
     # ----- resources -----------------------------------------------------------------------
 
-    def add_resource(self, path: Path, *, name: str | None = None, description: str = "") -> str:
+    def add_resource(self, path: Path, *, name: str | None = None, description: str = "",
+                     space: str | None = None) -> str:
         if not path.is_file():
             raise ValidationError(f"{path}: not a readable file")
         digest, size = self.blobs.put_file(path)
@@ -80,7 +81,7 @@ class Documents(Members):
         fields = {"name": name or path.name, "size": size, "mime": mime, "sha256": digest}
         if description:
             fields["description"] = description
-        return self.add("resource", fields)
+        return self.add("resource", fields, space=space)
 
     def export_resource(self, record_id: str, dest: Path) -> Path:
         meta = self.get(record_id)

@@ -152,6 +152,8 @@ class Records(Replica):
         if kind == "post":
             return self.resolve(values["topic_id"])[1]
         if space is None:
+            if ":" in kind_spec(kind).collection:  # a deal room's action-plan task
+                raise ValidationError(f"a {kind} lives in a deal room: give its space")
             return kind_spec(kind).collection
         if kind not in SPACE_KINDS:
             raise ValidationError(f"a shared space holds {', '.join(SPACE_KINDS)}, not {kind}")
