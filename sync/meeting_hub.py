@@ -35,6 +35,7 @@ class Member:
     muted: bool = False
     budget: float = BURST
     last: float = 0.0
+    received: int = 0
     dropped: int = 0
 
 
@@ -77,6 +78,7 @@ class Hub:
         member = self.members.get(sender)
         if member is None:
             return []
+        member.received += 1
         packet = mp.parse(body)
         if not isinstance(packet, mp.Audio | mp.Mute):
             raise mp.PacketError(f"a participant sent a {type(packet).__name__} packet")

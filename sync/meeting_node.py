@@ -114,7 +114,19 @@ class MeetingNode:
         """Host a meeting called ``title`` (``join`` None) or join the meeting ``join``;
         ``task_status.started(meeting id)`` once in. A host runs until cancelled; a
         participant returns why the meeting ended for it (the host left or the connection was
-        lost). Raises :class:`MeetingError` when joining fails or the host sends garbage."""
+        lost). Raises :class:`MeetingError` (not wrapped in trio's exception groups) when
+        joining fails or the host sends garbage."""
+        try:
+            return await self._run(title, join, task_status)
+        except BaseExceptionGroup as group:
+            found, _ = group.split(MeetingError)
+            while isinstance(found, BaseExceptionGroup):
+                found = found.exceptions[0]
+            if found is None:
+                raise
+            raise found from None
+
+    async def _run(self, title: str, join: str | None, task_status: Any) -> str:
         host = new_host(key_pair=self._key, sec_opt=self.gate.security_options(self._key),
                         connection_config=ConnectionConfig(max_connections_per_peer=1))
         self.peer_id = str(host.get_id())

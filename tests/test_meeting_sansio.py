@@ -3,7 +3,6 @@ engines talking through an in-process lossy link (real Opus, recording fakes for
 
 from __future__ import annotations
 
-import math
 import os
 import random
 
@@ -173,20 +172,6 @@ def test_hub_is_full_at_its_limit() -> None:
 # ----- two engines over an in-process lossy link ---------------------------------------------
 
 
-def speech_like(seconds: float, seed: int = 4) -> bytes:
-    """Syllables: bursts of a harmonic tone of varying pitch and length, with pauses."""
-    rng = random.Random(seed)
-    out = bytearray()
-    while len(out) < seconds * opus.RATE * 2:
-        n, f0 = int(rng.uniform(0.08, 0.3) * opus.RATE), rng.uniform(110, 220)
-        for i in range(n):
-            env = math.sin(math.pi * i / n)
-            v = sum(math.sin(2 * math.pi * f0 * k * i / opus.RATE) / k for k in (1, 2, 3))
-            out += int(6000 * env * v).to_bytes(2, "little", signed=True)
-        out += bytes(2 * int(rng.uniform(0.05, 0.25) * opus.RATE))
-    return bytes(out[: int(seconds * opus.RATE) * 2])
-
-
 class ListSource:
     def __init__(self, pcm: bytes) -> None:
         self.frames = [pcm[i:i + audio.FRAME_BYTES].ljust(audio.FRAME_BYTES, b"\0")
@@ -231,7 +216,7 @@ def call(pcm: bytes, loss: float, seed: int = 5) -> tuple[Engine, ListSink, list
 
 @pytest.mark.parametrize("loss", [0.0, 0.05, 0.10])
 def test_speech_survives_loss_through_fec_and_concealment(loss: float) -> None:
-    pcm = speech_like(4.0)
+    pcm = quality.syllables(4.0)
     listener, sink, events = call(pcm, loss)
     heard = b"".join(sink.frames)
     match = quality.find(pcm, heard)
@@ -244,13 +229,13 @@ def test_speech_survives_loss_through_fec_and_concealment(loss: float) -> None:
 
 
 def test_silence_matches_nothing() -> None:
-    assert quality.find(speech_like(2.0), bytes(opus.RATE * 2 * 4)).correlation < 0.5
-    assert quality.find(speech_like(2.0), os.urandom(opus.RATE * 2 * 4)).correlation < 0.5
+    assert quality.find(quality.syllables(2.0), bytes(opus.RATE * 2 * 4)).correlation < 0.5
+    assert quality.find(quality.syllables(2.0), os.urandom(opus.RATE * 2 * 4)).correlation < 0.5
 
 
 def test_mute_stops_sending_and_tells_the_others() -> None:
     sent: list[bytes] = []
-    engine = Engine(ListSource(speech_like(1.0)), audio.NullSink(), sent.append,
+    engine = Engine(ListSource(quality.syllables(1.0)), audio.NullSink(), sent.append,
                     lambda *e: None)
     engine.on_packet(mp.Roster(2, "t", {0: "h", 2: "me"}, frozenset()))
     engine.tick()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import array
 import math
 import operator
+import random
 import sys
 from dataclasses import dataclass
 
@@ -61,3 +62,18 @@ def find(reference: bytes, recording: bytes) -> Match:
 
     best = max(range(len(rec) - n + 1), key=correlation)
     return Match(correlation(best), best * HOP / RATE)
+
+
+def syllables(seconds: float, seed: int = 4) -> bytes:
+    """A speech-like test signal (48 kHz mono s16) where no speech synthesiser is installed:
+    bursts of a harmonic tone of varying pitch and length, with pauses between them."""
+    rng = random.Random(seed)
+    out = bytearray()
+    while len(out) < seconds * RATE * 2:
+        n, f0 = int(rng.uniform(0.08, 0.3) * RATE), rng.uniform(110, 220)
+        for i in range(n):
+            env = math.sin(math.pi * i / n)
+            v = sum(math.sin(2 * math.pi * f0 * k * i / RATE) / k for k in (1, 2, 3))
+            out += int(6000 * env * v).to_bytes(2, "little", signed=True)
+        out += bytes(2 * int(rng.uniform(0.05, 0.25) * RATE))
+    return bytes(out[: int(seconds * RATE) * 2])
