@@ -234,6 +234,66 @@ KINDS: dict[str, KindSpec] = {
               SPACE, PLAN_TASK)
 }
 
+# The forecast call (app/sales/submissions.py): a rep's submitted forecast for a period, and a
+# manager's adjustment of a rep's or a team's number. Both live in the "forecasts" document and
+# are never changed once written (a resubmission is a new record, the latest counts), so the
+# rep's own number and the manager's adjustment are both kept, each with who and when.
+FORECAST_SCOPES = ("rep", "team")
+_CALL_FIELDS = (
+    FieldSpec("period", S, required=True),  # a canonical period label: 2026-Q4, 2026-11 ...
+    FieldSpec("commit", F, required=True, minimum=0, maximum=MAX_AMOUNT),
+    FieldSpec("best_case", F, required=True, minimum=0, maximum=MAX_AMOUNT),
+    FieldSpec("comment", S, searchable=True),
+)
+FORECAST_SUBMISSION = KindSpec(
+    "forecast_submission", "forecasts",
+    (*_CALL_FIELDS, FieldSpec("rep", S, required=True)),  # the submitting rep's peer id
+    "period",
+)
+FORECAST_ADJUSTMENT = KindSpec(
+    "forecast_adjustment", "forecasts",
+    (*_CALL_FIELDS,
+     FieldSpec("scope", "enum", required=True, choices=FORECAST_SCOPES),
+     FieldSpec("target", S, required=True)),  # the rep's, or the team's manager's, peer id
+    "period",
+)
+
+# An action item (app/sales/action_items.py): it lands in its owner's tasks. Anyone on the
+# team creates one for anyone; only its owner or a manager edits or completes it.
+TASK_STATUSES = ("open", "done")
+ACTION_ITEM = KindSpec(
+    "action_item",
+    "tasks",
+    (
+        FieldSpec("text", S, required=True, searchable=True),
+        FieldSpec("owner", S, required=True),  # the owner's peer id
+        FieldSpec("due", "date"),
+        FieldSpec("status", "enum", required=True, choices=TASK_STATUSES),
+        FieldSpec("opportunity_id", S),
+        FieldSpec("event_id", S),
+    ),
+    "text",
+)
+
+# Documents whose every change, by any role, is judged record by record
+# (app/members/office_rules.py), with the only kinds each holds and is listed from.
+RULED_DOCS: dict[str, tuple[str, ...]] = {
+    FORECAST_SUBMISSION.collection: (FORECAST_SUBMISSION.name, FORECAST_ADJUSTMENT.name),
+    ACTION_ITEM.collection: (ACTION_ITEM.name,),
+}
+KINDS.update((k.name, k) for k in (FORECAST_SUBMISSION, FORECAST_ADJUSTMENT, ACTION_ITEM))
+
+
+def listed_from(kind: Any, doc_id: str) -> bool:
+    """May a record of ``kind`` found in ``doc_id`` be listed? A ruled document's kinds only
+    from that document (a rep's forged submission in the pipeline, which is not judged record
+    by record, is never one), and a ruled document only its kinds."""
+    home = next((d for d, kinds in RULED_DOCS.items() if kind in kinds), None)
+    if home is not None:
+        return doc_id == home
+    return doc_id not in RULED_DOCS
+
+
 # The small workspace document every member (guests too) holds: settings, membership, invites.
 INDEX_DOC = "index"
 # The team's numbers only managers set (quotas, exchange rates, forecast snapshots): a document

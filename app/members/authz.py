@@ -35,11 +35,13 @@ from typing import Any
 
 from automerge.core import ROOT, Document, ScalarType
 
+from bullpen.app.members import office_rules
 from bullpen.app.members.membership import ROLES
 from bullpen.crdt import records as rec
 from bullpen.crdt.schema import (
     ADMIN_DOC,
     INDEX_DOC,
+    RULED_DOCS,
     SPACE_KINDS,
     ValidationError,
     genesis_shape,
@@ -80,7 +82,10 @@ def _root(doc: Document, heads: list[bytes] | None) -> tuple[tuple[str, Any], ..
 
 
 def needs_judging(doc_id: str, role: str | None) -> bool:
-    """Must a change by an author of ``role`` to ``doc_id`` be judged by its content?"""
+    """Must a change by an author of ``role`` to ``doc_id`` be judged by its content?
+    (In the forecast-call and tasks documents, everyone's: :mod:`.office_rules`.)"""
+    if doc_id in RULED_DOCS:
+        return True
     if role == "manager":
         return False
     return doc_id in (INDEX_DOC, *MANAGER_ONLY_DOCS) or doc_id.startswith(SPACE_PREFIX)
@@ -108,6 +113,8 @@ def violation(doc_id: str, doc: Document, change: Any, author: str, role: str | 
         return "does not build on the document's first change"
     if _root(doc, at) != _root(doc, before):
         return "replaces a top-level container"
+    if doc_id in RULED_DOCS:
+        return office_rules.violation(doc_id, doc, change, author, role, where)
     if role == "manager":
         return None
     if doc_id in MANAGER_ONLY_DOCS:

@@ -17,9 +17,9 @@ from typing import Any
 
 from bullpen.app.storage.db import DatabaseError, check_pages, connect
 from bullpen.app.storage.store import StoreError
-from bullpen.crdt.schema import KINDS, SPACE_KINDS, space_doc_id
+from bullpen.crdt.schema import KINDS, RULED_DOCS, SPACE_KINDS, listed_from, space_doc_id
 
-INDEX_VERSION = "5"  # 5: records kept as schema.readable makes them (Workspace present)
+INDEX_VERSION = "6"  # 6: forecast calls and action items listed only from their documents
 FILTER_COLUMNS = ("stage", "owner", "close_date", "topic_id", "category")
 LONG_BODY = 20_000  # characters: longer texts get quick_snippet instead of FTS5's snippet()
 
@@ -183,6 +183,11 @@ class Index:
                     if extra_text and record_id in extra_text:
                         body = f"{body}\n{extra_text[record_id]}"
                     fts.append((fts_rowid(record_id), record_id, kind, title, body))
+            held = _ruled_elsewhere(conn, doc_id, removed)
+            if held:
+                removed = [r for r in removed if r not in held]
+                rows = [r for r in rows if r[0] not in held]
+                fts = [f for f in fts if f[1] not in held]
             conn.executemany(
                 "DELETE FROM search WHERE rowid = ?", [(fts_rowid(r),) for r in removed]
             )
@@ -309,11 +314,28 @@ class Index:
         self.db.conn.close()
 
 
+def _ruled_elsewhere(conn: Any, doc_id: str, ids: list[str]) -> set[str]:
+    """The ``ids`` a ruled document other than ``doc_id`` holds (crdt.schema.RULED_DOCS): a
+    record of another document under such an id (a rep's record in the pipeline, which is
+    not judged record by record) never replaces or hides a forecast call or action item."""
+    ruled = [d for d in RULED_DOCS if d != doc_id]
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows = conn.execute(f"SELECT id FROM records WHERE doc IN ({','.join('?' * len(ruled))})"
+                            f" AND id IN ({','.join('?' * len(chunk))})", [*ruled, *chunk])
+        found.update(r[0] for r in rows)
+    return found
+
+
 def _belongs(doc_id: str, record_id: str, data: dict[str, Any]) -> bool:
     """May this record be listed from this document? A shared space's document holds only
     what a space may (docs/SECURITY.md): a record of another kind there (written before every
-    peer refused such changes) is never listed, searched or counted as a team record."""
+    peer refused such changes) is never listed, searched or counted as a team record; nor is
+    a forecast call or action item outside the document whose rules judge it (listed_from)."""
+    kind = data.get("kind")
+    if not listed_from(kind, doc_id):
+        return False
     if not doc_id.startswith(space_doc_id("")):
         return True
-    kind = data.get("kind")
     return kind in SPACE_KINDS or (kind == "space" and doc_id == space_doc_id(record_id))
