@@ -14,7 +14,9 @@ from the next packet's in-band FEC, a concealed frame, or silence. Why this shap
   burst that follows a stall longer than :data:`MAX_TARGET` frames is not counted (it is
   loss, not jitter), so the target does not jump to the maximum after every outage. It
   grows by holding the playout for a tick when a frame is missing while the buffer is
-  shallower than the target, and shrinks by skipping frames.
+  shallower than the target, and shrinks by skipping a frame when more than the target has
+  been held for :data:`SHRINK_AFTER` ticks in a row (so a hold after a loss is undone
+  within a fraction of a second, and the delay returns to the target).
 * **Gaps are filled by FEC, then concealment, then silence.** A missing frame whose successor
   is here is recovered from the successor's FEC data; otherwise the decoder conceals it, for
   at most :data:`MAX_CONCEAL` frames in a row, after which the speaker is treated as silent
@@ -33,6 +35,7 @@ MAX_TARGET = 10  # 200 ms: more is no longer a conversation
 SLACK = 2
 WINDOW = 100
 MAX_CONCEAL = 5
+SHRINK_AFTER = 10  # ticks held above the target before a frame is skipped
 
 AUDIO, FEC, CONCEAL, SILENCE = "audio", "fec", "conceal", "silence"
 
@@ -70,6 +73,7 @@ class JitterBuffer:
         self._misses = 0
         self._transits: deque[float] = deque(maxlen=WINDOW)
         self._last_arrival = -math.inf
+        self._over = 0  # ticks in a row with more than the target held
         self._recovering = False
 
     @property
@@ -141,6 +145,7 @@ class JitterBuffer:
             if not self._packets or self.depth < self.target:
                 return Play(SILENCE)
             self._next = min(self._packets)
+        self._shrink()
         seq = self._next
         payload = self._packets.pop(seq, None)
         if payload is not None:
@@ -170,3 +175,14 @@ class JitterBuffer:
         if play.kind != CONCEAL:
             self.stats.played += 1
         return play
+
+    def _shrink(self) -> None:
+        """Back to the target after a hold: while more than the target is held for
+        :data:`SHRINK_AFTER` ticks in a row, skip the oldest frame held."""
+        self._over = self._over + 1 if self.depth > self.target else 0
+        if self._over >= SHRINK_AFTER and self._next in self._packets and len(self._packets) > 1:
+            del self._packets[self._next]
+            self._floor = self._next
+            self._next += 1
+            self.stats.skipped += 1
+            self._over = 0

@@ -1,0 +1,264 @@
+"""Meeting benchmark (issue 16): a voice meeting measured like a phone call.
+
+1. **Real processes**: N ``bullpen meet`` processes (default 6) on 127.0.0.1, one hosting.
+   a. One talker plays an espeak-ng sentence (``--audio-in``), every other participant records
+      (``--record``). Mouth-to-ear delay per listener, from file timestamps: each process
+      prints the wall-clock time of its first audio frame, and the sentence is found in the
+      recording by loudness-envelope correlation (``app/meetings/quality.py``, 5 ms steps), so
+      delay = recording start + offset found - talker's start. It includes encoding, the host's
+      forwarding, the jitter buffer and decoding, not a sound card's buffers (no devices).
+   b. Everyone talks at once (each plays a different sentence): the worst case for CPU, each
+      listener decoding and mixing N-1 speakers.
+   CPU per participant: user+system time (psutil) over a window while everyone is in.
+2. **Loss, in process**: the same engines (real Opus, jitter buffer, FEC, concealment) through
+   a loss injector, one tick of transit: random loss of 0-20%, a 300 ms outage delivered in a
+   burst (what TCP does after a loss), and random jitter of 0-60 ms; envelope correlation of
+   what was heard with what was said, and the delay.
+
+    python bench/meeting.py [--participants N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import wave
+from pathlib import Path
+
+import psutil
+
+from bullpen.app.meetings import audio, quality
+from bullpen.app.meetings.engine import Engine
+from bullpen.app.workspace import Workspace
+from bullpen.sync import meeting_packets as mp
+
+PHRASE = "bench passphrase"
+NAMES = ["Dana", "Eli", "Fay", "Gil", "Hana", "Ivo", "Jo", "Kit"]
+SENTENCES = [
+    "Good morning team. The quarterly forecast is ready for review.",
+    "The Initech renewal moved to proposal stage yesterday afternoon.",
+    "Please update your next steps before Friday's pipeline call.",
+    "We closed three deals this week, well ahead of the target.",
+    "The demo with Globex went well and they asked for pricing.",
+    "Remember to log every customer call in the activity feed.",
+    "Our win rate in the north region improved by four points.",
+    "Let us review the stalled opportunities one by one.",
+]
+
+
+def profiles(root: Path, n: int) -> list[Path]:
+    homes = [root / name.lower() for name in NAMES[:n]]
+    founder = Workspace.create(homes[0], NAMES[0], "Bench Sales", passphrase=PHRASE)
+    for home, name in zip(homes[1:], NAMES[1:n], strict=True):
+        joiner = Workspace.create_joining(home, name, founder.workspace_id, passphrase=PHRASE)
+        founder.add_member(joiner.peer_id, "rep", name)
+        joiner.close()
+    for home in homes[1:]:
+        joiner = Workspace.open(home, passphrase=PHRASE)
+        joiner.merge_saved("index", founder.doc("index").save())
+        joiner.close()
+    founder.close()
+    return homes
+
+
+def speech(path: Path, text: str) -> Path:
+    if shutil.which("espeak-ng"):
+        subprocess.run(["espeak-ng", "-w", str(path), text], check=True, timeout=60)
+    else:
+        with wave.open(str(path), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(48_000)
+            out.writeframes(quality.syllables(3.5, seed=len(text)))
+    return path
+
+
+def pcm(path: Path) -> bytes:
+    source = audio.FileSource(path)
+    return b"".join(iter(source.read, None))
+
+
+class Meet:
+    def __init__(self, home: Path, *args: str) -> None:
+        env = {"BULLPEN_PASSPHRASE": PHRASE, "PATH": "/usr/bin:/bin"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bullpen.cli", "--home", str(home), "meet", *args,
+             "--listen", "/ip4/127.0.0.1/tcp/0"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.ps = psutil.Process(self.proc.pid)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self.lines.append("")  # ended
+            self._cond.notify_all()
+
+    def line(self, prefix: str, timeout: float = 60) -> str:
+        with self._cond:
+            found = self._cond.wait_for(
+                lambda: next((x for x in self.lines if x.startswith(prefix)), None), timeout)
+        if found is None:
+            raise SystemExit(f"bench: no {prefix!r} from meet: {self.lines}")
+        return next(x for x in self.lines if x.startswith(prefix))
+
+    def cpu(self) -> float:
+        times = self.ps.cpu_times()
+        return times.user + times.system
+
+    def leave(self) -> dict:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write("leave\n")
+            self.proc.stdin.flush()
+        self.proc.wait(60)
+        return json.loads(self.line("summary ").split(" ", 1)[1])
+
+
+def started(meet: Meet) -> float:
+    return float(meet.line("audio started at ").rsplit(" ", 1)[1])
+
+
+def run_meeting(homes: list[Path], tmp: Path, talkers: int) -> dict:
+    """One meeting: the host and the listeners join first, then ``talkers`` participants
+    join playing a sentence each. Returns delays, matches and CPU."""
+    files = [speech(tmp / f"s{i}.wav", SENTENCES[i % len(SENTENCES)]) for i in range(talkers)]
+    host = Meet(homes[0], "start", "--title", "Bench", "--record", str(tmp / "r0.wav"))
+    meeting = host.line("")
+    listeners = [Meet(home, "join", meeting, "--record", str(tmp / f"r{i}.wav"))
+                 for i, home in enumerate(homes[talkers + 1:], talkers + 1)]
+    for meet in listeners:
+        meet.line("audio started at ")
+    talking = [Meet(home, "join", meeting, "--audio-in", str(path))
+               for home, path in zip(homes[1:talkers + 1], files, strict=True)]
+    spoken_at = [started(meet) for meet in talking]
+    everyone = [host, *listeners, *talking]
+    before = {m.proc.pid: m.cpu() for m in everyone}
+    t0 = time.monotonic()
+    time.sleep(min(len(pcm(p)) for p in files) / 96_000)  # while everyone talks
+    window = time.monotonic() - t0
+    cpu = sorted((m.cpu() - before[m.proc.pid]) / window for m in everyone)
+    time.sleep(1.5)  # the rest of the speech and the jitter buffers' tail
+    for meet in [*talking, *listeners, host]:
+        meet.leave()
+    result: dict = {"cpu": cpu, "delays": [], "matches": []}
+    if talkers == 1:
+        said = pcm(files[0])
+        for i, listener in [(0, host), *enumerate(listeners, talkers + 1)]:
+            with wave.open(str(tmp / f"r{i}.wav")) as rec:
+                heard = rec.readframes(rec.getnframes())
+            match = quality.find(said, heard)
+            result["matches"].append(match.correlation)
+            result["delays"].append(started(listener) + match.offset - spoken_at[0])
+    return result
+
+
+# ----- loss, in process -----------------------------------------------------------------------
+
+
+class _Frames:
+    def __init__(self, data: bytes) -> None:
+        self.frames = [data[i:i + audio.FRAME_BYTES].ljust(audio.FRAME_BYTES, b"\0")
+                       for i in range(0, len(data), audio.FRAME_BYTES)]
+
+    def read(self) -> bytes | None:
+        return self.frames.pop(0) if self.frames else None
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    def write(self, frame: bytes) -> None:
+        self.frames.append(frame)
+
+    def close(self) -> None:
+        pass
+
+
+def lossy_call(said: bytes, *, loss: float = 0.0, outage: tuple[int, int] | None = None,
+               jitter: int = 0, seed: int = 1) -> dict:
+    """Talker -> listener, ``loss`` random loss, an ``outage`` (first tick, ticks) whose
+    packets arrive together at its end, ``jitter`` ticks of random extra delay."""
+    rng = random.Random(seed)
+    pending: dict[int, list[bytes]] = {}
+    tick = 0
+    out: list[bytes] = []
+    talker = Engine(_Frames(said), audio.NullSink(), out.append, lambda *e: None)
+    sink = _Sink()
+    listener = Engine(None, sink, lambda f: None, lambda *e: None, clock=lambda: tick * 0.02)
+    roster = {0: "talker", 1: "listener"}
+    talker.on_packet(mp.Roster(0, "b", roster, frozenset()))
+    listener.on_packet(mp.Roster(1, "b", roster, frozenset()))
+    for tick in range(len(said) // audio.FRAME_BYTES + 60):
+        out.clear()
+        talker.tick()
+        for frame in out:
+            if rng.random() < loss:
+                continue
+            due = tick + 1 + (rng.randint(0, jitter) if jitter else 0)
+            if outage and outage[0] <= due < outage[0] + outage[1]:
+                due = outage[0] + outage[1]
+            pending.setdefault(due, []).append(frame)
+        for frame in pending.pop(tick, []):
+            listener.on_packet(mp.parse(frame[2:]))
+        listener.tick()
+    match = quality.find(said, b"".join(sink.frames))
+    stats = listener.remotes[0].buffer.stats
+    return {"corr": match.correlation, "delay_ms": match.offset * 1000, "fec": stats.recovered,
+            "concealed": stats.concealed, "late+skipped": stats.late + stats.skipped,
+            "target_ms": listener.remotes[0].buffer.target * 20}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--participants", type=int, default=6)
+    parser.add_argument("--quick", action="store_true", help="skip the all-talk run")
+    args = parser.parse_args()
+    n = max(2, min(args.participants, len(NAMES)))
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        homes = profiles(tmp / "profiles", n)
+        print(f"== {n} participants in separate processes on 127.0.0.1, one talker")
+        one = run_meeting(homes, tmp, 1)
+        delays = sorted(d * 1000 for d in one["delays"])
+        print(f"mouth-to-ear delay ms (per listener): {', '.join(f'{d:.0f}' for d in delays)}"
+              f"; median {statistics.median(delays):.0f}, max {max(delays):.0f}")
+        print(f"envelope correlation: min {min(one['matches']):.3f}")
+        print(f"CPU per participant (% of one core): "
+              f"{', '.join(f'{c * 100:.1f}' for c in one['cpu'])}")
+        if not args.quick:
+            print(f"== {n} participants, all talking at once")
+            talk = run_meeting(homes, tmp, n - 1)
+            print(f"CPU per participant (% of one core): "
+                  f"{', '.join(f'{c * 100:.1f}' for c in talk['cpu'])}")
+        said = pcm(speech(tmp / "loss.wav", SENTENCES[0]))
+    print("== loss and jitter, in process (one tick of transit, real Opus)")
+    cases = [("clean", {}), ("2% random loss", {"loss": 0.02}),
+             ("5% random loss", {"loss": 0.05}), ("10% random loss", {"loss": 0.10}),
+             ("20% random loss", {"loss": 0.20}), ("300 ms outage, then a burst",
+                                                   {"outage": (60, 15)}),
+             ("0-60 ms random jitter", {"jitter": 3})]
+    for name, kwargs in cases:
+        r = lossy_call(said, **kwargs)  # type: ignore[arg-type]
+        print(f"{name:30} corr {r['corr']:.3f}  delay {r['delay_ms']:4.0f} ms  "
+              f"FEC {r['fec']:3}  concealed {r['concealed']:3}  "
+              f"late/skipped {r['late+skipped']:3}  target {r['target_ms']} ms")
+
+
+if __name__ == "__main__":
+    main()
