@@ -107,8 +107,8 @@ class StoreWatch:
         version = self.local.store_version()
         if version == self._version:
             return False
-        self._version = version
         self.local.refresh()
+        self._version = version  # only now: a failed refresh is tried again at the next look
         return True
 
 

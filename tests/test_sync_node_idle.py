@@ -75,12 +75,15 @@ def test_store_watch_sleeps_while_idle_and_takes_in_a_write_at_once(two_openers)
             looks = local.looks
             await trio.sleep(1.0)  # the idle window: polling 20 times a second would look 20
             assert local.looks - looks == 0
-            written = time.monotonic()
-            await trio.to_thread.run_sync(cli_side.add, "opportunity", OPP)
-            with trio.fail_after(10):
-                while not announced:
-                    await trio.sleep(0.005)
-            assert announced[0] - written < 0.5, "the other process's write was noticed late"
+            for i in range(3):  # the later ones while the watch settles after the first
+                announced.clear()
+                written = time.monotonic()
+                await trio.to_thread.run_sync(cli_side.add, "opportunity", OPP)
+                with trio.fail_after(10):
+                    while not announced:
+                        await trio.sleep(0.005)
+                assert announced[0] - written < 0.25, f"write {i} was noticed late"
+                await trio.sleep(0.4)
             assert foreign
             looks = local.looks
             await trio.sleep(1.0)  # after a write: a few looks while it settles, no polling
@@ -88,7 +91,7 @@ def test_store_watch_sleeps_while_idle_and_takes_in_a_write_at_once(two_openers)
             nursery.cancel_scope.cancel()
 
     trio.run(main)
-    assert {o["title"] for o in node_side.list("opportunity")} == {"from the CLI"}
+    assert [o["title"] for o in node_side.list("opportunity")] == ["from the CLI"] * 3
 
 
 @linux_only

@@ -226,8 +226,6 @@ class Replica:
             version = self.store.data_version()
             if version == self._seen_version:
                 return []
-            # Noted before reading: a commit while we read changes it again, for next time.
-            self._seen_version = version
             out = []
             for pulled in self.doc_store.pull():
                 doc_id = pulled.doc_id
@@ -245,6 +243,9 @@ class Replica:
                     change = ChangeSet(doc_id, self.indexer.changed_ids(pulled.doc, pulled.new))
                     self.indexer.reindex(doc_id, change.ids, change, pulled.before)
                     out.append(change)
+            # Noted once all is read (a failed read is tried again); read before reading, so
+            # a commit made meanwhile is read next time.
+            self._seen_version = version
             for change in out:
                 self._announce(change)
             return out
