@@ -15,6 +15,7 @@ from bullpen.app.interop.common import EXPORT_FORMATS, FILE_KINDS
 from bullpen.app.sales.forecast import COLUMNS, GROUPINGS
 
 from .common import add_json, emit, open_ws, table
+from .office import CALL_ACTIONS, add_call_arguments, cmd_call
 from .records import OPP_COLUMNS
 
 # ----- forecast ---------------------------------------------------------------------------------
@@ -68,6 +69,8 @@ def format_history(rows: list[dict[str, Any]]) -> str:
 def cmd_forecast(args: argparse.Namespace) -> int:
     from bullpen.app.sales import use_cases as sales
 
+    if args.action in CALL_ACTIONS:
+        return cmd_call(args)
     ws = open_ws(args)
     try:
         if args.action == "snapshot":
@@ -284,8 +287,10 @@ def register(sub: Any) -> None:
 
 def _register_forecast(sub: Any) -> None:
     p = sub.add_parser("forecast", help="closed won, commit, best case, pipeline per owner/team")
-    p.add_argument("action", nargs="?", choices=["snapshot"],
-                   help="snapshot: store this week's snapshot of the period now")
+    p.add_argument("action", nargs="?", choices=["snapshot", *CALL_ACTIONS],
+                   help="snapshot: store this week's snapshot of the period now; submit: "
+                        "your forecast; adjust: a rep's or team's (managers); status: the call")
+    add_call_arguments(p)
     p.add_argument("--period", help="2026-Q4, 2026-11, 2026-W48, 2026 (default: this quarter)")
     p.add_argument("--by", choices=GROUPINGS, help="group by owner (default), team or stage")
     p.add_argument("--history", action="store_true", help="how the call moved, week by week")

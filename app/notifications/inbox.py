@@ -25,7 +25,7 @@ from bullpen.crdt.schema import ValidationError, kind_spec
 
 SUBSCRIPTIONS = "subscriptions"  # store meta key: this profile's Subscriptions as JSON
 SINCE = "notifications_since"  # store meta key: changes older than this are history, not news
-WATCHED_KINDS = ("opportunity", "post", "announcement")  # what the rules notify about
+WATCHED_KINDS = ("opportunity", "post", "announcement", "action_item")  # the rules' kinds
 _LOG = logging.getLogger(__name__)
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS notifications (id INTEGER PRIMARY KEY AUTOINCREMENT, "

@@ -53,7 +53,8 @@ class Subscriptions:
 
 @dataclass
 class Notification:
-    # mention | reply | own_deal | followed_deal | stage_change | topic_post | announcement
+    # mention | action_item | reply | own_deal | followed_deal | stage_change | topic_post |
+    # announcement
     kind: str
     record_id: str
     title: str
@@ -187,6 +188,20 @@ def _reply_rule(
     return change.note("reply", title, _snippet(change.record.get("text")))
 
 
+def _action_item_rule(
+    change: _Change, me: str, subs: Subscriptions, records: _Records
+) -> Notification | None:
+    """An open action item newly given to me (created for me, or handed over to me)."""
+    rec = change.record
+    if change.kind != "action_item" or change.deleted or rec.get("status") != "open":
+        return None
+    if not _same(rec.get("owner"), me) or _same((change.before or {}).get("owner"), me):
+        return None
+    due = f" (due {rec['due']})" if rec.get("due") else ""
+    title = f"{change.author} gave you an action item"
+    return change.note("action_item", title, _snippet(rec.get("text")) + due)
+
+
 def _own_deal_rule(
     change: _Change, me: str, subs: Subscriptions, records: _Records
 ) -> Notification | None:
@@ -249,6 +264,7 @@ def _announcement_rule(
 # Most specific first: the first rule that fires names the notification.
 RULES: tuple[Rule, ...] = (
     _mention_rule,
+    _action_item_rule,
     _reply_rule,
     _own_deal_rule,
     _followed_deal_rule,

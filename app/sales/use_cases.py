@@ -348,10 +348,11 @@ def standings(ws: Workspace, period: str | None = None) -> list[Standing]:
 
 
 def with_names(record: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
-    """A record with its author fields as names (unknown peer ids stay as they are): the
-    pure modules and exports speak names, the records store peer ids."""
+    """A record with its author fields, and an owner given as a peer id (an action item's),
+    as names (unknown peer ids and names stay as they are): the pure modules and exports
+    speak names, the records store peer ids."""
     out = dict(record)
-    for key in ("created_by", "updated_by"):
+    for key in ("created_by", "updated_by", "owner"):
         if out.get(key):
             out[key] = names.get(out[key], out[key])
     return out
