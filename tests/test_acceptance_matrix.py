@@ -120,6 +120,15 @@ def write_commands(role: str, ids: dict[str, str], base: Path) -> list[list[str]
         ["contact", "delete", "{contact}"],
         ["event", "delete", "{event}"],
         ["invite", "--role", "guest", "--addr", "/ip4/127.0.0.1/tcp/4001"],
+        ["room", "create", f"Room {role}", "--account", "Initech"],
+        ["room", "add", "{room}", "--task", "Demo for IT", "--side", "vendor"],
+        ["room", "add", "{room}", "--status", "Proposal sent", "--next-steps", "Legal"],
+        ["room", "add", "{room}", "--doc", "Room proposal"],
+        ["room", "add", "{room}", "--discussion", "Rollout", "--text", "Kickoff?"],
+        ["room", "invite", "{room}", "--email", "ann@initech.example", "--addr",
+         "/ip4/127.0.0.1/tcp/4001"],
+        ["room", "close", "{room}"],
+        ["room", "reopen", "{room}"],
     ]
     managers = [
         ["quota", "set", "Eli", "2026-Q4", "300000"],
@@ -135,6 +144,7 @@ def write_commands(role: str, ids: dict[str, str], base: Path) -> list[list[str]
         ["post", ids["room_topic"], "Monday works for us"],
         ["kudos", ids["room_post"]],
         ["doc", "append", ids["shared_doc"], "Could you do 42?"],
+        ["room", "add", ids["room"], "--task", "Security review", "--side", "customer"],
     ]
     reps = [["kudos", ids["room_post"]]]  # a colleague's post (kudos are not for your own)
     return {"manager": team + managers, "rep": team + reps, "guest": guest}[role]
@@ -149,6 +159,8 @@ def test_every_allowed_command_reaches_every_member(office, role, capsys):
         out = made(home, argv, capsys)
         if argv[0] in ("opp", "contact", "event", "topic", "doc") and argv[1] in ("add", "new"):
             made_ids[argv[0]] = out
+        if argv[:2] == ["room", "create"]:
+            made_ids["room"] = out
     synced_everywhere(office)
 
 
