@@ -35,6 +35,7 @@ from bullpen.app.workspace import ChangeSet
 
 from .base_view import BaseView
 from .context import AppContext
+from .forecast_calls import CallPanel
 from .records_model import money, short_date
 
 # (forecast column, header); "quota"/"attainment" are Row fields, the rest Figures fields.
@@ -148,7 +149,7 @@ class DrillDialog(QDialog):
 
 class ForecastView(BaseView):
     title = "Forecast"
-    kinds = ("opportunity",)
+    kinds = ("opportunity", "forecast_submission", "forecast_adjustment")
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
@@ -193,7 +194,9 @@ class ForecastView(BaseView):
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(self.table)
         split.addWidget(self.chart_view)
-        split.setSizes([330, 330])
+        self.calls = CallPanel(self)  # submitted, adjusted and computed: the forecast call
+        split.addWidget(self.calls)
+        split.setSizes([260, 220, 220])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
         layout.addLayout(bar)
@@ -222,6 +225,10 @@ class ForecastView(BaseView):
         period, by = self.period.currentData(), self.by.currentData()
         self.ctx.run(lambda: sales.forecast(self.ws, period, by, auto_snapshot=False),
                      done=self._loaded, what="Computing the forecast")
+        from bullpen.app.sales import submissions
+
+        self.ctx.run(submissions.status, self.ws, period, done=self.calls.show_call,
+                     what="Reading the forecast call")
 
     def _loaded(self, result: Any) -> None:
         self.loaded_once = True

@@ -1,0 +1,32 @@
+"""The Forecast screen shows the forecast call: submitted, adjusted, computed, who is missing."""
+
+from __future__ import annotations
+
+from ui_helpers import wait
+
+from bullpen.app.sales import submissions
+
+
+def _cells(panel) -> dict[str, list[str]]:
+    table = panel.table
+    return {table.item(r, 0).text(): [table.item(r, c).text() for c in range(table.columnCount())]
+            for r in range(table.rowCount())}
+
+
+def test_the_forecast_screen_shows_the_call(qtbot, session) -> None:
+    window = session.window
+    window.go(1)
+    forecast = window.screen("Forecast")
+    panel = forecast.calls
+    wait(qtbot, lambda: "not submitted:" in panel.missing.text())
+    reps = [m["name"] for m in session.ws.members() if m["role"] == "rep"]
+    assert reps and all(name in panel.missing.text() for name in reps)
+    me = session.ws.name
+    submissions.submit(session.ws, 120000, 180000, "two big renewals")
+    submissions.adjust(session.ws, reps[0], 50000, 70000, "haircut")
+    wait(qtbot, lambda: me in _cells(panel) and _cells(panel)[reps[0]][3] != "—")
+    mine, adjusted = _cells(panel)[me], _cells(panel)[reps[0]]
+    assert mine[1] == "120,000 / 180,000", mine
+    assert adjusted[3].endswith(f"by {me}") and adjusted[1] == "—"  # the rep's own: none
+    assert reps[0] in panel.missing.text() and me not in panel.missing.text()
+    assert window.last_error == ""
