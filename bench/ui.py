@@ -13,6 +13,11 @@ Prints, for a profile of 10,000 opportunities (offscreen Qt, so no display is ne
   batch, and ``longest_stall_ms``, the longest gap of a 2 ms timer during it (target < 50 ms).
 * ``keystroke_ms``: in the document editor, from a key press to the repainted editor
   (median and worst of 200 keys in a 20,000-character document; target < 16 ms).
+* ``remote_text_*_ms``, ``remote_key_*_ms``: how the editor learns what a teammate changed in
+  that document (a word typed in the middle and a line appended at the end; one keystroke),
+  as another Workspace writes them: the editor's path, ``text_patches`` of the mirror and the
+  new text (``difflib``), and automerge's ``Document.diff`` between the heads before and
+  after, in the same run (median of 30 each).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("BULLPEN_PASSPHRASE", "bench")
@@ -206,6 +212,52 @@ def in_process(home: Path, rounds: int) -> dict[str, float]:
     }
 
 
+def remote_text(home: Path, rounds: int = 30) -> dict[str, float]:
+    """Both ways of finding a teammate's edits in the 20k-character document (no Qt): a word
+    in the middle and a line at the end (``remote_text_*``), and one keystroke
+    (``remote_key_*``)."""
+    from bullpen.app.documents.text_mirror import text_patches
+    from bullpen.app.workspace import Workspace
+    from bullpen.crdt.schema import text_doc_id
+
+    ws, other = Workspace.open(home), Workspace.open(home)
+    rid = next(d["id"] for d in ws.list("document") if d["title"] == "Long proposal")
+    doc_id = text_doc_id(rid)
+
+    def both_ways(edit: Any) -> tuple[float, float]:
+        mirror, before = ws.document(rid)["text"], ws.heads(doc_id)
+        edit(len(mirror))
+        ws.refresh()
+        text, after, doc = ws.document(rid)["text"], ws.heads(doc_id), ws.doc(doc_id)
+        start = time.perf_counter()
+        patches = text_patches(mirror, text)
+        ours = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        diff = doc.diff(before, after)
+        theirs = (time.perf_counter() - start) * 1000
+        if not patches or not diff:
+            raise SystemExit("the teammate's edit was not seen")
+        return ours, theirs
+
+    def word_and_line(n: int) -> Any:
+        def edit(size: int) -> None:
+            word = f"word{n} "
+            other.edit_document(rid, splice=(size // 2, 0, word))
+            other.edit_document(rid, splice=(size + len(word), 0, f"\nline {n}"))
+        return edit
+
+    texts = [both_ways(word_and_line(n)) for n in range(rounds)]
+    keys = [both_ways(lambda size: other.edit_document(rid, splice=(size // 3, 0, "k")))
+            for _ in range(rounds)]
+    other.close()
+    ws.close()
+    out = {}
+    for name, pairs in (("remote_text", texts), ("remote_key", keys)):
+        out[f"{name}_difflib_ms"] = round(statistics.median(p[0] for p in pairs), 3)
+        out[f"{name}_automerge_diff_ms"] = round(statistics.median(p[1] for p in pairs), 3)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--opportunities", type=int, default=10_000)
@@ -218,6 +270,7 @@ def main() -> int:
               f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
         results = cold_start(home, 1 if args.quick else 3)
         results.update(in_process(home, 3 if args.quick else 10))
+        results.update(remote_text(home))
     results["opportunities"] = args.opportunities
     print(json.dumps(results, indent=2))
     for key, target in TARGETS.items():

@@ -9,19 +9,21 @@ outside them stay. Marks are kept as the workspace reports them (``{"start", "en
 "value"}``) and moved through splices with :func:`shift_position`.
 
 Why difflib and not automerge's ``Document.diff(before_heads, after_heads)``, measured in
-``bench/ui.py`` (``remote_text_*``, bench/RESULTS.md, desktop app section):
+``bench/ui.py`` (``remote_text_*``; bench/RESULTS.md, the desktop app section):
 
-* it is slower: on the benchmark's 20,000-character document one remote change takes
-  1.8-3.6 ms to diff there, against 0.03-0.3 ms here (the diff walks the document's
-  operations; the prefix/suffix search here is a few C-level slice comparisons);
+* it is slower: a teammate's word in the middle and line at the end of the benchmark's
+  20,000-character document take 1.9-5.9 ms to diff there (median of 30, per run), against
+  0.6 ms here; one keystroke 1.8-2.6 ms against 0.35 ms;
 * in automerge 1.0.0rc1 (the pinned version) its ``Patch`` objects have no Python fields, only
   a Rust debug ``repr``: the splices would have to be parsed out of that text;
 * the mirror is not the text at any set of heads once a local write and a remote change
   interleave (our change is built on the remote one, which the mirror has not shown yet), so a
   diff between heads would still need this path as the fallback.
 
-The two differ only where the text alone is ambiguous (typing "a" into "aaa" is one insertion,
-whose position a text diff has to choose); the patched editor shows the same text either way.
+What it would do better: its splices are the edits as made. Here, where the text alone is
+ambiguous (typing "a" into "aaa"), a position is chosen, and two edits far apart on one long
+line (no line break between them) come out as one splice over everything in between, whose
+styles are then redrawn from the stored marks. The text shown is the same either way.
 
 A table is stored as tab-separated lines between two line breaks, under a ``table`` mark
 (``"\\na\\tb\\nc\\td\\n"``), so other tools and older clients still read a legible grid;
