@@ -39,7 +39,9 @@ from .ports import LocalWorkspace
 log = logging.getLogger("bullpen.sync")
 
 POLL_INTERVAL = 0.05  # without file notifications
-SETTLE = (0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0)  # pauses between looks after a write
+# Pauses between looks after a write: every 20 ms at most while a commit's disk write usually
+# lasts (so it is seen as soon as polling every 50 ms saw it, or sooner), then growing.
+SETTLE = (0.005, 0.01, 0.01, 0.02, 0.02, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 MIN_GAP = 0.01  # between two looks while writes keep coming
 SAFETY_INTERVAL = 5.0  # with file notifications: look anyway this often
 
