@@ -199,6 +199,7 @@ class Node:
                         nursery.start_soon(self.blob_retry.run)
                         nursery.start_soon(self._run_commands)
                         nursery.start_soon(self.gate.run)
+                        nursery.start_soon(self.relays.run)
                         if self.publish:
                             nursery.start_soon(self.publisher.run)
                         await self.reach.learn_checked(list(known.values()))

@@ -55,8 +55,9 @@ from libp2p.relay.circuit_v2.resources import RelayLimits as LibLimits
 from .gate import accepting_elsewhere, reset
 from .peers import short_id
 from .reach import TEAMMATES  # the roles a relay serves (see above)
-from .relay_client import RelayClient, circuit_addr, is_circuit
+from .relay_client import RelayClient, circuit_addr, is_circuit, relayed_by
 from .relay_limits import CircuitCount, RelayLimits
+from .relay_punch import run_hole_punching
 
 if TYPE_CHECKING:
     from .link import Link
@@ -98,6 +99,12 @@ class Relays:
 
         host.set_stream_handler(STOP_PROTOCOL, guard(stop))
 
+    async def run(self) -> None:
+        """While the node runs: try to move relayed teammates onto direct connections (hole
+        punching, ``relay_punch.py``), on nodes that advertise themselves."""
+        if self.node.advertise:
+            await run_hole_punching(self.node.host, self.node.gate.guard, self.is_teammate)
+
     def is_teammate_now(self, peer_id: str) -> bool:
         """Blocking (reads the membership): is ``peer_id`` a current manager or rep?"""
         policy = self.node.policy
@@ -112,6 +119,9 @@ class Relays:
 
     def opened(self, link: Link) -> None:
         """A sync link is up: if its peer relays for us, keep a reservation with it."""
+        via = relayed_by(link.stream, self.node.peer_id)
+        log.info("link to %s is %s", link.short, "direct" if via is None
+                 else f"relayed by {short_id(via)}" if via else "relayed")
         if self.node.advertise:
             self.client.opened(link)
 

@@ -75,6 +75,21 @@ def split_circuit(addr: str) -> tuple[str, str, str]:
     return relay_at, relay_id, tail[5:]
 
 
+def relayed_by(stream: Any, own_id: str) -> str | None:
+    """When ``stream`` runs over a relayed connection, the relay's peer id ("" when we are
+    the destination: libp2p 0.8.1 names us in place of the relay there); None when direct."""
+    try:
+        addrs = [str(a) for a in stream.muxed_conn.get_transport_addresses() or []]
+    except Exception:
+        return None
+    for addr in addrs:
+        if is_circuit(addr):
+            with contextlib.suppress(RelayError):
+                relay = split_circuit(addr)[1]
+                return "" if relay == own_id else relay
+    return None
+
+
 def status_name(code: int) -> str:
     """A relay status as words, for one-line errors."""
     try:
