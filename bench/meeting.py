@@ -15,7 +15,11 @@
    burst (what TCP does after a loss), and random jitter of 0-60 ms; envelope correlation of
    what was heard with what was said, and the delay.
 
-    python bench/meeting.py [--participants N] [--quick]
+3. ``--netem`` (root): 1a again with every participant in its own network namespace, linked
+   by the torture suite's emulation (``bench/torture/netlab.py``) at 20 ms each way, without
+   and with 5% loss each way: what yamux over TCP does to real-time audio under loss.
+
+    python bench/meeting.py [--participants N] [--quick] [--netem]
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ import tempfile
 import threading
 import time
 import wave
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -87,16 +93,27 @@ def pcm(path: Path) -> bytes:
 
 
 class Meet:
-    def __init__(self, home: Path, *args: str) -> None:
-        env = {"BULLPEN_PASSPHRASE": PHRASE, "PATH": "/usr/bin:/bin"}
+    """A ``bullpen meet`` process, in the network namespace ``prefix`` enters, listening on
+    ``host``."""
+
+    def __init__(self, home: Path, *args: str, prefix: Sequence[str] = (),
+                 host: str = "127.0.0.1") -> None:
+        env = {"BULLPEN_PASSPHRASE": PHRASE, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bullpen.cli", "--home", str(home), "meet", *args,
-             "--listen", "/ip4/127.0.0.1/tcp/0"], stdin=subprocess.PIPE,
+            [*prefix, sys.executable, "-m", "bullpen.cli", "--home", str(home), "meet", *args,
+             "--listen", f"/ip4/{host}/tcp/0"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         self.lines: list[str] = []
         self._cond = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
         self.ps = psutil.Process(self.proc.pid)
+
+    def python(self) -> psutil.Process:
+        """The Python process itself (under ``ip netns exec``, its child)."""
+        if self.ps.name().startswith("python"):
+            return self.ps
+        children = self.ps.children()
+        return children[0] if children else self.ps
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -117,34 +134,40 @@ class Meet:
         return next(x for x in self.lines if x.startswith(prefix))
 
     def cpu(self) -> float:
-        times = self.ps.cpu_times()
+        times = self.python().cpu_times()
         return times.user + times.system
 
-    def leave(self) -> dict:
+    def leave(self) -> None:
         if self.proc.poll() is None:
             assert self.proc.stdin is not None
             self.proc.stdin.write("leave\n")
             self.proc.stdin.flush()
         self.proc.wait(60)
-        return json.loads(self.line("summary ").split(" ", 1)[1])
+        self.summary = json.loads(self.line("summary ").split(" ", 1)[1])
 
 
 def started(meet: Meet) -> float:
     return float(meet.line("audio started at ").rsplit(" ", 1)[1])
 
 
-def run_meeting(homes: list[Path], tmp: Path, talkers: int) -> dict:
+def run_meeting(homes: list[Path], tmp: Path, talkers: int, lab: Any = None) -> dict:
     """One meeting: the host and the listeners join first, then ``talkers`` participants
-    join playing a sentence each. Returns delays, matches and CPU."""
+    join playing a sentence each; each participant in a namespace of ``lab`` if given.
+    Returns delays, matches and CPU."""
     files = [speech(tmp / f"s{i}.wav", SENTENCES[i % len(SENTENCES)]) for i in range(talkers)]
-    host = Meet(homes[0], "start", "--title", "Bench", "--record", str(tmp / "r0.wav"))
+
+    def where(i: int) -> dict:
+        return {"prefix": lab.prefix(i), "host": lab.host(i)} if lab is not None else {}
+
+    host = Meet(homes[0], "start", "--title", "Bench", "--record", str(tmp / "r0.wav"),
+                **where(0))
     meeting = host.line("")
-    listeners = [Meet(home, "join", meeting, "--record", str(tmp / f"r{i}.wav"))
+    listeners = [Meet(home, "join", meeting, "--record", str(tmp / f"r{i}.wav"), **where(i))
                  for i, home in enumerate(homes[talkers + 1:], talkers + 1)]
     for meet in listeners:
         meet.line("audio started at ")
-    talking = [Meet(home, "join", meeting, "--audio-in", str(path))
-               for home, path in zip(homes[1:talkers + 1], files, strict=True)]
+    talking = [Meet(home, "join", meeting, "--audio-in", str(path), **where(i))
+               for i, (home, path) in enumerate(zip(homes[1:talkers + 1], files, strict=True), 1)]
     spoken_at = [started(meet) for meet in talking]
     everyone = [host, *listeners, *talking]
     before = {m.proc.pid: m.cpu() for m in everyone}
@@ -155,7 +178,8 @@ def run_meeting(homes: list[Path], tmp: Path, talkers: int) -> dict:
     time.sleep(1.5)  # the rest of the speech and the jitter buffers' tail
     for meet in [*talking, *listeners, host]:
         meet.leave()
-    result: dict = {"cpu": cpu, "delays": [], "matches": []}
+    result: dict = {"cpu": cpu, "delays": [], "matches": [],
+                    "heard": [m.summary for m in [host, *listeners]]}
     if talkers == 1:
         said = pcm(files[0])
         for i, listener in [(0, host), *enumerate(listeners, talkers + 1)]:
@@ -198,7 +222,8 @@ def lossy_call(said: bytes, *, loss: float = 0.0, outage: tuple[int, int] | None
     pending: dict[int, list[bytes]] = {}
     tick = 0
     out: list[bytes] = []
-    talker = Engine(_Frames(said), audio.NullSink(), out.append, lambda *e: None)
+    talker = Engine(_Frames(said), audio.NullSink(), out.append, lambda *e: None,
+                    clock=lambda: tick * 0.02)
     sink = _Sink()
     listener = Engine(None, sink, lambda f: None, lambda *e: None, clock=lambda: tick * 0.02)
     roster = {0: "talker", 1: "listener"}
@@ -224,28 +249,62 @@ def lossy_call(said: bytes, *, loss: float = 0.0, outage: tuple[int, int] | None
             "target_ms": listener.remotes[0].buffer.target * 20}
 
 
+def report(result: dict) -> None:
+    delays = sorted(d * 1000 for d in result["delays"])
+    print(f"mouth-to-ear delay ms (per listener): {', '.join(f'{d:.0f}' for d in delays)}"
+          f"; median {statistics.median(delays):.0f}, max {max(delays):.0f}")
+    print(f"envelope correlation: min {min(result['matches']):.3f}")
+    heard = [h for summary in result["heard"] for h in summary["heard"].values()
+             if h["received"]]
+    print("listeners' jitter buffers: " + "; ".join(
+        f"target {h['target_ms']} ms, FEC {h['fec']}, concealed {h['concealed']}, "
+        f"late/skipped {h['late'] + h['skipped']}" for h in heard))
+    print(f"CPU per participant (% of one core): "
+          f"{', '.join(f'{c * 100:.1f}' for c in result['cpu'])}")
+
+
+def netem(homes: list[Path], tmp: Path) -> None:
+    """The one-talker meeting with every participant in its own network namespace, through
+    the torture suite's links (kernel netem or the userspace TUN emulator), at 20 ms each way
+    (40 ms round trip, the issue's condition), without and with 5% loss each way."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from torture.netlab import NetnsLab
+
+    lab = NetnsLab()
+    try:
+        for i in range(len(homes)):
+            lab.add(i)
+        for loss in (0.0, 0.05):
+            lab.links.delay_s, lab.links.loss = 0.020, loss  # type: ignore[union-attr]
+            lab.netem_on = False
+            lab.netem(True)
+            print(f"== {len(homes)} participants in namespaces ({lab.emulation}), 20 ms each "
+                  f"way, {loss:.0%} loss each way, one talker")
+            report(run_meeting(homes, tmp, 1, lab))
+    finally:
+        lab.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--participants", type=int, default=6)
     parser.add_argument("--quick", action="store_true", help="skip the all-talk run")
+    parser.add_argument("--netem", action="store_true",
+                        help="also run in network namespaces with delay and loss (root)")
     args = parser.parse_args()
     n = max(2, min(args.participants, len(NAMES)))
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         homes = profiles(tmp / "profiles", n)
         print(f"== {n} participants in separate processes on 127.0.0.1, one talker")
-        one = run_meeting(homes, tmp, 1)
-        delays = sorted(d * 1000 for d in one["delays"])
-        print(f"mouth-to-ear delay ms (per listener): {', '.join(f'{d:.0f}' for d in delays)}"
-              f"; median {statistics.median(delays):.0f}, max {max(delays):.0f}")
-        print(f"envelope correlation: min {min(one['matches']):.3f}")
-        print(f"CPU per participant (% of one core): "
-              f"{', '.join(f'{c * 100:.1f}' for c in one['cpu'])}")
+        report(run_meeting(homes, tmp, 1))
         if not args.quick:
             print(f"== {n} participants, all talking at once")
             talk = run_meeting(homes, tmp, n - 1)
             print(f"CPU per participant (% of one core): "
                   f"{', '.join(f'{c * 100:.1f}' for c in talk['cpu'])}")
+        if args.netem:
+            netem(homes, tmp)
         said = pcm(speech(tmp / "loss.wav", SENTENCES[0]))
     print("== loss and jitter, in process (one tick of transit, real Opus)")
     cases = [("clean", {}), ("2% random loss", {"loss": 0.02}),

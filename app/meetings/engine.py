@@ -121,7 +121,7 @@ class Engine:
         self.sink.write(audio.mix(heard))
 
     def _hear(self, remote: Remote) -> bytes | None:
-        play = remote.buffer.pop()
+        play = remote.buffer.pop(self.clock())
         if play.kind == mj.SILENCE:
             pcm = None
         elif play.kind == mj.AUDIO:
