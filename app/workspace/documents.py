@@ -52,6 +52,7 @@ class Documents(Members):
     ) -> ChangeSet:
         """One editing step: a splice (pos, delete, insert), a whole new text, or a style."""
         rid = self.get(record_id)["id"]
+        self.check_room_open((self.index.doc_of(rid) or ("", ""))[1])
 
         def edit(tx: Any) -> set[str]:
             body = textdoc.body(tx)

@@ -17,7 +17,7 @@ from typing import Any
 
 from automerge.core import ScalarType
 
-from bullpen.app.members.authz import require_manager
+from bullpen.app.members.authz import NotAllowed, require_manager, room_owner
 from bullpen.app.storage.replica import Replica
 from bullpen.app.workspace.types import ChangeSet, WorkspaceError, new_id, new_ids, now_iso, present
 from bullpen.crdt import records as rec
@@ -196,11 +196,29 @@ class Records(Replica):
     def _write_record(
         self, doc_id: str, kind: str, rid: str, values: dict[str, Any], *, new: bool
     ) -> ChangeSet:
+        self.check_room_open(doc_id, rid)
+
         def put(tx: Any) -> set[str]:
             self._put_record(tx, kind, rid, values, new)
             return {rid}
 
         return self._write(doc_id, put)
+
+    def check_room_open(self, doc_id: str, record_id: str | None = None) -> None:
+        """A closed deal room is read-only but for its owner's changes to the room itself
+        (reopening) and a manager's (app/members/authz.py): say so before writing a change
+        every peer would refuse. ``doc_id`` is the room's document."""
+        prefix = space_doc_id("")
+        if not doc_id.startswith(prefix) or self.role() == "manager":
+            return
+        doc = self.doc(doc_id)
+        room = rec.read_record(doc, rec.container(doc, rec.RECORDS), doc_id[len(prefix):])
+        if not room or room.get("closed") is not True:
+            return
+        if record_id == doc_id[len(prefix):] and room_owner(room) == self.peer_id:
+            return
+        raise NotAllowed(f"the deal room {room.get('title')!r} is closed: its owner or a "
+                         f"manager can reopen it")
 
     def _check_links(self, kind: str, values: dict[str, Any]) -> None:
         if kind == "post" and "topic_id" in values:
