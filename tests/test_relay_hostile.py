@@ -3,10 +3,11 @@
 The relay (Rel, ``bullpen serve --relay``) and the member behind it (Bob, who keeps a
 reservation there) are real processes; the attackers are raw libp2p hosts in this process, each
 with its own key: a stranger (a valid libp2p peer, no member), a guest (a customer admitted to a
-deal room) and a rep (Cat) whose modified client sends any relay message. Each asks the relay
-for what it may not have, and a rep's ordinary requests are the control (they succeed, so a
-broken attacker cannot pass for a refusal). The limits are tested against an in-process relay
-node with small limits and two member hosts at the ends of the circuits.
+deal room) and a rep (Cat) whose modified client sends any relay message; the stranger and the
+guest also pose as a relay to Bob (a stop stream). Each asks for what it may not have, and a
+rep's ordinary requests are the control (they succeed, so a broken attacker cannot pass for a
+refusal; the relay's own stop streams to Bob carry Cat's circuit). The limits are tested
+against an in-process relay node with small limits and two member hosts at the circuits' ends.
 """
 
 from __future__ import annotations
@@ -79,20 +80,35 @@ def peer_bytes(peer_id: str) -> bytes:
     return ID.from_base58(peer_id).to_bytes()
 
 
-async def ask(host: Any, relay_addr: str, msg: HopMessage) -> int | str:
-    """Send one hop message to the relay: the status it answers, or :data:`HUNG_UP`."""
-    relay = info_from_p2p_addr(Multiaddr(relay_addr))
+async def exchange(host: Any, addr: str, protocol: Any, msg: Any, reply_type: Any) -> Any:
+    """Open ``protocol`` to ``addr``, send ``msg``, read one ``reply_type``: the reply, or
+    :data:`HUNG_UP` when the peer reset the stream or dropped the connection unanswered."""
+    peer = info_from_p2p_addr(Multiaddr(addr))
     try:
-        await host.connect(relay)
-        stream = await host.new_stream(relay.peer_id, [HOP_PROTOCOL])
+        await host.connect(peer)
+        stream = await host.new_stream(peer.peer_id, [protocol])
         with trio.fail_after(10):
             await write_delimited_msg(stream, msg)
-            reply = await read_delimited_msg(stream, HopMessage)
+            return await read_delimited_msg(stream, reply_type)
     except trio.TooSlowError:
         raise
     except Exception:
         return HUNG_UP
-    return StatusCode(reply.status)
+
+
+async def ask(host: Any, relay_addr: str, msg: HopMessage) -> StatusCode | str:
+    """One hop request to the relay: the status it answers, or :data:`HUNG_UP`."""
+    reply = await exchange(host, relay_addr, HOP_PROTOCOL, msg, HopMessage)
+    return reply if reply == HUNG_UP else StatusCode(reply.status)
+
+
+async def stop_to(host: Any, addr: str) -> StatusCode | str:
+    """Pose as a relay to ``addr``: a stop CONNECT from a made-up peer."""
+    made_up = ID.from_pubkey(create_new_key_pair().public_key).to_bytes()
+    reply = await exchange(host, addr, STOP_PROTOCOL,
+                           StopMessage(type=StopMessage.CONNECT, peer=CircuitPeer(id=made_up)),
+                           StopMessage)
+    return reply if reply == HUNG_UP else StatusCode(reply.status)
 
 
 def reserve(as_peer: str | None = None) -> HopMessage:
@@ -152,25 +168,6 @@ def test_strangers_guests_and_reps_cannot_misuse_a_relay(tmp_path: Path) -> None
         ("cat", "circuit to Gus"): StatusCode.PERMISSION_DENIED,
         ("cat", "circuit to stranger"): StatusCode.PERMISSION_DENIED,
     }
-
-
-async def stop_to(host: Any, addr: str) -> int | str:
-    """Pose as a relay to ``addr``: a stop CONNECT from a made-up peer. The status, or
-    :data:`HUNG_UP`."""
-    target = info_from_p2p_addr(Multiaddr(addr))
-    try:
-        await host.connect(target)
-        stream = await host.new_stream(target.peer_id, [STOP_PROTOCOL])
-        with trio.fail_after(10):
-            await write_delimited_msg(stream, StopMessage(
-                type=StopMessage.CONNECT,
-                peer=CircuitPeer(id=ID.from_pubkey(create_new_key_pair().public_key).to_bytes())))
-            reply = await read_delimited_msg(stream, StopMessage)
-    except trio.TooSlowError:
-        raise
-    except Exception:
-        return HUNG_UP
-    return StatusCode(reply.status)
 
 
 # ----- limits ---------------------------------------------------------------------------------
