@@ -106,6 +106,14 @@ def open_ws(args: argparse.Namespace) -> Workspace:
     return Workspace.open(args.home, ask=ask_passphrase)
 
 
+def read_text_file(path: str | Path) -> str:
+    """A UTF-8 text file's content, or a one-line error naming the file."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"{path}: cannot read ({exc})") from None
+
+
 def add_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 

@@ -7,9 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bullpen.app.fields import ValidationError
-
-from .common import add_json, emit, open_ws, table
+from .common import add_json, emit, open_ws, read_text_file, table
 
 
 def cmd_topic(args: argparse.Namespace) -> int:
@@ -84,12 +82,7 @@ def cmd_resource(args: argparse.Namespace) -> int:
 def cmd_doc(args: argparse.Namespace) -> int:
     ws = open_ws(args)
     if args.action == "new":
-        text = ""
-        if args.file:
-            try:
-                text = Path(args.file).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ValidationError(f"{args.file}: cannot read ({exc})") from None
+        text = read_text_file(args.file) if args.file else ""
         print(ws.new_document(args.title, text))
     elif args.action == "show":
         document = ws.document(args.id)

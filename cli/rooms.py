@@ -13,7 +13,15 @@ from typing import Any
 
 from bullpen.app.fields import ValidationError
 
-from .common import add_json, emit, kept_addrs, listening_addrs, open_ws, table
+from .common import (
+    add_json,
+    emit,
+    kept_addrs,
+    listening_addrs,
+    open_ws,
+    read_text_file,
+    table,
+)
 
 
 def _add(ws: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -30,7 +38,7 @@ def _add(ws: Any, args: argparse.Namespace) -> dict[str, Any]:
     what = given[0]
     if what == "doc":
         made = rooms.share_document(ws, args.room, title=args.doc or None, copy_of=args.copy,
-                                    text=args.text_file.read_text() if args.text_file else "")
+                                    text=read_text_file(args.text_file) if args.text_file else "")
     elif what in ("file", "copy_file"):
         made = rooms.share_file(ws, args.room, args.file, copy_of=args.copy_file)
     elif what == "discussion":
