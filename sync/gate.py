@@ -135,6 +135,7 @@ class Gate:
         self.is_member = is_member
         self._entries: set[_Entry] = set()  # every open connection
         self._unadmitted: set[_Entry] = set()
+        self._sweep = trio.Event()  # set when a connection is unadmitted: the sweep has work
         self._peerstore: Any = None
 
     def security_options(self, key_pair: Any) -> dict[TProtocol, Any]:
@@ -178,8 +179,12 @@ class Gate:
         entry = _Entry(peer_id, secure, admitted)
         self._entries.add(entry)
         if not admitted:
-            self._unadmitted.add(entry)
+            self._unadmit(entry)
         return Metered(secure, self, entry)
+
+    def _unadmit(self, entry: _Entry) -> None:
+        self._unadmitted.add(entry)
+        self._sweep.set()
 
     def forget(self, entry: _Entry) -> None:
         """The connection ended: nothing of an unadmitted peer is kept (libp2p's peerstore
@@ -211,7 +216,7 @@ class Gate:
         elif entry.admitted:  # removed since: unadmitted again, on a fresh deadline
             entry.admitted, entry.received = False, 0
             entry.deadline = trio.current_time() + HANDSHAKE_TIMEOUT
-            self._unadmitted.add(entry)
+            self._unadmit(entry)
 
     async def admitted(self, stream: Any, refusal: bytes = b"") -> bool:
         """Is the stream's peer a current member? Checked afresh (a member may have been added
@@ -276,8 +281,12 @@ class Gate:
                 self._set_admitted(entry, False)
 
     async def run(self) -> None:
-        """Hang up on connections that did not prove membership in time."""
+        """Hang up on connections that did not prove membership in time (asleep while
+        there are none: an idle node does nothing)."""
         while True:
+            if not self._unadmitted:
+                self._sweep = trio.Event()
+                await self._sweep.wait()
             await trio.sleep(SWEEP_INTERVAL)
             now = trio.current_time()
             for entry in [e for e in self._unadmitted if e.deadline <= now and not e.joins]:
