@@ -21,10 +21,16 @@ from typing import Any
 
 from bullpen.app.members.access import author_of
 from bullpen.app.members.invites import InviteAdmission, create_invite, parse_invite
-from bullpen.app.rooms.rooms import require_manage, require_member, require_open, room
+from bullpen.app.rooms.rooms import (
+    contents,
+    require_manage,
+    require_member,
+    require_open,
+    room,
+)
 from bullpen.app.workspace import Workspace
 from bullpen.crdt import records as rec
-from bullpen.crdt.schema import ValidationError, space_doc_id
+from bullpen.crdt.schema import ValidationError, space_doc_id, text_doc_id
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -131,19 +137,24 @@ def _last_seen(ws: Workspace) -> dict[str, str | None]:
 
 def _last_writes(ws: Workspace, room_id: str) -> dict[str, tuple[str | None, int]]:
     """Peer id -> (newest ``_updated_at`` of a change it made to the room's records, how
-    many changes), read from the room document's changes."""
+    many changes it made to the room and its texts), read from their documents' changes
+    (a text's edits carry no time of their own)."""
     out: dict[str, tuple[str | None, int]] = {}
+    texts = [text_doc_id(d["id"]) for d in contents(ws, room_id)["document"]]
     with ws.lock:
-        doc = ws.doc(space_doc_id(room_id))
-        records, touched = rec.container(doc, rec.RECORDS), rec.container(doc, rec.TOUCHED)
-        for change in doc.get_changes([]):
-            author = author_of(change.actor_id)
-            if author is None:
-                continue
-            last, count = out.get(author, (None, 0))
-            for rid in rec.touched_by(doc, touched, change) or []:
-                at = (rec.read_record(doc, records, rid, [change.hash]) or {}).get("_updated_at")
-                if isinstance(at, str) and (last is None or at > last):
-                    last = at
-            out[author] = (last, count + 1)
+        for doc_id in (space_doc_id(room_id), *texts):
+            doc = ws.doc(doc_id)
+            records = rec.container(doc, rec.RECORDS) if doc_id not in texts else None
+            touched = rec.container(doc, rec.TOUCHED)
+            for change in doc.get_changes([]):
+                author = author_of(change.actor_id)
+                if author is None:
+                    continue
+                last, count = out.get(author, (None, 0))
+                for rid in (rec.touched_by(doc, touched, change) or []) if records else []:
+                    at = (rec.read_record(doc, records, rid, [change.hash]) or {}).get(
+                        "_updated_at")
+                    if isinstance(at, str) and (last is None or at > last):
+                        last = at
+                out[author] = (last, count + 1)
     return out
