@@ -54,6 +54,18 @@ def _add(ws: Any, args: argparse.Namespace) -> dict[str, Any]:
     return {"id": made}
 
 
+def _email(ws: Any, args: argparse.Namespace) -> str:
+    """``--email``, or the first address of the ``--contact`` record."""
+    if (args.email is None) == (args.contact is None):
+        raise ValidationError("room invite: give --email or --contact")
+    if args.email is not None:
+        return args.email
+    contact = ws.get(args.contact)
+    if contact["kind"] != "contact" or not contact.get("emails"):
+        raise ValidationError(f"{args.contact} is not a contact with an email address")
+    return contact["emails"][0]
+
+
 def _show(ws: Any, room_id: str) -> dict[str, Any]:
     from bullpen.app.rooms import guests, rooms
 
@@ -116,7 +128,7 @@ def cmd_room(args: argparse.Namespace) -> int:
         elif action == "invite":
             addrs = ([invite_addr(a, ws.peer_id) for a in args.addr or []]
                      or listening_addrs(ws) or kept_addrs(ws))
-            data = guests.invite_guest(ws, args.room, args.email,
+            data = guests.invite_guest(ws, args.room, _email(ws, args),
                                        parse_duration(args.expires), addrs)
             emit(args, data, data["code"] if addrs else data["code"] + (
                 "\n(no address in the code: start `bullpen serve` first, or give --addr)"))
@@ -179,7 +191,8 @@ def register(sub: Any) -> None:
     add_json(a)
     a = actions.add_parser("invite", help="a one-time guest invite code for the room")
     a.add_argument("room")
-    a.add_argument("--email", required=True, help="the customer contact's email address")
+    a.add_argument("--email", help="the customer contact's email address")
+    a.add_argument("--contact", help="or a contact record (id or prefix): its first email")
     a.add_argument("--expires", default="7d", help="how long it stays valid (30m, 24h, 7d)")
     a.add_argument("--addr", action="append", help="an address to put in the code")
     add_json(a)

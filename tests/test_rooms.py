@@ -151,6 +151,11 @@ def test_the_cli_is_scriptable_and_refuses_in_one_line(capsys, tmp_path):
         w.close()
     code, out, _ = run(homes["Dana"], ["room", "list", "--json"], capsys)
     assert code == 0 and '"state": "open"' in out and room in out
+    code, ann, _ = run(homes["Dana"], ["contact", "add", "--name", "Ann Lee", "--emails",
+                                       "ann@initech.example"], capsys)
+    code, out, _ = run(homes["Dana"], ["room", "invite", room, "--contact", ann, "--json"],
+                       capsys)
+    assert code == 0 and '"email": "ann@initech.example"' in out and "BP1-" in out
     refusals = [
         ("Carl", ["room", "create", "Mine"], "managers and reps"),
         ("Carl", ["room", "invite", room, "--email", "x@example.com"], "managers and reps"),
@@ -160,6 +165,8 @@ def test_the_cli_is_scriptable_and_refuses_in_one_line(capsys, tmp_path):
         ("Dana", ["room", "invite", room, "--email", "not-an-address"], "email"),
         ("Dana", ["room", "revoke", room, "Nobody"], "Nobody"),
         ("Dana", ["room", "reopen", room], "is open"),
+        ("Dana", ["room", "invite", room], "--email or --contact"),
+        ("Dana", ["room", "invite", room, "--contact", room], "not a contact"),
     ]
     for who, argv, needle in refusals:
         code, _, err = run(homes[who], argv, capsys)
