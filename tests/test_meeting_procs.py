@@ -178,3 +178,17 @@ def test_a_stranger_and_a_guest_are_refused(office: dict[str, Path]) -> None:
         assert not any(line.startswith("joined ") for line in dana.lines), dana.output()
     finally:
         dana.kill()
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["join", "garbage"], "not a meeting id"),
+    (["start", "--audio-in", "/nonexistent.wav"], "cannot read audio from /nonexistent.wav"),
+    (["start", "--record", "/nonexistent/heard.wav"], "cannot write /nonexistent/heard.wav"),
+    (["start", "--duration", "-1"], "--duration: must be a positive number"),
+])
+def test_bad_input_is_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
+    home = make_profiles(tmp_path, ["Dana"])[0]
+    proc = subprocess.run(command(home, "meet", *args, "--listen", LOOPBACK), capture_output=True,
+                          text=True, env=env(), timeout=120)
+    assert proc.returncode in (1, 2) and needle in proc.stderr, proc
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr

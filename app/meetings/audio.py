@@ -123,9 +123,10 @@ class WavSink:
 
     def __init__(self, path: Path) -> None:
         try:
-            self._wav = wave.open(str(path), "wb")  # noqa: SIM115 (open for the whole call)
+            self._file = path.open("wb")  # noqa: SIM115 (open for the whole call)
         except OSError as exc:
             raise AudioFileError(f"cannot write {path}: {exc.strerror or exc}") from None
+        self._wav = wave.open(self._file, "wb")  # noqa: SIM115
         self._wav.setnchannels(1)
         self._wav.setsampwidth(2)
         self._wav.setframerate(RATE)
@@ -135,6 +136,7 @@ class WavSink:
 
     def close(self) -> None:
         self._wav.close()
+        self._file.close()
 
 
 class NullSink:
