@@ -129,6 +129,12 @@ def write_commands(role: str, ids: dict[str, str], base: Path) -> list[list[str]
          "/ip4/127.0.0.1/tcp/4001"],
         ["room", "close", "{room}"],
         ["room", "reopen", "{room}"],
+        ["forecast", "submit", "--commit", "1000", "--best-case", "2000", "--period", "2026-Q4"],
+        ["task", "add", f"Follow up ({role})", "--owner", "Ray", "--due", "2026-12-05"],
+        ["task", "add", f"Own task ({role})", "--due", "2026-12-05"],
+        ["task", "edit", "{task}", "--text", "Own task, reworded"],
+        ["task", "done", "{task}"],
+        ["task", "reopen", "{task}"],
     ]
     managers = [
         ["quota", "set", "Eli", "2026-Q4", "300000"],
@@ -139,6 +145,11 @@ def write_commands(role: str, ids: dict[str, str], base: Path) -> list[list[str]
          "Closed Lost:0:omitted"],
         ["invite", "--role", "rep"],
         ["member", "role", ids["ray"], "rep"],
+        ["forecast", "adjust", "Eli", "--commit", "500", "--best-case", "900", "--period",
+         "2026-Q4", "--comment", "haircut"],
+        ["forecast", "adjust", "Dana", "--team", "--commit", "800", "--best-case", "1500",
+         "--period", "2026-Q4"],
+        ["task", "done", "{task_for_ray}"],
     ]
     guest = [
         ["post", ids["room_topic"], "Monday works for us"],
@@ -161,6 +172,8 @@ def test_every_allowed_command_reaches_every_member(office, role, capsys):
             made_ids[argv[0]] = out
         if argv[:2] == ["room", "create"]:
             made_ids["room"] = out
+        if argv[:2] == ["task", "add"]:  # the first is for Ray, the next the runner's own
+            made_ids["task" if "task_for_ray" in made_ids else "task_for_ray"] = out
     synced_everywhere(office)
 
 
@@ -170,6 +183,7 @@ MANAGERS_ONLY = [
     ["forecast", "snapshot", "--period", "2026-Q4"],
     ["stage", "set", "Won:100:closed"],
     ["invite", "--role", "manager"],
+    ["forecast", "adjust", "Eli", "--commit", "1", "--best-case", "2"],
 ]
 
 
@@ -194,6 +208,8 @@ def test_a_rep_gets_a_one_line_refusal_for_manager_commands(office, argv, capsys
      "--close", "2026-12-01"],
     ["announce", "hacked"],
     ["quota", "set", "Eli", "2026-Q4", "1"],
+    ["forecast", "submit", "--commit", "1", "--best-case", "2"],
+    ["task", "add", "hacked"],
 ], ids=lambda a: a[0])
 def test_a_guest_gets_a_one_line_refusal_for_team_commands(office, argv, capsys):
     code, _, err = run(office["homes"]["guest"], argv, capsys)
