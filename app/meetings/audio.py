@@ -15,12 +15,13 @@ who are not silent are mixed).
 from __future__ import annotations
 
 import array
+import importlib
 import math
 import operator
 import sys
 import wave
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from bullpen.app.errors import UserError
 
@@ -80,6 +81,17 @@ def mix(frames: list[bytes]) -> bytes:
     return _frame(array.array("h", acc))
 
 
+def pyav() -> Any:
+    """PyAV, imported by name at run time: the standalone bundle leaves it out for now
+    (FFmpeg would take it about 100 MB over its size limit), and PyInstaller bundles every
+    module it sees imported. In the bundle, ``--audio-in`` says it needs PyAV."""
+    try:
+        return importlib.import_module("av")
+    except ImportError:
+        raise AudioFileError("reading audio files needs PyAV (pip install av); the standalone "
+                             "bundle does not include it yet") from None
+
+
 class FileSource:
     """An audio file as the microphone: decoded and resampled to 48 kHz mono by PyAV
     (FFmpeg), so a WAV at any common rate, mono or stereo, or an Ogg or MP3, all work. The
@@ -89,8 +101,7 @@ class FileSource:
     MAX_SECONDS = 30 * 60
 
     def __init__(self, path: Path) -> None:
-        import av
-
+        av = pyav()
         try:
             with av.open(str(path)) as container:
                 pcm = self._decode(container)
@@ -101,9 +112,7 @@ class FileSource:
         self._frames = iter([pcm[i:i + FRAME_BYTES] for i in range(0, whole, FRAME_BYTES)])
 
     def _decode(self, container: object) -> bytes:
-        import av
-
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
+        resampler = pyav().AudioResampler(format="s16", layout="mono", rate=RATE)
         pcm = bytearray()
         limit = self.MAX_SECONDS * RATE * 2
         stream = container.streams.audio[0]  # type: ignore[attr-defined]

@@ -6,7 +6,8 @@ through PyAV a receiver can neither recover a lost frame from the next packet's 
 ask the decoder to conceal a gap; both are what make a call survive loss. The libopus used
 is the one the PyAV wheel ships (``av.libs``/``.dylibs``; PyAV is a dependency anyway, it
 reads and resamples audio files), else the system's ``libopus``. The handful of entry points
-used here are libopus's stable C API (1.x).
+used here are libopus's stable C API (1.x). PyAV is found, never imported, here (see
+``audio.pyav`` for why the bundle leaves it out).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import ctypes.util
 import functools
 import importlib.util
 from pathlib import Path
+
+from bullpen.app.errors import UserError
 
 RATE = 48_000
 FRAME = 960  # samples in 20 ms at 48 kHz
@@ -34,7 +37,11 @@ _SIGNAL_VOICE = 3001
 
 
 class OpusError(RuntimeError):
-    """libopus refused (no library found, or a call failed)."""
+    """A libopus call failed."""
+
+
+class OpusMissing(UserError):
+    """No libopus here."""
 
 
 def _candidates() -> list[str]:
@@ -60,7 +67,8 @@ def library() -> ctypes.CDLL:
             continue
         _declare(lib)
         return lib
-    raise OpusError("no Opus library found: install PyAV (pip install av) or libopus")
+    raise OpusMissing("meetings need the Opus library: install PyAV (pip install av) or "
+                    "libopus; the standalone bundle does not include it yet")
 
 
 def _declare(lib: ctypes.CDLL) -> None:
