@@ -3,7 +3,7 @@ the process tests cannot see from outside."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 import trio
 from libp2p.peer.id import ID
 
+from bullpen.app.members.access import AccessPolicy
 from bullpen.app.network.node_setup import make_node
 from bullpen.app.workspace import Workspace
 from bullpen.sync.node import Node
@@ -75,3 +76,57 @@ def test_a_closed_circuit_leaves_the_destinations_connection_to_the_relay(team) 
             nursery.cancel_scope.cancel()
 
     trio.run(main)
+
+
+def test_the_relay_forwards_ciphertext_only(team, monkeypatch) -> None:
+    """Every byte the relay forwards between Ann and Bob is recorded: a deal crossed the
+    circuit (the relay itself never syncs deals), and neither its title nor the
+    workspace's appears in what the relay saw."""
+    from bullpen.sync import relay
+
+    seen = bytearray()
+    read, write = relay._Counted.read, relay._Counted.write
+
+    async def reading(self: Any, n: int | None = None) -> bytes:
+        data = await read(self, n)
+        seen.extend(data)
+        return data
+
+    async def writing(self: Any, data: bytes) -> None:
+        seen.extend(data)
+        await write(self, data)
+
+    monkeypatch.setattr(relay._Counted, "read", reading)
+    monkeypatch.setattr(relay._Counted, "write", writing)
+    ann, rel, bob = team
+
+    class NoPipeline(AccessPolicy):  # Rel never syncs deals: they can only cross the circuit
+        def docs_visible_to(self, peer_id: str, doc_ids: Iterable[str]) -> set[str]:
+            return super().docs_visible_to(peer_id, doc_ids) - {"pipeline"}
+
+    na, nb = node(ann), node(bob)
+    nr = node(rel, relay=True, policy=NoPipeline(rel))
+    secret = "Zanzibar secret expansion"
+    before: list[int] = []
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            relay_addr = (await nursery.start(nr.run))[0]
+            await nursery.start(nb.run)
+            await nursery.start(na.run)
+            await nb.dial(relay_addr)
+            await until(lambda: nb.relays.addrs())
+            await na.dial(relay_addr)
+            link = await na.dialer.dial(nb.peer_id, [circuit_addr(nr.peer_id, nb.peer_id)])
+            await until(lambda: link.idle_in_sync)
+            before.append(len(seen))
+            await trio.to_thread.run_sync(lambda: ann.add("opportunity", {
+                "account": "Initech", "title": secret, "amount": 10, "stage": "proposal",
+                "close_date": "2026-12-15"}))
+            await until(lambda: any(o["title"] == secret for o in bob.list("opportunity")))
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    assert len(seen) - before[0] > len(secret)  # the deal crossed the circuit
+    for plain in (secret, "Acme"):
+        assert plain.encode() not in seen
