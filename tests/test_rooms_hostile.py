@@ -72,8 +72,14 @@ def close(office) -> None:
 # ----- guests ----------------------------------------------------------------------------------
 
 
-def test_a_guest_receives_only_its_room(office):
-    policy, carl = AccessPolicy(office["manager"]), office["guest"]
+def test_a_guest_receives_only_its_room(office, tmp_path):
+    dana = office["manager"]
+    path = tmp_path / "globex-prices.pdf"
+    path.write_bytes(b"Globex floor price")
+    sha = dana.get(rooms.share_file(dana, office["other"], path))["sha256"]
+    policy, carl = AccessPolicy(dana), office["guest"]
+    assert not policy.blob_visible(carl.peer_id, sha)
+    assert policy.blob_visible(office["other_guest"].peer_id, sha)
     docs = policy.docs_visible_to(carl.peer_id, office["manager"].doc_ids())
     assert docs == {INDEX_DOC, space(office), f"doc:{office['doc']}"}
     assert set(carl.doc_ids()) <= docs  # what it was given: nothing of the other room
