@@ -42,6 +42,9 @@ def test_forecast_submit_adjust_status(cli: Cli, eli: Cli):
     assert row["key"] == "Eli" and row["submitted"]["commit"] == 35000
     assert row["submitted"]["versions"] == 2 and row["adjusted"]["by"] == "Dana"
     assert call["teams"][0]["final"] == {"commit": 20000.0, "best_case": 40000.0}
+    assert [(h["kind"], h["commit"]) for h in call["history"]] == [
+        ("forecast_submission", 30000), ("forecast_submission", 35000),
+        ("forecast_adjustment", 25000), ("forecast_adjustment", 20000)]
     text = cli.out("forecast", "status", "--period", "2026-Q4")
     assert "35,000.00 / 45,000.00" in text and "25,000.00 / 40,000.00 by Dana" in text
     assert "not submitted: nobody" in text

@@ -133,7 +133,8 @@ def _latest(records: Iterable[Mapping[str, Any]], key: str,
 
 def status(ws: Workspace, period: str | None = None) -> dict[str, Any]:
     """The call for a period: a line per rep, per team and in total, each with submitted,
-    adjusted, computed and final commit and best case, and the reps who have not submitted."""
+    adjusted, computed and final commit and best case, the reps who have not submitted, and
+    every submission and adjustment made (``history``)."""
     span = sales.period_of(period)
     names = sales.author_names(ws)
     records = [r for kind in (SUBMISSION, ADJUSTMENT) for r in ws.list(kind)
@@ -162,6 +163,7 @@ def status(ws: Workspace, period: str | None = None) -> dict[str, Any]:
         "reps": [asdict(r) for r in reps], "teams": [asdict(t) for t in teams],
         "total": asdict(total),
         "not_submitted": [r.key for r in reps if r.submitted is None],
+        "history": history(ws, span.label),
     }  # fmt: skip
 
 
