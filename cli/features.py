@@ -217,6 +217,7 @@ def cmd_notifications(args: argparse.Namespace) -> int:
             count = inbox.mark_read(None if args.all else _int_id(args.id))
             print(f"marked {count} read")
         else:
+            inbox.remind_due()  # my action items due today or overdue
             rows = inbox.list(unread=args.unread)
             emit(args, rows, lambda r: table(
                 [{**n, "new": "" if n["read"] else "•"} for n in r],

@@ -107,6 +107,27 @@ def test_overdue_items_come_first_and_done_ones_are_not_overdue(team):
     assert done["overdue"] is False
 
 
+def test_due_and_overdue_items_remind_their_owner_once(team):
+    eli = team["eli"]
+    today = tasks.add_item(eli, "Chase PO", due="2026-12-01")
+    late = tasks.add_item(eli, "Send deck", due="2026-11-28")
+    qbr = tasks.add_item(eli, "Book QBR", due="2026-12-02")  # not due yet
+    tasks.set_status(eli, tasks.add_item(eli, "Done one", due="2026-11-01")["id"], "done")
+    inbox = NotificationInbox(eli, listen=False)
+    try:
+        fresh = inbox.remind_due(TODAY)
+        assert {(n.record_id, n.title) for n in fresh} == {
+            (today["id"], "Due today"), (late["id"], "Overdue since 2026-11-28")}
+        assert inbox.remind_due(TODAY) == []  # once per item and due date
+        tomorrow = inbox.remind_due(TODAY + dt.timedelta(days=1))  # the others: not again
+        assert [(n.record_id, n.title) for n in tomorrow] == [(qbr["id"], "Due today")]
+        tasks.edit(eli, late["id"], due="2026-11-30")  # moved: reminded of the new date
+        assert [n.title for n in inbox.remind_due(TODAY)] == ["Overdue since 2026-11-30"]
+        assert {n["kind"] for n in inbox.list()} == {"task_due"}
+    finally:
+        inbox.close()
+
+
 def test_a_manager_may_change_anyones_item_and_it_syncs(team):
     dana, eli = team["manager"], team["eli"]
     item = tasks.add_item(eli, "Call Ann", due="2026-12-02")

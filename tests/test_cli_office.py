@@ -81,6 +81,9 @@ def test_task_add_list_done(cli: Cli, eli: Cli):
     assert [t["id"] for t in cli.json("task", "list")] == [soon]
     assert {t["id"] for t in cli.json("task", "list", "--all")} == {late, soon}
     eli.fails("task", "done", soon, needle="only the item's owner or a manager")
+    [reminder] = eli.json("notifications")
+    assert (reminder["kind"], reminder["record_id"]) == ("task_due", late)
+    assert reminder["title"] == "Overdue since 2020-01-06"
     assert eli.out("task", "done", late[:6]) == f"{late} done"
     assert eli.json("task", "list") == []
     assert eli.json("task", "list", "--status", "done")[0]["overdue"] is False

@@ -30,3 +30,19 @@ def test_the_forecast_screen_shows_the_call(qtbot, session) -> None:
     assert adjusted[3].endswith(f"by {me}") and adjusted[1] == "—"  # the rep's own: none
     assert reps[0] in panel.missing.text() and me not in panel.missing.text()
     assert window.last_error == ""
+
+
+def test_the_app_reminds_of_my_overdue_action_items(qtbot, session) -> None:
+    from bullpen.app.sales import action_items
+    from bullpen.ui.notify import Notifier
+
+    item = action_items.add_item(session.ws, "Send Initech the quote", due="2020-01-06")
+    notifier = Notifier(session.ctx, session.window)  # its reminder is posted to this loop
+    try:
+        with qtbot.waitSignal(notifier.notified) as fired:
+            pass
+    finally:
+        notifier.close()
+    [note] = fired.args[0]
+    assert (note.kind, note.record_id) == ("task_due", item["id"])
+    assert note.title == "Overdue since 2020-01-06"

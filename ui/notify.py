@@ -55,6 +55,8 @@ class Notifier(QObject):
             self.tray.setToolTip(f"Bullpen — {ctx.ws.title}")
             self.tray.show()
         ctx.hub.batch.connect(self._on_batch)
+        # my action items due today or overdue, once each (app/sales/action_items.py)
+        self.queue.submit(self.inbox.remind_due, on_done=self._show, on_error=lambda _e: None)
 
     def _on_batch(self, changes: list[ChangeSet]) -> None:
         for change in changes:

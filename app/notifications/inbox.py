@@ -230,6 +230,13 @@ class NotificationInbox:
                     fresh.append(note)
         return fresh
 
+    def remind_due(self, today: Any = None) -> list[Notification]:
+        """Store a reminder for each of my open action items due today or overdue (once per
+        item and due date); returns the new ones. ``today``: a date (default: today)."""
+        from bullpen.app.sales.action_items import due_reminders
+
+        return self._store(due_reminders(self.ws, today))
+
     # --- reading ---
 
     def list(self, *, unread: bool = False, limit: int | None = None) -> list[dict[str, Any]]:

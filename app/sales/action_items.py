@@ -17,6 +17,7 @@ from typing import Any
 
 from bullpen.app.members.authz import NotAllowed
 from bullpen.app.members.lookup import member_named
+from bullpen.app.notifications.rules import Notification
 from bullpen.app.sales.use_cases import author_names, with_names
 from bullpen.app.workspace import Workspace, WorkspaceError
 from bullpen.crdt.schema import ACTION_ITEM, TASK_STATUSES, ValidationError
@@ -127,4 +128,22 @@ def present(ws: Workspace, item: dict[str, Any], today: dt.date | None = None,
     due = item.get("due")
     day = (today or dt.date.today()).isoformat()
     out["overdue"] = bool(item.get("status") == "open" and isinstance(due, str) and due < day)
+    return out
+
+
+def due_reminders(ws: Workspace, today: dt.date | None = None) -> list[Notification]:
+    """A reminder for each of this user's open items due today or overdue. Each is dated
+    its due date, so the inbox, which keeps one notification per kind, record and date,
+    reminds once per item and due date (again only when the due date moves)."""
+    if ws.role() not in ("rep", "manager"):
+        return []
+    day = (today or dt.date.today()).isoformat()
+    out = []
+    for item in items(ws, today=today):
+        due = item.get("due")
+        if not due or due > day:
+            continue
+        title = "Due today" if due == day else f"Overdue since {due}"
+        out.append(Notification("task_due", item["id"], title, item.get("text") or "",
+                                f"{due}T00:00:00+00:00", item.get("created_by") or ""))
     return out
