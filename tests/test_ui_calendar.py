@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from PySide6.QtCore import QDate
-from test_ui_support import home, session, settle, wait  # noqa: F401
+from ui_helpers import settle
 
 from bullpen.app.calendar.recurrence import days_of, moved_occurrences
 from bullpen.app.interop.ical import read_ical
@@ -30,7 +30,7 @@ def _open_calendar(qtbot, app_session):
     return calendar
 
 
-def test_weekly_rule_skips_exdates_and_stops(qtbot, session) -> None:  # noqa: F811
+def test_weekly_rule_skips_exdates_and_stops(qtbot, session) -> None:
     calendar = _open_calendar(qtbot, session)
     session.ws.add("event", {"title": "Pipeline review", "start": "2031-03-03T09:00",
                              "end": "2031-03-03T10:00", "rrule": "FREQ=WEEKLY;COUNT=4",
@@ -67,7 +67,7 @@ def test_weekly_rule_skips_exdates_and_stops(qtbot, session) -> None:  # noqa: F
                for r in range(calendar.day_list.count()))
 
 
-def test_all_day_end_is_exclusive(qtbot, session) -> None:  # noqa: F811
+def test_all_day_end_is_exclusive(qtbot, session) -> None:
     calendar = _open_calendar(qtbot, session)
     session.ws.add("event", {"title": "Trade show", "start": "2031-05-06", "end": "2031-05-09",
                              "all_day": True})
@@ -100,7 +100,7 @@ def test_outlook_series_skips_its_moved_occurrence_and_keeps_its_last_one() -> N
                     dt.date(2027, 1, 26)]
 
 
-def test_calendar_shows_a_moved_occurrence_once(qtbot, session) -> None:  # noqa: F811
+def test_calendar_shows_a_moved_occurrence_once(qtbot, session) -> None:
     calendar = _open_calendar(qtbot, session)
     for fields in read_ical(FIXTURES / "outlook_calendar.ics"):
         session.ws.add("event", fields)

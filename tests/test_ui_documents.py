@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
-from test_ui_support import home, session, settle, wait  # noqa: F401
+from ui_helpers import settle, wait
 
 from bullpen.app.workspace import Workspace
 
@@ -18,10 +18,15 @@ def _open(qtbot, app_session, title: str):
     documents.show_record(doc["id"])
     wait(qtbot, lambda: documents.editor.title.text() == title)
     settle(qtbot)
+    # Keys go to the editor as typed: its shortcuts (Ctrl+B ...) need it focused in the
+    # active window, which the show above asked for but the window system grants later.
+    window.activateWindow()
+    documents.editor.edit.setFocus()
+    wait(qtbot, lambda: documents.editor.edit.hasFocus())
     return documents.editor, doc["id"]
 
 
-def test_typing_persists(qtbot, session, home) -> None:  # noqa: F811
+def test_typing_persists(qtbot, session, home) -> None:
     editor, doc_id = _open(qtbot, session, "Globex battlecard")
     editor.edit.moveCursor(QTextCursor.MoveOperation.End)
     qtbot.keyClicks(editor.edit, "Pricing call on Friday.")
@@ -38,7 +43,7 @@ def test_typing_persists(qtbot, session, home) -> None:  # noqa: F811
         other.close()
 
 
-def test_bold_and_heading_become_marks(qtbot, session) -> None:  # noqa: F811
+def test_bold_and_heading_become_marks(qtbot, session) -> None:
     editor, doc_id = _open(qtbot, session, "Globex battlecard")
     start = editor.edit.toPlainText().index("onboarding")  # plain body text (the demo's
     cursor = editor.edit.textCursor()                      # title line is already a heading)
@@ -59,7 +64,7 @@ def test_bold_and_heading_become_marks(qtbot, session) -> None:  # noqa: F811
     assert any(s["name"] == "list" for s in session.ws.document(doc_id)["spans"])
 
 
-def test_undo_and_redo_a_style(qtbot, session) -> None:  # noqa: F811
+def test_undo_and_redo_a_style(qtbot, session) -> None:
     from bullpen.ui.doc_format import has_inline
 
     editor, doc_id = _open(qtbot, session, "Globex battlecard")
@@ -88,7 +93,7 @@ def test_undo_and_redo_a_style(qtbot, session) -> None:  # noqa: F811
 
 
 def test_undoing_a_deletion_brings_back_its_styles_and_tables(
-        qtbot, session) -> None:  # noqa: F811
+        qtbot, session) -> None:
     editor, doc_id = _open(qtbot, session, "Globex battlecard")
     start = editor.edit.toPlainText().index("onboarding")
     end = start + len("onboarding")
@@ -141,7 +146,7 @@ def _teammate_prefixes(qtbot, profile, editor, doc_id: str, prefix: str) -> None
     wait(qtbot, lambda: editor.edit.toPlainText().startswith(prefix))
 
 
-def test_remote_edit_merges_without_moving_the_cursor(qtbot, session, home) -> None:  # noqa: F811
+def test_remote_edit_merges_without_moving_the_cursor(qtbot, session, home) -> None:
     editor, doc_id = _open(qtbot, session, "Globex battlecard")
     text = editor.edit.toPlainText()
     anchor = text.index("Weaknesses")
@@ -159,7 +164,7 @@ def test_remote_edit_merges_without_moving_the_cursor(qtbot, session, home) -> N
 
 
 def test_undo_takes_back_own_typing_and_keeps_a_teammates_edit(
-        qtbot, session, home) -> None:  # noqa: F811
+        qtbot, session, home) -> None:
     editor, doc_id = _open(qtbot, session, "Globex battlecard")
     original = session.ws.document(doc_id)["text"]
     cursor = editor.edit.textCursor()
@@ -182,7 +187,7 @@ def test_undo_takes_back_own_typing_and_keeps_a_teammates_edit(
 
 
 def test_keystroke_reads_only_the_edit_and_echo_draws_nothing(
-        qtbot, session, monkeypatch) -> None:  # noqa: F811
+        qtbot, session, monkeypatch) -> None:
     from bullpen.ui import document_editor
 
     editor, doc_id = _open(qtbot, session, "Globex battlecard")
@@ -210,7 +215,7 @@ def test_keystroke_reads_only_the_edit_and_echo_draws_nothing(
 
 
 def test_remote_edits_patch_pieces_keeping_cursor_and_styles(
-        qtbot, session, home) -> None:  # noqa: F811
+        qtbot, session, home) -> None:
     editor, doc_id = _open(qtbot, session, "Globex battlecard")
     text = editor.edit.toPlainText()
     middle = text.index("Weaknesses")
@@ -258,7 +263,7 @@ def _cells(table) -> list[list[str]]:
             for r in range(table.rows())]
 
 
-def test_table_survives_reopen_and_reaches_a_teammate(qtbot, session, home) -> None:  # noqa: F811
+def test_table_survives_reopen_and_reaches_a_teammate(qtbot, session, home) -> None:
     from bullpen.ui.documents_view import DocumentsView
 
     editor, doc_id = _open(qtbot, session, "Globex battlecard")
@@ -303,7 +308,7 @@ def test_table_survives_reopen_and_reaches_a_teammate(qtbot, session, home) -> N
     assert "\nPlan\tPrice\nBasic\t$10\nPro\t\n" in session.ws.document(doc_id)["text"]
 
 
-def test_a_tab_pasted_into_a_cell_keeps_the_grid(qtbot, session) -> None:  # noqa: F811
+def test_a_tab_pasted_into_a_cell_keeps_the_grid(qtbot, session) -> None:
     from bullpen.app.documents.text_mirror import table_cells
 
     editor, doc_id = _open(qtbot, session, "Globex battlecard")
@@ -319,7 +324,7 @@ def test_a_tab_pasted_into_a_cell_keeps_the_grid(qtbot, session) -> None:  # noq
     assert editor._text == stored["text"]
 
 
-def test_rename_document_with_f2(qtbot, session) -> None:  # noqa: F811
+def test_rename_document_with_f2(qtbot, session) -> None:
     from PySide6.QtWidgets import QLineEdit
 
     editor, doc_id = _open(qtbot, session, "Globex battlecard")
@@ -336,7 +341,7 @@ def test_rename_document_with_f2(qtbot, session) -> None:  # noqa: F811
     assert editor.title.text() == "Globex battlecard 2031"
 
 
-def test_heading_mark_on_first_line_shows_when_opened(qtbot, session) -> None:  # noqa: F811
+def test_heading_mark_on_first_line_shows_when_opened(qtbot, session) -> None:
     """A heading stored before the document is opened (the demo's title lines) must render
     as visible heading text, not as an empty line."""
     first_line = "Quarterly plan"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from test_ui_support import home, session, settle, wait  # noqa: F401
+from ui_helpers import settle, wait
 
 from bullpen.ui import interop
 from bullpen.ui.import_preview import ImportPreviewDialog
@@ -18,7 +18,7 @@ Broken row,Umbrella,lots,Proposal,2031-04-01,US
 """
 
 
-def test_import_with_mapping_preview(qtbot, session, tmp_path: Path) -> None:  # noqa: F811
+def test_import_with_mapping_preview(qtbot, session, tmp_path: Path) -> None:
     path = tmp_path / "crm.csv"
     path.write_text(CSV)
     before = len(session.ws.list("opportunity"))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers_procs import LOOPBACK, Serve, add_opp, make_profiles
-from test_ui_support import settle, wait
+from ui_helpers import settle, wait
 
 from bullpen.app.workspace import Workspace
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QDialogButtonBox, QPushButton
-from test_ui_support import home, session, settle, wait  # noqa: F401
+from ui_helpers import settle, wait
 
 from bullpen.app.notifications.inbox import subscriptions
 from bullpen.ui.notify_prefs import SubscriptionsDialog
 from bullpen.ui.records_model import ID_ROLE
 
 
-def test_follow_then_edit_settings(qtbot, session) -> None:  # noqa: F811
+def test_follow_then_edit_settings(qtbot, session) -> None:
     window = session.window
     ws = session.ws
     # A deal, from the pipeline's right-click menu.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractSpinBox, QLineEdit
-from test_ui_support import home, session, settle, wait  # noqa: F401
+from ui_helpers import settle, wait
 
 from bullpen.app.workspace import Workspace
 
@@ -14,13 +14,13 @@ def _cell(pipeline, record_id: str, column: int):
     return pipeline.proxy.mapFromSource(pipeline.model.index(row, column))
 
 
-def test_lists_every_deal(session) -> None:  # noqa: F811
+def test_lists_every_deal(session) -> None:
     pipeline = session.window.screen("Pipeline")
     assert pipeline.model.rowCount() == 12
     assert "12 deals" in pipeline.count_label.text()
 
 
-def test_inline_edit_updates_the_record(qtbot, session) -> None:  # noqa: F811
+def test_inline_edit_updates_the_record(qtbot, session) -> None:
     pipeline = session.window.screen("Pipeline")
     deal = session.ws.list("opportunity")[0]
     index = _cell(pipeline, deal["id"], 2)  # amount
@@ -40,7 +40,7 @@ def test_inline_edit_updates_the_record(qtbot, session) -> None:  # noqa: F811
     assert latest.text(1) == "Dana Scott" and "amount" in latest.text(2)
 
 
-def test_refused_edit_is_shown_in_plain_words(qtbot, session) -> None:  # noqa: F811
+def test_refused_edit_is_shown_in_plain_words(qtbot, session) -> None:
     pipeline = session.window.screen("Pipeline")
     deal = session.ws.list("opportunity")[0]
     pipeline.model.setData(pipeline.model.index(pipeline.model.row_of(deal["id"]), 4), "250")
@@ -51,7 +51,7 @@ def test_refused_edit_is_shown_in_plain_words(qtbot, session) -> None:  # noqa: 
     assert session.ws.get(deal["id"])["probability"] == deal["probability"]
 
 
-def test_board_drop_changes_stage(qtbot, session) -> None:  # noqa: F811
+def test_board_drop_changes_stage(qtbot, session) -> None:
     pipeline = session.window.screen("Pipeline")
     qtbot.mouseClick(pipeline.board_button, Qt.MouseButton.LeftButton)
     deal = next(o for o in session.ws.list("opportunity") if o["stage"] != "negotiation")
@@ -64,7 +64,7 @@ def test_board_drop_changes_stage(qtbot, session) -> None:  # noqa: F811
     assert deal["id"] in ids
 
 
-def test_change_from_another_process_appears_live(qtbot, session, home) -> None:  # noqa: F811
+def test_change_from_another_process_appears_live(qtbot, session, home) -> None:
     """A second Workspace on the same profile (the CLI beside the app) edits and adds deals;
     the open table shows them without a reload, keeping the selection."""
     pipeline = session.window.screen("Pipeline")
@@ -85,7 +85,7 @@ def test_change_from_another_process_appears_live(qtbot, session, home) -> None:
     assert pipeline.selected_id() == selected
 
 
-def test_filter_and_stage_filter(qtbot, session) -> None:  # noqa: F811
+def test_filter_and_stage_filter(qtbot, session) -> None:
     pipeline = session.window.screen("Pipeline")
     account = session.ws.list("opportunity")[0]["account"]
     qtbot.keyClicks(pipeline.filter_box, account.lower())
@@ -98,7 +98,7 @@ def test_filter_and_stage_filter(qtbot, session) -> None:  # noqa: F811
     assert pipeline.proxy.rowCount() == len(expected)
 
 
-def test_sorting_keeps_the_selection(qtbot, session) -> None:  # noqa: F811
+def test_sorting_keeps_the_selection(qtbot, session) -> None:
     pipeline = session.window.screen("Pipeline")
     deal = session.ws.list("opportunity")[3]
     pipeline.show_record(deal["id"])

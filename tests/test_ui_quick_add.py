@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
-from test_ui_support import home, session, settle, wait  # noqa: F401
+from ui_helpers import settle, wait
 
 from bullpen.app.sales.quick_add import parse_quick_add
 from bullpen.crdt.schema import DEFAULT_STAGES
@@ -47,7 +47,7 @@ def test_parser_needs_a_title() -> None:
         parse_quick_add("50k proposal", DEFAULT_STAGES, [], TODAY)
 
 
-def test_ctrl_n_creates_the_deal(qtbot, session) -> None:  # noqa: F811
+def test_ctrl_n_creates_the_deal(qtbot, session) -> None:
     pipeline = session.window.screen("Pipeline")
     ws = session.ws
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import trio
 from PySide6.QtCore import Qt
-from test_ui_support import home, session, settle, wait  # noqa: F401
+from ui_helpers import settle, wait
 
 from bullpen.ui.trio_bridge import TrioGuest
 
 
-def test_shortcuts_open_every_screen(qtbot, session) -> None:  # noqa: F811
+def test_shortcuts_open_every_screen(qtbot, session) -> None:
     window = session.window
     for number, title in enumerate(window.screens, start=1):
         qtbot.keyClick(window, Qt.Key(Qt.Key.Key_0 + number), Qt.KeyboardModifier.ControlModifier)
@@ -21,7 +21,7 @@ def test_shortcuts_open_every_screen(qtbot, session) -> None:  # noqa: F811
     assert window.last_error == ""
 
 
-def test_forecast_rolls_up_and_drills_down(qtbot, session) -> None:  # noqa: F811
+def test_forecast_rolls_up_and_drills_down(qtbot, session) -> None:
     window = session.window
     window.go(1)
     forecast = window.screen("Forecast")
@@ -35,7 +35,7 @@ def test_forecast_rolls_up_and_drills_down(qtbot, session) -> None:  # noqa: F81
     assert dialogs and dialogs[-1].table.rowCount() == len(dialogs[-1].deals)
 
 
-def test_forecast_export(qtbot, session, tmp_path: Path) -> None:  # noqa: F811
+def test_forecast_export(qtbot, session, tmp_path: Path) -> None:
     from bullpen.ui.forecast_view import write_table
 
     write_table(str(tmp_path / "f.csv"), ["Rep", "Closed"], [["Dana", 10.0]])
@@ -44,7 +44,7 @@ def test_forecast_export(qtbot, session, tmp_path: Path) -> None:  # noqa: F811
     assert (tmp_path / "f.xlsx").stat().st_size > 0
 
 
-def test_discussion_post_and_reaction(qtbot, session) -> None:  # noqa: F811
+def test_discussion_post_and_reaction(qtbot, session) -> None:
     window = session.window
     window.go(3)
     view = window.screen("Discussions")
@@ -61,7 +61,7 @@ def test_discussion_post_and_reaction(qtbot, session) -> None:  # noqa: F811
     assert session.ws.get(post_id)["reactions"][session.ws.peer_id] == "+1"
 
 
-def test_reading_an_announcement_marks_it_read(qtbot, session) -> None:  # noqa: F811
+def test_reading_an_announcement_marks_it_read(qtbot, session) -> None:
     window = session.window
     window.go(4)
     view = window.screen("Messages")
@@ -73,7 +73,7 @@ def test_reading_an_announcement_marks_it_read(qtbot, session) -> None:  # noqa:
     assert session.ws.peer_id in session.ws.get(rid)["read_by"]
 
 
-def test_share_and_save_a_file(qtbot, session, tmp_path: Path) -> None:  # noqa: F811
+def test_share_and_save_a_file(qtbot, session, tmp_path: Path) -> None:
     window = session.window
     window.go(5)
     view = window.screen("Resources")
@@ -86,7 +86,7 @@ def test_share_and_save_a_file(qtbot, session, tmp_path: Path) -> None:  # noqa:
     assert (tmp_path / "copy.txt").read_text() == "slides"
 
 
-def test_contacts_vcf_round_trip(qtbot, session, tmp_path: Path) -> None:  # noqa: F811
+def test_contacts_vcf_round_trip(qtbot, session, tmp_path: Path) -> None:
     from bullpen.ui import interop
 
     window = session.window
@@ -97,7 +97,7 @@ def test_contacts_vcf_round_trip(qtbot, session, tmp_path: Path) -> None:  # noq
     assert target.read_text().count("BEGIN:VCARD") == len(session.ws.list("contact"))
 
 
-def test_team_lists_members_and_offline_state(qtbot, session) -> None:  # noqa: F811
+def test_team_lists_members_and_offline_state(qtbot, session) -> None:
     window = session.window
     window.go(8)
     team = window.screen("Team")
@@ -140,7 +140,7 @@ def test_trio_guest_runs_inside_qt(qtbot) -> None:
     assert not guest.running
 
 
-def test_rename_topic_inline(qtbot, session) -> None:  # noqa: F811
+def test_rename_topic_inline(qtbot, session) -> None:
     from PySide6.QtWidgets import QLineEdit
 
     window = session.window

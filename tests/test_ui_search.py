@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from test_ui_support import home, session, settle, wait  # noqa: F401
+from ui_helpers import settle, wait
 
 
-def test_search_finds_and_opens_a_deal(qtbot, session) -> None:  # noqa: F811
+def test_search_finds_and_opens_a_deal(qtbot, session) -> None:
     window = session.window
     deal = session.ws.add("opportunity", {"account": "Quokka Systems", "title": "Quokka pilot",
                                           "amount": 9000, "stage": "proposal",
@@ -25,7 +25,7 @@ def test_search_finds_and_opens_a_deal(qtbot, session) -> None:  # noqa: F811
     wait(qtbot, lambda: pipeline.selected_id() == deal)
 
 
-def test_search_opens_documents_and_contacts(qtbot, session) -> None:  # noqa: F811
+def test_search_opens_documents_and_contacts(qtbot, session) -> None:
     window = session.window
     window.search.popup()
     qtbot.keyClicks(window.search.box, "battlecard")
@@ -47,7 +47,7 @@ def test_search_opens_documents_and_contacts(qtbot, session) -> None:  # noqa: F
         contact["name"]
 
 
-def test_nothing_found_says_so(qtbot, session) -> None:  # noqa: F811
+def test_nothing_found_says_so(qtbot, session) -> None:
     window = session.window
     window.search.popup()
     qtbot.keyClicks(window.search.box, "zzzxqy")
