@@ -15,7 +15,7 @@ desktop app) busy all day. Instead:
 * **When to ask:** on Linux the node waits for the store's files to be written (inotify, on
   the profile folder, awaited by trio like a socket), so an idle node sleeps. A write comes
   before its commit is visible (the commit is published once it is on disk), so after a write
-  the node asks at once and again after growing pauses (:data:`SETTLE`, about 4 s in all);
+  the node asks at once and again after growing pauses (:data:`SETTLE`, about 5 s in all);
   our own writes change the files too and cost those few questions. As a safety net (a
   commit whose disk write took longer than the pauses), it also asks every
   :data:`SAFETY_INTERVAL`. Elsewhere (or when inotify is unavailable) it asks every
@@ -39,9 +39,10 @@ from .ports import LocalWorkspace
 log = logging.getLogger("bullpen.sync")
 
 POLL_INTERVAL = 0.05  # without file notifications
-# Pauses between looks after a write: every 20 ms at most while a commit's disk write usually
-# lasts (so it is seen as soon as polling every 50 ms saw it, or sooner), then growing.
-SETTLE = (0.005, 0.01, 0.01, 0.02, 0.02, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+# Pauses between looks after a write: every 20 ms for the first 0.2 s (a commit's disk write
+# usually lasts a few ms), every 50 ms up to 1 s (so a slow commit is never seen later than
+# polling every 50 ms saw it), then growing: 32 looks over about 5 s.
+SETTLE = (0.005, 0.01, 0.01, *[0.02] * 9, *[0.05] * 16, 0.25, 0.5, 1.0, 2.0)
 MIN_GAP = 0.01  # between two looks while writes keep coming
 SAFETY_INTERVAL = 5.0  # with file notifications: look anyway this often
 
