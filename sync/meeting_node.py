@@ -86,8 +86,10 @@ class _Peer:
             self.dropped += 1  # too far behind (or gone): late audio is dropped
 
     async def write_all(self) -> None:
-        async for frame in self._queue:
-            await self.stream.write(frame)
+        """Until the stream fails (its reader then sees the end and cleans up)."""
+        with contextlib.suppress(Exception):
+            async for frame in self._queue:
+                await self.stream.write(frame)
 
 
 class MeetingNode:
@@ -199,11 +201,11 @@ class MeetingNode:
                         raise MeetingError(f"the host refused: {first.reason}")
                     if not isinstance(first, mp.Roster):
                         raise MeetingError("the host did not answer as a meeting host")
-                    self.on_packet(first)
                     link = _Peer(str(info.peer_id), stream, decoder)
-                    self._host_link = link
+                    self._host_link = link  # first: the roster's receiver may send already
                     assert self._nursery is not None
                     self._nursery.start_soon(link.write_all)
+                    self.on_packet(first)
                     for body in bodies[1:]:
                         self._from_host(link, body, b"")
                     return link

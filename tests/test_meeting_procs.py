@@ -192,3 +192,29 @@ def test_bad_input_is_one_line(tmp_path: Path, args: list[str], needle: str) -> 
                           text=True, env=env(), timeout=120)
     assert proc.returncode in (1, 2) and needle in proc.stderr, proc
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_mute_and_unmute_from_stdin(office: dict[str, Path], tmp_path: Path) -> None:
+    talk = tmp_path / "long.wav"
+    with wave.open(str(talk), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48_000)
+        out.writeframes(quality.syllables(10.0))
+    dana = Meet(office["dana"], "start", "--title", "Mute check")
+    eli = None
+    try:
+        meeting = dana.wait_line("")
+        eli = Meet(office["eli"], "join", meeting, "--muted", "--audio-in", str(talk))
+        dana.wait_line("muted ")
+        assert not any(line.startswith("speaking ") for line in dana.lines), dana.output()
+        assert eli.proc.stdin is not None
+        eli.proc.stdin.write("unmute\n")
+        eli.proc.stdin.flush()
+        assert dana.wait_line("unmuted ").endswith(" Eli")
+        assert dana.wait_line("speaking ").endswith(" Eli")
+        assert eli.finish() == 0 and dana.finish() == 0
+    finally:
+        dana.kill()
+        if eli is not None:
+            eli.kill()

@@ -90,6 +90,8 @@ class Engine:
             self._roster(packet)
 
     def _roster(self, roster: mp.Roster) -> None:
+        if self.slot < 0 and self.muted:  # joined muted: tell the others at once
+            self.send(mp.mute(roster.you, True))
         self.slot, self.title = roster.you, roster.title
         others = {s: p for s, p in roster.peers.items() if s != roster.you}
         for slot in [s for s, r in self.remotes.items() if others.get(s) != r.peer_id]:
