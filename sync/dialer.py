@@ -4,10 +4,11 @@
   saw for a peer, and would refuse to dial it again for a minute after a failure; so each
   attempt tries up to :data:`DIAL_ADDRS` addresses (the order :class:`~.reach.Reach` keeps),
   one per connection attempt, forgetting the stale ones.
-* **Direct before relayed.** A peer's relayed addresses (``/p2p/RELAY/p2p-circuit/...``, see
-  ``relay.py``) are tried after its direct ones, at most :data:`DIAL_RELAYED` of them, never
-  through this node itself; while one is there to fall back on, a direct address gets
-  :data:`DIRECT_BEFORE_RELAY` seconds instead of :data:`DIAL_TIMEOUT`.
+* **Direct first, relayed soon after.** A peer's relayed addresses (``/p2p/RELAY/p2p-circuit/
+  ...``, see ``relay.py``; at most :data:`DIAL_RELAYED`, never through this node itself) are
+  tried side by side with its direct ones, :data:`RELAY_HEAD_START` seconds after them: a
+  private address seen from a hotel does not answer for 10 s, and the first link that opens
+  ends the other attempts.
 * **Backoff.** A remembered member that is offline, refuses us or drops the session is
   redialled after 1, 2, 4 ... :data:`MAX_BACKOFF` s; only a link that worked (reached sync)
   resets it, never an error. A new address for it (:meth:`Dialer.wake`) ends the wait at once.
@@ -26,6 +27,7 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
 from multiaddr import Multiaddr
 
+from .gate import reset
 from .link import PROTOCOL_ID
 from .peers import PeerState, short_id
 from .relay_client import CIRCUIT, is_circuit
@@ -39,7 +41,7 @@ log = logging.getLogger("bullpen.sync")
 DIAL_TIMEOUT = 10.0  # one address
 DIAL_ADDRS = 3  # addresses tried per attempt, newest first
 DIAL_RELAYED = 2  # relayed addresses tried per attempt, after the direct ones
-DIRECT_BEFORE_RELAY = 3.0  # a direct address's time when a relayed one may follow
+RELAY_HEAD_START = 1.0  # seconds the direct addresses are tried alone
 MAX_BACKOFF = 30.0
 
 
@@ -128,22 +130,41 @@ class Dialer:
             known.dials += 1
             self.node._state_dirty = True
         log.debug("dialing %s", short_id(peer_id))
-        errors = []
+        errors: list[str] = []
+        opened: list[Any] = []
         order = _order(peer_id, addrs, self.node.peer_id)
-        relayed = any(is_circuit(str(a)) for a in order)
-        for addr in order or [None]:
-            direct = addr is not None and not is_circuit(str(addr))
+        direct = [a for a in order if not is_circuit(str(a))]
+        relayed = [a for a in order if is_circuit(str(a))]
+        async with trio.open_nursery() as nursery:
+            attempt = (peer_id, opened, errors, nursery.cancel_scope)
+            if direct or not relayed:
+                nursery.start_soon(self._try, direct or [None], 0.0, *attempt)
+            if relayed:
+                nursery.start_soon(self._try, relayed, RELAY_HEAD_START if direct else 0.0,
+                                   *attempt)
+        if not opened:
+            raise DialError(f"cannot reach peer {short_id(peer_id)}: " + "; ".join(errors))
+        for extra in opened[1:]:  # both opened at the same moment: one link is enough
+            self.node._nursery_start(reset, extra)
+        return self.node._dialed(opened[0], peer_id)
+
+    async def _try(self, addrs: list[Multiaddr | None], delay: float, peer_id: str,
+                   opened: list[Any], errors: list[str], done: trio.CancelScope) -> None:
+        """After ``delay``, try ``addrs`` one after the other; the first stream opened (here
+        or by the other attempt) ends every attempt."""
+        await trio.sleep(delay)
+        for addr in addrs:
             try:
-                with trio.fail_after(DIRECT_BEFORE_RELAY if relayed and direct else DIAL_TIMEOUT):
+                with trio.fail_after(DIAL_TIMEOUT):
                     stream = await self._open(peer_id, addr)
-                break
             except trio.TooSlowError:
                 errors.append(f"{addr or 'no address'}: did not answer in time")
             except Exception as exc:
                 errors.append(f"{addr or 'no address'}: {_one_line(exc)}")
-        else:
-            raise DialError(f"cannot reach peer {short_id(peer_id)}: " + "; ".join(errors))
-        return self.node._dialed(stream, peer_id)
+            else:
+                opened.append(stream)
+                done.cancel()
+                return
 
     async def _open(self, peer_id: str, addr: Multiaddr | None) -> Any:
         host = self.node.host
