@@ -1,0 +1,58 @@
+"""docs/ARCHITECTURE.md stays a true map: one line per module of the five layers, no line for a
+module that is gone.
+
+Why a test: the map is read by newcomers instead of the tree, so a module added without its
+line (or removed with its line left) would mislead exactly the reader it is for. Modules are
+the tracked Python files (``git ls-files``), so a helper's file that is not committed yet does
+not fail anyone else's run.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "ARCHITECTURE.md"
+LAYERS = ("crdt", "sync", "app", "ui", "cli")
+# A module as the map names it: its path from the repository root, in backticks.
+_ANY_LAYER = "|".join(LAYERS)
+NAMED = re.compile(rf"`((?:{_ANY_LAYER})/[\w/]+\.py)`")
+
+
+def tracked_modules() -> set[str]:
+    """The tracked Python files of the five layers, as repository paths."""
+    try:
+        out = subprocess.run(["git", "ls-files", "--", *(f"{d}/*.py" for d in LAYERS)],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    return set(out.split())
+
+
+def named_modules(doc: str) -> set[str]:
+    return set(NAMED.findall(doc))
+
+
+def missing_from(doc: str, modules: set[str]) -> list[str]:
+    """Modules the map has no line for."""
+    return sorted(modules - named_modules(doc))
+
+
+def test_every_module_has_a_line() -> None:
+    missing = missing_from(DOC.read_text(encoding="utf-8"), tracked_modules())
+    assert not missing, f"docs/ARCHITECTURE.md lacks a line for: {', '.join(missing)}"
+
+
+def test_every_named_module_exists() -> None:
+    gone = sorted(p for p in named_modules(DOC.read_text(encoding="utf-8"))
+                  if not (ROOT / p).is_file())
+    assert not gone, f"docs/ARCHITECTURE.md names modules that do not exist: {', '.join(gone)}"
+
+
+def test_a_module_without_its_line_is_reported() -> None:
+    doc = "- `sync/node.py` — the node.\n- see sync/link.py (not in backticks: not a line)\n"
+    assert missing_from(doc, {"sync/node.py", "sync/link.py"}) == ["sync/link.py"]
