@@ -3,6 +3,7 @@ the process tests cannot see from outside."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -130,3 +131,35 @@ def test_the_relay_forwards_ciphertext_only(team, monkeypatch) -> None:
     assert len(seen) - before[0] > len(secret)  # the deal crossed the circuit
     for plain in (secret, "Acme"):
         assert plain.encode() not in seen
+
+
+def test_a_reservation_is_renewed_before_it_lapses(team) -> None:
+    """With 2 s reservations, Bob renews his before each lapses, and Ann still reaches him
+    through the relay well after the first one would have ended."""
+    from bullpen.sync.relay import RelayLimits
+
+    ann, rel, bob = team
+    na, nb = node(ann), node(bob)
+    nr = node(rel, relay=True, relay_limits=RelayLimits(reservation_seconds=2))
+
+    def expiry() -> float:
+        hop = nr.relays._hop
+        held = hop.resource_manager.get_reservation(ID.from_base58(nb.peer_id)) if hop else None
+        return held.expires_at if held is not None else 0.0
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            relay_addr = (await nursery.start(nr.run))[0]
+            await nursery.start(nb.run)
+            await nursery.start(na.run)
+            await nb.dial(relay_addr)
+            await until(lambda: expiry())
+            first = expiry()
+            await until(lambda: expiry() >= first + 2, timeout=10)  # renewed (twice)
+            assert time.time() > first  # the first reservation would have lapsed by now
+            await na.dial(relay_addr)
+            link = await na.dialer.dial(nb.peer_id, [circuit_addr(nr.peer_id, nb.peer_id)])
+            await until(lambda: link.synced)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
