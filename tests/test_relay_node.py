@@ -17,6 +17,7 @@ from bullpen.app.network.node_setup import make_node
 from bullpen.app.workspace import Workspace
 from bullpen.sync.node import Node
 from bullpen.sync.relay import circuit_addr
+from bullpen.sync.relay_client import relayed_by
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -38,8 +39,8 @@ def team(tmp_path: Path) -> Any:
 
 
 def node(ws: Workspace, **options: Any) -> Node:
-    return make_node(ws, listen=["/ip4/127.0.0.1/tcp/0"], redial=False, publish=False,
-                     **options)
+    return make_node(ws, **{"listen": ["/ip4/127.0.0.1/tcp/0"], "redial": False,
+                            "publish": False, **options})
 
 
 async def until(check: Callable[[], Any], timeout: float = 20) -> None:
@@ -160,6 +161,35 @@ def test_a_reservation_is_renewed_before_it_lapses(team) -> None:
             await na.dial(relay_addr)
             link = await na.dialer.dial(nb.peer_id, [circuit_addr(nr.peer_id, nb.peer_id)])
             await until(lambda: link.synced)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+def test_teammates_find_each_other_again_after_the_relay_restarts(team) -> None:
+    """Ann and Bob listen nowhere (as behind a NAT), so they meet only through the relay; it
+    goes away and comes back on the same address: they redial it, Bob reserves again, the relay
+    tells Ann again, and Ann and Bob link again."""
+    ann, rel, bob = team
+    na, nb = node(ann, listen=[], redial=True), node(bob, listen=[], redial=True)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(na.run)
+            await nursery.start(nb.run)
+            listen = ["/ip4/127.0.0.1/tcp/0"]
+            for run in ("first", "after a restart"):
+                relay = node(rel, relay=True, listen=listen)
+                async with trio.open_nursery() as relay_nursery:
+                    relay_addr = (await relay_nursery.start(relay.run))[0]
+                    listen = [relay_addr.split("/p2p/")[0]]
+                    if run == "first":
+                        for member in (na, nb):
+                            await member.dial(relay_addr)
+                    await until(lambda: nb.peer_id in na.links, timeout=60)
+                    assert relayed_by(na.links[nb.peer_id].stream, na.peer_id) is not None
+                    relay_nursery.cancel_scope.cancel()
+                await until(lambda: nb.peer_id not in na.links)
             nursery.cancel_scope.cancel()
 
     trio.run(main)
