@@ -43,6 +43,6 @@ def test_the_app_reminds_of_my_overdue_action_items(qtbot, session) -> None:
             pass
     finally:
         notifier.close()
-    [note] = fired.args[0]
-    assert (note.kind, note.record_id) == ("task_due", item["id"])
+    [note] = [n for n in fired.args[0] if n.record_id == item["id"]]  # the demo has more
+    assert note.kind == "task_due"
     assert note.title == "Overdue since 2020-01-06"

@@ -125,6 +125,7 @@ def seed_demo(
             "attendees": [f"{owners[i % len(owners)].split()[0].lower()}@bullpen.example"],
             "opportunity_id": opp_ids[i % len(opp_ids)],
         })
+    _seed_action_items(ws, teammates, opp_ids, today)
     for title, category, posts in TOPICS:
         tid = ws.add("topic", {"title": title, "category": category})
         previous = None
@@ -152,9 +153,58 @@ def seed_demo(
         ws.add_resource(price_list, description="2027 list prices")
 
 
+# (text, due in days from today, owner: 0 the demo's user, 1.. its teammates in order)
+ACTION_ITEMS = [
+    ("Send the revised quote", -2, 1), ("Book the QBR with procurement", 3, 2),
+    ("Share the Globex battlecard win story", 6, 3), ("Review Eli's Q4 commit deals", 1, 0),
+    ("Chase the signed order form", -5, 0),
+]
+
+
+def _seed_action_items(ws: Workspace, teammates: list[tuple[str, str, str]],
+                       opp_ids: list[str], today: dt.date) -> None:
+    """Action items from last week's pipeline meeting: the user's and the reps', two late."""
+    from bullpen.app.sales.action_items import add_item
+
+    owners = [ws.peer_id] + [peer for peer, _, role in teammates if role != "guest"]
+    for i, (text, days, owner) in enumerate(ACTION_ITEMS):
+        add_item(ws, text, owners[owner % len(owners)],
+                 (today + dt.timedelta(days=days)).isoformat(),
+                 deal=opp_ids[i] if i < len(opp_ids) else None)
+
+
+def _submit_forecast(ws: Workspace, rng: random.Random) -> str | None:
+    """The teammate submits its forecast for this quarter: its deals' commit and best case,
+    with a rep's judgement on top (None: not now)."""
+    from bullpen.app.sales import submissions
+    from bullpen.app.sales import use_cases as sales
+
+    try:
+        row = sales.forecast(ws, None, "owner", auto_snapshot=False).row(ws.name)
+    except KeyError:
+        return None  # no deals this quarter
+    if row.amounts is None or ws.role() not in ("rep", "manager"):
+        return None
+    period = sales.period_of(None).label
+    done = any(r.get("rep") == ws.peer_id and r.get("period") == period
+               for r in ws.list(submissions.SUBMISSION))
+    if done and rng.random() > 0.2:  # a rep resubmits now and then, not at every step
+        return None
+    commit = round(row.amounts.commit * rng.choice([0.8, 0.9, 1.0, 1.1]), -3)
+    best = max(commit, round(row.amounts.best_case * rng.choice([0.9, 1.0]), -3))
+    submissions.submit(ws, commit, best, rng.choice(["", "Initech slips if legal is slow",
+                                                      "Hooli pilot counted in best case"]))
+    return "submitted a forecast"
+
+
 def simulate_step(ws: Workspace, rng: random.Random) -> str:
     """One realistic teammate action; returns a short description (for logs)."""
-    action = rng.choice(["stage", "stage", "next_step", "post", "doc", "amount"])
+    action = rng.choice(["stage", "stage", "next_step", "post", "doc", "amount", "forecast"])
+    if action == "forecast":
+        submitted = _submit_forecast(ws, rng)
+        if submitted:
+            return submitted
+        action = "next_step"
     opps = ws.list("opportunity", owner=ws.name) or ws.list("opportunity")
     if action in ("stage", "next_step", "amount") and opps:
         opp = rng.choice(opps)
