@@ -144,11 +144,6 @@ def listening_addrs(ws: Workspace) -> list[str]:
 def kept_addrs(ws: Workspace) -> list[str]:
     """Where this profile's node will listen when it next runs (the port it keeps), as
     addresses others can dial; empty before its first run."""
-    try:
-        from bullpen.sync import addresses
-    except ImportError:
-        return []
-    port = ws.store.get_meta(addresses.PORT_KEY)
-    if not port:
-        return []
-    return addresses.dialable([f"{addresses.WILDCARD}tcp/{port}/p2p/{ws.peer_id}"])
+    from bullpen.app.network.peer_book import kept_addrs as kept
+
+    return kept(ws)

@@ -69,9 +69,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     import trio
 
-    from bullpen.app.network.node_setup import make_node
+    from bullpen.app.network.node_setup import DialError, make_node
     from bullpen.app.network.peer_book import PeerAddrError, split_p2p_addr
-    from bullpen.sync.node import DialError
 
     configure_logging(args.verbose, progress=not args.once)
     try:

@@ -10,8 +10,8 @@ from pathlib import Path
 import trio
 
 from bullpen.app.network.node_setup import make_node
+from bullpen.app.network.peer_book import kept_addrs
 from bullpen.app.workspace import Workspace
-from bullpen.cli.common import kept_addrs
 from bullpen.sync import addresses
 
 PEER = "/p2p/12D3KooWScMY7dnJAeQtHA5SDwq314up5a6vieAE9R68AETtam5Y"

@@ -39,3 +39,13 @@ def make_node(
     policy = policy or AccessPolicy(ws)
     return Node(ws, WorkspaceDocs(ws, policy), StorePeerBook(ws), RoomAdmission(ws),
                 policy=policy, listen=listen, mdns=mdns, **options)
+
+
+def __getattr__(name: str) -> Any:
+    """``DialError`` (a peer could not be reached) for the presentations, which never import
+    sync/; looked up only when asked for, as libp2p is imported only when a node is made."""
+    if name == "DialError":
+        from bullpen.sync.dialer import DialError
+
+        return DialError
+    raise AttributeError(name)

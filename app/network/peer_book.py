@@ -23,7 +23,7 @@ from typing import Any
 
 from bullpen.app.members.identity import public_from_peer_id
 from bullpen.app.workspace import Workspace
-from bullpen.sync.addresses import PORT_KEY, merge_times
+from bullpen.sync.addresses import PORT_KEY, WILDCARD, dialable, merge_times
 from bullpen.sync.peers import HEARTBEAT, PeerState
 
 NODE_META = "sync_node"
@@ -202,3 +202,12 @@ def peer_status(ws: Workspace) -> list[dict[str, Any]]:
             live.last_seen = live.last_seen or known.last_seen
         peers[live.peer_id] = live
     return [p.to_json() for p in sorted(peers.values(), key=lambda p: (p.name, p.peer_id))]
+
+
+def kept_addrs(ws: Workspace) -> list[str]:
+    """Where this profile's node will listen when it next runs (the port it keeps), as
+    addresses others can dial; empty before its first run."""
+    port = ws.store.get_meta(PORT_KEY)
+    if not port:
+        return []
+    return dialable([f"{WILDCARD}tcp/{port}/p2p/{ws.peer_id}"])
