@@ -122,11 +122,9 @@ class MeetingNode:
             return await self._run(title, join, task_status)
         except BaseExceptionGroup as group:
             found, _ = group.split(MeetingError)
-            while isinstance(found, BaseExceptionGroup):
-                found = found.exceptions[0]
             if found is None:
                 raise
-            raise found from None
+            raise _leaf(found) from None
 
     async def _run(self, title: str, join: str | None, task_status: Any) -> str:
         host = new_host(key_pair=self._key, sec_opt=self.gate.security_options(self._key),
@@ -262,7 +260,7 @@ class MeetingNode:
                 await self._read(peer, self._from_participant)
                 nursery.cancel_scope.cancel()
         except Exception as exc:  # handler exceptions vanish silently in libp2p: log them
-            log.info("dropped %s: %s", short_id(peer_id), exc)
+            log.info("dropped %s: %s", short_id(peer_id), _leaf(exc))
         finally:
             self._peers.pop(peer_id, None)
             hub.leave(peer_id)
@@ -298,6 +296,13 @@ class MeetingNode:
                 return
             for body in peer.decoder.feed(data):
                 handle(peer, body, mp.frame(body))
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first error inside trio's exception groups."""
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
 
 
 async def _read_some(stream: Any) -> bytes:

@@ -13,6 +13,7 @@ import json
 import queue
 import shutil
 import subprocess
+import sys
 import threading
 import wave
 from pathlib import Path
@@ -63,7 +64,8 @@ class Meet:
                 raise AssertionError(f"no {prefix!r} within {timeout} s: {self.output()}") from None
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return "\n".join(self.lines) + "\n--- stderr:\n" + self.log_path.read_text()
 
     def finish(self, timeout: float = 60) -> int:
@@ -214,6 +216,61 @@ def test_mute_and_unmute_from_stdin(office: dict[str, Path], tmp_path: Path) -> 
         assert dana.wait_line("unmuted ").endswith(" Eli")
         assert dana.wait_line("speaking ").endswith(" Eli")
         assert eli.finish() == 0 and dana.finish() == 0
+    finally:
+        dana.kill()
+        if eli is not None:
+            eli.kill()
+
+
+HOSTILE = """
+import sys, trio
+from pathlib import Path
+from bullpen.app.workspace import Workspace
+from bullpen.sync.meeting_node import MeetingNode
+
+home, meeting, phrase = sys.argv[1:4]
+ws = Workspace.open(Path(home), passphrase=phrase)
+node = MeetingNode(ws.identity.seed, is_member=lambda p: True, may_meet=lambda p: True,
+                   on_packet=lambda p: None, listen=["/ip4/127.0.0.1/tcp/0"])
+
+async def main():
+    async with trio.open_nursery() as nursery:
+        await nursery.start(node.run, "", meeting)
+        await node._host_link.stream.write(b"\\xff\\xff" + bytes(4000))  # a 64 KiB 'packet'
+        print("sent", flush=True)
+        await trio.sleep(3)
+        nursery.cancel_scope.cancel()
+
+trio.run(main)
+"""
+
+
+def test_a_hostile_member_process_is_dropped_while_the_talk_goes_on(
+        office: dict[str, Path], tmp_path: Path) -> None:
+    talk = tmp_path / "talk.wav"
+    said = quality.syllables(8.0)
+    with wave.open(str(talk), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48_000)
+        out.writeframes(said)
+    dana = Meet(office["dana"], "start", "--record", str(tmp_path / "dana.wav"))
+    eli = None
+    try:
+        meeting = dana.wait_line("")
+        eli = Meet(office["eli"], "join", meeting, "--audio-in", str(talk), "--duration", "9.5")
+        dana.wait_line("speaking ")
+        hostile = subprocess.run([sys.executable, "-c", HOSTILE, str(office["fay"]), meeting,
+                                  env()["BULLPEN_PASSPHRASE"]], capture_output=True, text=True,
+                                 env=env(), timeout=120)
+        assert hostile.stdout.strip() == "sent", hostile.stderr
+        assert dana.wait_line("left ").endswith(" Fay")
+        assert eli.proc.wait(60) == 0, eli.output()
+        assert dana.finish() == 0
+        with wave.open(str(tmp_path / "dana.wav")) as rec:
+            heard = rec.readframes(rec.getnframes())
+        assert quality.find(said, heard).correlation > 0.8
+        assert "a meeting frame of 65535 bytes" in dana.output()  # the host's log says why
     finally:
         dana.kill()
         if eli is not None:
