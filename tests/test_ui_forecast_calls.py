@@ -13,7 +13,20 @@ def _cells(panel) -> dict[str, list[str]]:
             for r in range(table.rowCount())}
 
 
-def test_the_forecast_screen_shows_the_call(qtbot, session) -> None:
+def _fill(panel, *, adjust: bool, numbers: tuple[str, str, str], who: str = "") -> None:
+    """Open the panel's dialog, type ``numbers`` (commit, best case, comment), press OK."""
+    (panel.adjust_button if adjust else panel.submit_button).click()
+    dialog = panel.dialog
+    assert dialog is not None and dialog.isVisible()
+    if who:
+        dialog.who.setCurrentIndex(dialog.who.findText(who))
+    for edit, text in zip((dialog.commit, dialog.best_case, dialog.comment), numbers,
+                          strict=True):
+        edit.setText(text)
+    dialog.accept()
+
+
+def test_the_forecast_screen_shows_and_takes_the_call(qtbot, session) -> None:
     window = session.window
     window.go(1)
     forecast = window.screen("Forecast")
@@ -21,15 +34,20 @@ def test_the_forecast_screen_shows_the_call(qtbot, session) -> None:
     wait(qtbot, lambda: "not submitted:" in panel.missing.text())
     reps = [m["name"] for m in session.ws.members() if m["role"] == "rep"]
     assert reps and all(name in panel.missing.text() for name in reps)
+    assert panel.adjust_button.isEnabled()  # the demo's user is a manager
     me = session.ws.name
-    submissions.submit(session.ws, 120000, 180000, "two big renewals")
-    submissions.adjust(session.ws, reps[0], 50000, 70000, "haircut")
+    _fill(panel, adjust=False, numbers=("120000", "180000", "two big renewals"))
+    _fill(panel, adjust=True, numbers=("50000", "70000", "haircut"), who=reps[0])
     wait(qtbot, lambda: me in _cells(panel) and _cells(panel)[reps[0]][3] != "—")
     mine, adjusted = _cells(panel)[me], _cells(panel)[reps[0]]
     assert mine[1] == "120,000 / 180,000", mine
-    assert adjusted[3].endswith(f"by {me}") and adjusted[1] == "—"  # the rep's own: none
+    assert adjusted[3] == f"50,000 / 70,000 by {me}" and adjusted[1] == "—"  # rep's own: none
     assert reps[0] in panel.missing.text() and me not in panel.missing.text()
+    assert [h["comment"] for h in submissions.history(session.ws)] == [
+        "two big renewals", "haircut"]
     assert window.last_error == ""
+    _fill(panel, adjust=False, numbers=("lots", "2", ""))
+    wait(qtbot, lambda: "not a number" in window.last_error)
 
 
 def test_the_app_reminds_of_my_overdue_action_items(qtbot, session) -> None:

@@ -3,7 +3,8 @@ rep submitted, the manager's adjustment (with who), the pipeline's computed numb
 one that counts, each as commit / best case; and who has not submitted yet.
 
 The figures are ``app.sales.submissions.status``, computed in a worker by the Forecast screen
-with its period; this widget only shows them.
+with its period; this widget shows them, and submits this user's number or (managers) adjusts
+a rep's or a team's through a small dialog, off the GUI thread.
 """
 
 from __future__ import annotations
@@ -13,13 +14,21 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from .base_view import ok_cancel
+from .context import AppContext
 from .records_model import money
 
 HEADERS = ["Who", "Submitted", "Submitted at", "Adjusted", "Computed", "Final"]
@@ -33,13 +42,48 @@ def pair(figures: dict[str, Any] | None, *, by: bool = False) -> str:
     return f"{text} by {figures['by']}" if by and figures.get("by") else text
 
 
+class CallDialog(QDialog):
+    """Commit, best case and a comment; for an adjustment, whose number (a rep's or a team's)."""
+
+    def __init__(self, title: str, targets: list[tuple[str, tuple[str, bool]]],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.who = QComboBox(self)
+        for label, target in targets:
+            self.who.addItem(label, target)
+        self.commit = QLineEdit(self)
+        self.best_case = QLineEdit(self)
+        self.comment = QLineEdit(self)
+        form = QFormLayout(self)
+        if targets:
+            form.addRow("Whose number", self.who)
+        form.addRow("Commit", self.commit)
+        form.addRow("Best case", self.best_case)
+        form.addRow("Comment", self.comment)
+        ok_cancel(self, form)
+
+
 class CallPanel(QWidget):
     """Submitted, adjusted, computed and final numbers of the period's forecast call."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.ctx = ctx
+        self.data: dict[str, Any] | None = None
+        self.dialog: CallDialog | None = None
         heading = QLabel("Forecast call (commit / best case)", self)
         heading.setObjectName("title")
+        self.submit_button = QPushButton("Submit my forecast…", self)
+        self.submit_button.clicked.connect(lambda: self._ask(adjust=False))
+        self.adjust_button = QPushButton("Adjust…", self)
+        self.adjust_button.setToolTip("Managers: a rep's or a team's number; the rep's own "
+                                      "stays as submitted")
+        self.adjust_button.clicked.connect(lambda: self._ask(adjust=True))
+        bar = QHBoxLayout()
+        bar.addWidget(heading, 1)
+        bar.addWidget(self.submit_button)
+        bar.addWidget(self.adjust_button)
         self.missing = QLabel(self)
         self.missing.setObjectName("muted")
         self.table = QTableWidget(0, len(HEADERS), self)
@@ -51,11 +95,38 @@ class CallPanel(QWidget):
                               "bullpen forecast submit|adjust")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 6, 0, 0)
-        layout.addWidget(heading)
+        layout.addLayout(bar)
         layout.addWidget(self.missing)
         layout.addWidget(self.table, 1)
 
+    def _ask(self, *, adjust: bool) -> None:
+        """Open the dialog for this period (non-modal: the call keeps updating behind it)."""
+        if self.data is None:
+            return
+        targets = ([(r["key"], (r["key"], False)) for r in self.data["reps"]]
+                   + [(f"Team {t['key']}", (t["key"], True)) for t in self.data["teams"]]
+                   if adjust else [])
+        verb = "Adjust" if adjust else "Submit"
+        self.dialog = CallDialog(f"{verb} the {self.data['period']} forecast", targets, self)
+        self.dialog.accepted.connect(lambda d=self.dialog, a=adjust: self._send(d, a))
+        self.dialog.open()
+
+    def _send(self, dialog: CallDialog, adjust: bool) -> None:
+        from bullpen.app.sales import submissions
+
+        ws, period = self.ctx.ws, (self.data or {}).get("period")
+        numbers = (dialog.commit.text().strip(), dialog.best_case.text().strip(),
+                   dialog.comment.text().strip())
+        if adjust:
+            who, team = dialog.who.currentData()
+            self.ctx.run(lambda: submissions.adjust(ws, who, *numbers, period, team=team),
+                         what="Adjusting the forecast")
+        else:
+            self.ctx.run(submissions.submit, ws, *numbers, period, what="Submitting the forecast")
+
     def show_call(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.adjust_button.setEnabled(self.ctx.ws.role() == "manager")
         lines = ([(r["key"], r) for r in data["reps"]]
                  + [(f"Team {t['key']}", t) for t in data["teams"]]
                  + [("Total", data["total"])])

@@ -194,7 +194,7 @@ class ForecastView(BaseView):
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(self.table)
         split.addWidget(self.chart_view)
-        self.calls = CallPanel(self)  # submitted, adjusted and computed: the forecast call
+        self.calls = CallPanel(ctx, self)  # submitted, adjusted, computed: the forecast call
         split.addWidget(self.calls)
         split.setSizes([260, 220, 220])
         layout = QVBoxLayout(self)
