@@ -17,7 +17,7 @@ from bullpen import __version__
 from bullpen.app.errors import first_of, user_error
 from bullpen.app.fields import ValidationError
 
-from . import features, meet, members, network, office, records, rooms
+from . import agenda, features, meet, members, network, office, records, rooms
 from .common import DEBUG_ENV, EXIT_SOFTWARE, EXIT_USAGE, Parser, default_home
 from .terminal import safe_terminal
 
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=4.0, help="seconds between changes")
     p.set_defaults(func=cmd_demo_peer)
 
-    for module in (network, features, members, meet, rooms, office):
+    for module in (network, features, members, meet, rooms, office, agenda):
         module.register(sub)
     return parser
 

@@ -169,6 +169,7 @@ EVENT_FLAGS = [
     ("--location", "location", "location"), ("--attendees", "attendees", "emails, comma-separated"),
     ("--opportunity", "opportunity_id", "linked opportunity id"),
     ("--description", "description", "description"), ("--timezone", "timezone", "IANA zone"),
+    ("--repeat", "rrule", 'iCalendar rule, e.g. "FREQ=WEEKLY;BYDAY=MO" (see bullpen agenda)'),
 ]
 
 
@@ -182,6 +183,10 @@ def simple_kind(
     """Handler for a record kind with add / list / show / update / delete."""
 
     def handler(args: argparse.Namespace) -> int:
+        if getattr(args, "repeat", None):
+            from bullpen.app.calendar.recurrence import check_rule
+
+            check_rule(args.repeat)
         ws = open_ws(args)
         if args.action == "add":
             print(ws.add(kind, fields_from(args, flags)))

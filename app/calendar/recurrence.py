@@ -76,6 +76,21 @@ def _wall_clock_rule(rule_text: str, event: dict[str, Any]) -> str:
     return _UNTIL_UTC.sub(local, rule_text)
 
 
+def check_rule(rule_text: str) -> None:
+    """Raise ValidationError (one line for the user) unless ``rule_text`` is one iCalendar
+    recurrence rule ("FREQ=WEEKLY;BYDAY=MO"): a rule no client can expand would be kept and
+    shown nowhere."""
+    from bullpen.app.fields import ValidationError
+
+    try:
+        rule = rrulestr(rule_text, dtstart=dt.datetime(2000, 1, 1))
+    except (ValueError, TypeError):
+        raise ValidationError(f"repeat rule {rule_text!r} is not an iCalendar rule such as "
+                              f"FREQ=WEEKLY;BYDAY=MO") from None
+    if not isinstance(rule, rrule):
+        raise ValidationError(f"repeat rule {rule_text!r}: give one rule, not a set")
+
+
 def is_all_day(event: dict[str, Any]) -> bool:
     return bool(event.get("all_day")) or len(event.get("start") or "") <= 10
 
