@@ -57,7 +57,7 @@ from .peers import short_id
 from .reach import TEAMMATES  # the roles a relay serves (see above)
 from .relay_client import RelayClient, circuit_addr, is_circuit, relayed_by
 from .relay_limits import CircuitCount, RelayLimits
-from .relay_punch import run_hole_punching
+from .relay_punch import HolePunching
 
 if TYPE_CHECKING:
     from .link import Link
@@ -81,6 +81,7 @@ class Relays:
         self.count = CircuitCount(self.limits)
         self.client = RelayClient(node, self.is_teammate)
         self._hop: _MembersOnlyHop | None = None
+        self.punching = HolePunching()
 
     def install(self, host: Any) -> None:
         """Register the relay protocols on the running host, behind the node's gate."""
@@ -103,7 +104,7 @@ class Relays:
         """While the node runs: try to move relayed teammates onto direct connections (hole
         punching, ``relay_punch.py``), on nodes that advertise themselves."""
         if self.node.advertise:
-            await run_hole_punching(self.node.host, self.node.gate.guard, self.is_teammate)
+            await self.punching.run(self.node.host, self.node.gate.guard, self.is_teammate)
 
     def is_teammate_now(self, peer_id: str) -> bool:
         """Blocking (reads the membership): is ``peer_id`` a current manager or rep?"""
@@ -118,12 +119,15 @@ class Relays:
         return self.client.addrs()
 
     def opened(self, link: Link) -> None:
-        """A sync link is up: if its peer relays for us, keep a reservation with it."""
+        """A sync link is up: if its peer relays for us, keep a reservation with it; if it is
+        relayed, try to make it direct."""
         via = relayed_by(link.stream, self.node.peer_id)
         log.info("link to %s is %s", link.short, "direct" if via is None
                  else f"relayed by {short_id(via)}" if via else "relayed")
         if self.node.advertise:
             self.client.opened(link)
+            if via is not None:
+                self.node._nursery_start(self.punching.punch, link.peer_id)
 
     async def dial(self, peer_id: str, addr: str) -> None:
         await self.client.dial(peer_id, addr)

@@ -32,13 +32,19 @@ from .peers import short_id
 
 log = logging.getLogger("bullpen.sync")
 
-__all__ = ["DCUTR_PROTOCOL", "run_hole_punching"]
+__all__ = ["DCUTR_PROTOCOL", "HolePunching"]
 
 
 class _Punching(DCUtRProtocol):
-    """libp2p's DCUtR, leaving the relay as soon as the direct connection stands: the only
-    stream on a relayed connection is our sync link, which cannot move by itself (libp2p waits
-    60 s for streams to migrate); its end makes the dialer reopen it, over the direct one."""
+    """libp2p's DCUtR, driven by the node, leaving the relay as soon as the direct connection
+    stands: the only stream on a relayed connection is our sync link, which cannot move by
+    itself (libp2p waits 60 s for streams to migrate); its end makes the dialer reopen it, over
+    the direct one."""
+
+    async def _auto_drive_loop(self) -> None:
+        """libp2p looks for relayed connections every 2 s; the node says when one opens
+        (:meth:`HolePunching.punch`), so an idle node sleeps."""
+        await trio.sleep_forever()
 
     async def initiate_hole_punch(self, peer_id: ID) -> bool:
         direct = await super().initiate_hole_punch(peer_id)
@@ -53,18 +59,34 @@ class _Punching(DCUtRProtocol):
             self._nursery.start_soon(self._close_relayed_conns_after_grace, peer_id, 0.0)
 
 
-async def run_hole_punching(host: Any, guard: Callable[[Handler], Handler],
-                            is_teammate: Callable[[str], Awaitable[bool]]) -> None:
-    """Run DCUtR on ``host`` until cancelled, answering teammates only."""
-    protocol = _Punching(host)
+class HolePunching:
+    """DCUtR on the node's host: answering teammates, and trying when a relayed link opens."""
 
-    async def teammates_only(stream: Any) -> None:
-        if await is_teammate(str(stream.muxed_conn.peer_id)):
-            await protocol._handle_dcutr_stream(stream)
-        else:
-            await reset(stream)
+    def __init__(self) -> None:
+        self._protocol: _Punching | None = None
 
-    async with background_trio_service(protocol):
-        await protocol.event_started.wait()
-        host.set_stream_handler(DCUTR_PROTOCOL, guard(teammates_only))
-        await trio.sleep_forever()
+    async def run(self, host: Any, guard: Callable[[Handler], Handler],
+                  is_teammate: Callable[[str], Awaitable[bool]]) -> None:
+        """Serve DCUtR on ``host`` until cancelled, answering teammates only."""
+        protocol = _Punching(host)
+
+        async def teammates_only(stream: Any) -> None:
+            if await is_teammate(str(stream.muxed_conn.peer_id)):
+                await protocol._handle_dcutr_stream(stream)
+            else:
+                await reset(stream)
+
+        async with background_trio_service(protocol):
+            await protocol.event_started.wait()
+            host.set_stream_handler(DCUTR_PROTOCOL, guard(teammates_only))
+            self._protocol = protocol
+            try:
+                await trio.sleep_forever()
+            finally:
+                self._protocol = None
+
+    async def punch(self, peer_id: str) -> None:
+        """Try to move a relayed teammate onto a direct connection (once per relayed link;
+        a failure is logged and the link stays relayed)."""
+        if self._protocol is not None:
+            await self._protocol.initiate_hole_punch(ID.from_base58(peer_id))
