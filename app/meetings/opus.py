@@ -24,7 +24,8 @@ RATE = 48_000
 FRAME = 960  # samples in 20 ms at 48 kHz
 FRAME_MS = 20
 MAX_PACKET = 1275  # the largest Opus packet of one frame (RFC 6716)
-BITRATE = 24_000  # wideband speech with room for the FEC copy
+BITRATE = 32_000  # with complexity 8: wideband PESQ 3.86 on espeak speech (24k: 3.07)
+COMPLEXITY = 8  # 0.7 ms to encode 20 ms here; 10 costs 1.2 ms for the same score
 EXPECTED_LOSS = 10  # percent: the encoder spends bits on FEC for this much loss
 
 _APPLICATION_VOIP = 2048
@@ -104,7 +105,7 @@ class Encoder:
         _check(err.value, "opus encoder")
         for request, value in ((_SET_BITRATE, bitrate), (_SET_INBAND_FEC, 1),
                                (_SET_PACKET_LOSS_PERC, expected_loss),
-                               (_SET_SIGNAL, _SIGNAL_VOICE), (_SET_COMPLEXITY, 5)):
+                               (_SET_SIGNAL, _SIGNAL_VOICE), (_SET_COMPLEXITY, COMPLEXITY)):
             _check(lib.opus_encoder_ctl(ctypes.c_void_p(self._state), ctypes.c_int(request),
                                         ctypes.c_int(value)), "opus encoder setting")
         self._out = ctypes.create_string_buffer(MAX_PACKET)
