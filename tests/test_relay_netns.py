@@ -10,7 +10,8 @@ addresses (10.98.x.0/24) exist only for the test. Skipped where ``ip netns add``
 permitted.
 
 Figures (printed with ``-s``; README "Relays"): from telling both where R is to their relayed
-link, a deal's time from Ann's store to Bob's, and the bytes R relayed.
+link, a deal's time from Ann's store to Bob's, and the bytes R relayed. Cat, on Ann's side,
+syncs once with Bob at his relayed address given by hand (``bullpen sync --peer ... --once``).
 """
 
 from __future__ import annotations
@@ -98,6 +99,14 @@ def connected(home: Path, peer_id: str) -> bool:
     return any(p["peer_id"] == peer_id and p["connected"] for p in status(home)["peers"])
 
 
+def titles_of(home: Path) -> set[str]:
+    ws = Workspace.open(home, passphrase=PASSPHRASE)
+    try:
+        return titles(ws)
+    finally:
+        ws.close()
+
+
 def titles(ws: Workspace) -> set[str]:
     ws.refresh()
     return {o["title"] for o in ws.list("opportunity")}
@@ -106,7 +115,7 @@ def titles(ws: Workspace) -> set[str]:
 def test_a_deal_reaches_a_teammate_through_a_relaying_member(tmp_path: Path, lab: Lab) -> None:
     assert lab.reaches("a", "10.98.1.1") and lab.reaches("b", "10.98.2.1")
     assert not lab.reaches("a", "10.98.2.2") and not lab.reaches("b", "10.98.1.2")
-    ann, rel, bob = make_profiles(tmp_path, ["Ann", "Rel", "Bob"])
+    ann, rel, bob, cat = make_profiles(tmp_path, ["Ann", "Rel", "Bob", "Cat"])
     serves: dict[str, Serve] = {}
     try:
         serves["r"] = Serve(rel, "--relay", listen=f"/ip4/0.0.0.0/tcp/{PORTS['r']}",
@@ -140,6 +149,12 @@ def test_a_deal_reaches_a_teammate_through_a_relaying_member(tmp_path: Path, lab
         finally:
             writer.close()
             reader.close()
+        # Cat, on Ann's side and given Bob's relayed address by hand, syncs with him once
+        relayed_addr = f"/ip4/10.98.1.1/tcp/{PORTS['r']}/p2p/{relay_id}/p2p-circuit/p2p/{bob_id}"
+        once = cli(cat, "sync", "--peer", relayed_addr, "--once", "--timeout", "60",
+                   prefix=lab.prefix("a"))
+        assert f"in sync with {bob_id}" in once.stdout
+        assert {"relayed 0", "relayed 5"} <= titles_of(cat)
         serves["b"].stop()  # R logs what each circuit carried when it closes
         wait_for(lambda: serves["r"].log().count("opening") == serves["r"].log().count(
             "bytes relayed"), 30, "every circuit to close")
