@@ -1,12 +1,15 @@
 """Meeting benchmark (issue 16): a voice meeting measured like a phone call.
 
 1. **Real processes**: N ``bullpen meet`` processes (default 6) on 127.0.0.1, one hosting.
-   a. One talker plays an espeak-ng sentence (``--audio-in``), every other participant records
-      (``--record``). Mouth-to-ear delay per listener, from file timestamps: each process
-      prints the wall-clock time of its first audio frame, and the sentence is found in the
-      recording by loudness-envelope correlation (``app/meetings/quality.py``, 5 ms steps), so
-      delay = recording start + offset found - talker's start. It includes encoding, the host's
-      forwarding, the jitter buffer and decoding, not a sound card's buffers (no devices).
+   a. One talker plays 8 espeak-ng sentences, 0.6 s apart (``--audio-in``), every other
+      participant records (``--record``). Mouth-to-ear delay of every sentence at every
+      listener, from file timestamps: each process prints the wall-clock time of its first
+      audio frame, and each sentence is found in the recording by loudness-envelope
+      correlation (``app/meetings/quality.py``, 5 ms steps), so delay = recording start +
+      offset found - (talker's start + the sentence's place in its file). It includes
+      encoding, the host's forwarding, the jitter buffer and decoding, not a sound card's
+      buffers (no devices). Wideband PESQ and STOI of each sentence heard, where the bench-only
+      ``pesq`` and ``pystoi`` packages are installed.
    b. Everyone talks at once (each plays a different sentence): the worst case for CPU, each
       listener decoding and mixing N-1 speakers.
    CPU per participant: user+system time (psutil) over a window while everyone is in.
@@ -171,11 +174,34 @@ def started(meet: Meet) -> float:
     return float(meet.line("audio started at ").rsplit(" ", 1)[1])
 
 
+def talk_file(tmp: Path) -> tuple[Path, list[tuple[float, bytes]]]:
+    """Every sentence, 0.6 s apart, as one 48 kHz WAV; and each one's (start s, PCM)."""
+    parts, pcm_all = [], bytearray()
+    for i, text in enumerate(SENTENCES):
+        said = pcm(speech(tmp / f"u{i}.wav", text))
+        parts.append((len(pcm_all) / 96_000, said))
+        pcm_all += said + bytes(int(0.6 * 48_000) * 2)
+    path = tmp / "talk.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48_000)
+        out.writeframes(bytes(pcm_all))
+    return path, parts
+
+
 def run_meeting(homes: list[Path], tmp: Path, talkers: int, lab: Any = None) -> dict:
     """One meeting: the host and the listeners join first, then ``talkers`` participants
-    join playing a sentence each; each participant in a namespace of ``lab`` if given.
-    Returns delays, matches and CPU."""
-    files = [speech(tmp / f"s{i}.wav", SENTENCES[i % len(SENTENCES)]) for i in range(talkers)]
+    join, each playing a sentence (one talker: all the sentences, one after the other); each
+    participant in a namespace of ``lab`` if given. Returns the delay of every utterance at
+    every listener, their envelope matches and scores, and CPU per participant."""
+    parts: list[tuple[float, bytes]] = []
+    if talkers == 1:
+        talk, parts = talk_file(tmp)
+        files = [talk]
+    else:
+        files = [speech(tmp / f"s{i}.wav", SENTENCES[i % len(SENTENCES)])
+                 for i in range(talkers)]
 
     def where(i: int) -> dict:
         return {"prefix": lab.prefix(i), "host": lab.host(i)} if lab is not None else {}
@@ -199,17 +225,20 @@ def run_meeting(homes: list[Path], tmp: Path, talkers: int, lab: Any = None) -> 
     time.sleep(1.5)  # the rest of the speech and the jitter buffers' tail
     for meet in [*talking, *listeners, host]:
         meet.leave()
-    result: dict = {"cpu": cpu, "delays": [], "matches": [],
+    result: dict = {"cpu": cpu, "delays": [], "matches": [], "scores": [],
                     "heard": [m.summary for m in [host, *listeners]]}
-    if talkers == 1:
-        said = pcm(files[0])
-        for i, listener in [(0, host), *enumerate(listeners, talkers + 1)]:
-            with wave.open(str(tmp / f"r{i}.wav")) as rec:
-                heard = rec.readframes(rec.getnframes())
-            match = quality.find(said, heard)
+    for i, listener in [(0, host), *enumerate(listeners, talkers + 1)] if parts else []:
+        with wave.open(str(tmp / f"r{i}.wav")) as rec:
+            heard = rec.readframes(rec.getnframes())
+        skew = spoken_at[0] - started(listener)  # talker's file time 0 in the recording
+        for at, said in parts:
+            start = max(0, int((skew + at - 0.1) * 48_000)) * 2  # search from 100 ms early
+            part = heard[start:start + len(said) + 48_000 * 2]  # up to a second late
+            match = quality.find(said, part)
+            offset = start / 96_000 + match.offset
             result["matches"].append(match.correlation)
-            result["delays"].append(started(listener) + match.offset - spoken_at[0])
-            result.setdefault("scores", []).append(scores(said, heard, match.offset))
+            result["delays"].append(offset - skew - at)
+            result["scores"].append(scores(said, heard, offset))
     return result
 
 
@@ -274,20 +303,25 @@ def lossy_call(said: bytes, *, loss: float = 0.0, outage: tuple[int, int] | None
 
 
 def report(result: dict) -> None:
-    delays = sorted(d * 1000 for d in result["delays"])
-    print(f"mouth-to-ear delay ms (per listener): {', '.join(f'{d:.0f}' for d in delays)}"
-          f"; median {statistics.median(delays):.0f}, max {max(delays):.0f}")
-    print(f"envelope correlation: min {min(result['matches']):.3f}")
-    graded = [x for x in result.get("scores", []) if x]
+    if result["delays"]:
+        delays = sorted(d * 1000 for d in result["delays"])
+        p95 = delays[min(len(delays) - 1, round(0.95 * len(delays)) - 1)]
+        print(f"mouth-to-ear delay, {len(delays)} utterances x listeners: median "
+              f"{statistics.median(delays):.0f} ms, p95 {p95:.0f} ms, max {max(delays):.0f} ms")
+        print(f"envelope correlation: median {statistics.median(result['matches']):.3f}, "
+              f"min {min(result['matches']):.3f}")
+    graded = [x for x in result["scores"] if x]
     if graded:
-        pesqs = ", ".join(f"{x['pesq']:.2f}" for x in graded)
-        stois = ", ".join(f"{x['stoi']:.3f}" for x in graded)
-        print(f"wideband PESQ per listener: {pesqs}; STOI: {stois}")
+        pesqs = [x["pesq"] for x in graded]
+        stois = [x["stoi"] for x in graded]
+        print(f"wideband PESQ: median {statistics.median(pesqs):.2f}, min {min(pesqs):.2f}; "
+              f"STOI: median {statistics.median(stois):.3f}, min {min(stois):.3f}")
     heard = [h for summary in result["heard"] for h in summary["heard"].values()
              if h["received"]]
-    print("listeners' jitter buffers: " + "; ".join(
-        f"target {h['target_ms']} ms, FEC {h['fec']}, concealed {h['concealed']}, "
-        f"late/skipped {h['late'] + h['skipped']}" for h in heard))
+    if heard:
+        print("listeners' jitter buffers (final target; FEC / concealed / late or skipped "
+              "frames): " + "; ".join(f"{h['target_ms']} ms, {h['fec']}/{h['concealed']}/"
+                                      f"{h['late'] + h['skipped']}" for h in heard))
     print(f"CPU per participant (% of one core): "
           f"{', '.join(f'{c * 100:.1f}' for c in result['cpu'])}")
 
@@ -329,9 +363,7 @@ def main() -> None:
         report(run_meeting(homes, tmp, 1))
         if not args.quick:
             print(f"== {n} participants, all talking at once")
-            talk = run_meeting(homes, tmp, n - 1)
-            print(f"CPU per participant (% of one core): "
-                  f"{', '.join(f'{c * 100:.1f}' for c in talk['cpu'])}")
+            report(run_meeting(homes, tmp, n - 1))
         if args.netem:
             netem(homes, tmp)
         said = pcm(speech(tmp / "loss.wav", SENTENCES[0]))
