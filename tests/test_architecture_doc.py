@@ -1,5 +1,5 @@
-"""docs/ARCHITECTURE.md stays a true map: one line per module of the five layers, no line for a
-module that is gone.
+"""docs/ARCHITECTURE.md stays a true map: one line per module of the five layers (exactly one:
+two helpers adding the same module give two lines to merge), no line for a module that is gone.
 
 Why a test: the map is read by newcomers instead of the tree, so a module added without its
 line (or removed with its line left) would mislead exactly the reader it is for. Modules are
@@ -47,6 +47,17 @@ def test_every_module_has_a_line() -> None:
     assert not missing, f"docs/ARCHITECTURE.md lacks a line for: {', '.join(missing)}"
 
 
+def listed_twice(doc: str) -> list[str]:
+    """Modules with more than one line of their own (a line starts with the module's path)."""
+    starts = re.findall(r"^- `([^`]+\.py)`", doc, flags=re.M)
+    return sorted({p for p in starts if starts.count(p) > 1})
+
+
+def test_each_module_has_one_line() -> None:
+    twice = listed_twice(DOC.read_text(encoding="utf-8"))
+    assert not twice, f"docs/ARCHITECTURE.md has several lines for: {', '.join(twice)}"
+
+
 def test_every_named_module_exists() -> None:
     gone = sorted(p for p in named_modules(DOC.read_text(encoding="utf-8"))
                   if not (ROOT / p).is_file())
@@ -56,3 +67,4 @@ def test_every_named_module_exists() -> None:
 def test_a_module_without_its_line_is_reported() -> None:
     doc = "- `sync/node.py` — the node.\n- see sync/link.py (not in backticks: not a line)\n"
     assert missing_from(doc, {"sync/node.py", "sync/link.py"}) == ["sync/link.py"]
+    assert listed_twice(doc + "- `sync/node.py` — again.\n") == ["sync/node.py"]
