@@ -223,6 +223,7 @@ class _MembersOnlyHop(CircuitV2Protocol):
                 for end in (stream, *(ends[1:] if ends and ends[0] is counted else ())):
                     with contextlib.suppress(Exception):
                         await end.reset()
-            log.info("relay: circuit %s -> %s closed after %.1f s, %d bytes relayed",
-                      short_id(source), short_id(dest), trio.current_time() - started,
-                      counted.carried)
+            log.info("relay: circuit %s -> %s closed after %.1f s, %d bytes relayed "
+                     "(%d circuits, %d bytes since start)", short_id(source), short_id(dest),
+                     trio.current_time() - started, counted.carried, count.served,
+                     count.bytes_relayed)

@@ -16,8 +16,8 @@ client, a runaway sync), so every use is bounded:
 * :attr:`RelayLimits.reservation_seconds`: a reservation's lifetime; the member renews it
   before then, and it also ends when the member's connection to us does.
 
-:class:`CircuitCount` keeps the live numbers, and the totals a relay reports (circuits
-served, bytes relayed) for ``bullpen status``-like reporting and the benches.
+:class:`CircuitCount` keeps the live numbers, and the totals a relay logs as each circuit
+closes (circuits served, bytes relayed).
 """
 
 from __future__ import annotations
