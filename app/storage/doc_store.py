@@ -55,6 +55,9 @@ class DocStore:
         self._unloaded_heads: dict[str, list[bytes]] = {}
         self._generations: dict[str, int] = {}
         self._cursor = store.max_seq()
+        # Rows before our own last ones are not read yet (another process's, or row ids a
+        # compaction left unused): :meth:`pull` must run even if no one else committed since.
+        self.behind = False
 
     # ----- reading -------------------------------------------------------------------------
 
@@ -212,6 +215,8 @@ class DocStore:
             raise
         if last - len(new) + 1 == first:
             self._cursor = last  # our own rows: the next pull need not read them back
+        else:
+            self.behind = True
 
     # ----- other processes -----------------------------------------------------------------
 
@@ -219,6 +224,7 @@ class DocStore:
         """Take in what other processes (the CLI beside a running node) wrote to the store:
         reload documents they compacted, apply their new rows. The caller holds the lock and
         reads the iterator to its end."""
+        self.behind = False
         for doc_id, generation in self.store.generations().items():
             if doc_id in self.docs and generation != self._generations.get(doc_id):
                 mine = self.docs.pop(doc_id)

@@ -224,7 +224,7 @@ class Replica:
         refreshes first, and a running node refreshes whenever the store's files change)."""
         with self.lock:
             version = self.store.data_version()
-            if version == self._seen_version:
+            if version == self._seen_version and not self.doc_store.behind:
                 return []
             out = []
             for pulled in self.doc_store.pull():
