@@ -226,7 +226,8 @@ def run_meeting(homes: list[Path], tmp: Path, talkers: int, lab: Any = None) -> 
     for meet in [*talking, *listeners, host]:
         meet.leave()
     result: dict = {"cpu": cpu, "delays": [], "matches": [], "scores": [],
-                    "heard": [m.summary for m in [host, *listeners]]}
+                    "heard": [m.summary for m in [host, *listeners]],
+                    "talkers": [m.summary for m in talking]}
     for i, listener in [(0, host), *enumerate(listeners, talkers + 1)] if parts else []:
         with wave.open(str(tmp / f"r{i}.wav")) as rec:
             heard = rec.readframes(rec.getnframes())
@@ -322,6 +323,8 @@ def report(result: dict) -> None:
         print("listeners' jitter buffers (final target; FEC / concealed / late or skipped "
               "frames): " + "; ".join(f"{h['target_ms']} ms, {h['fec']}/{h['concealed']}/"
                                       f"{h['late'] + h['skipped']}" for h in heard))
+    late = [t["late_ticks"] for t in result["talkers"]]
+    print(f"talkers' ticks run over 20 ms late (the process waited for a core): {late}")
     print(f"CPU per participant (% of one core): "
           f"{', '.join(f'{c * 100:.1f}' for c in result['cpu'])}")
 

@@ -10,7 +10,7 @@ from the next packet's in-band FEC, a concealed frame, or silence. Why this shap
   skipped. So after a burst of loss the delay returns to the target instead of growing.
 * **The target adapts to the jitter seen.** Each packet's transit (arrival time minus its
   place in the sender's 20 ms clock) is kept for the last :data:`WINDOW` packets; the target
-  delay is the spread between the fastest and the 95th-percentile transit plus
+  delay is the spread between the fastest and the 98th-percentile transit plus
   :data:`MARGIN_S` (:data:`MIN_DELAY_S` at least, :data:`MAX_TARGET` frames at most), and a
   frame plays once it is that late. The burst that follows a stall longer than
   :data:`MAX_TARGET` frames is not counted (it is loss, not jitter), so the target does not
@@ -29,16 +29,18 @@ from the next packet's in-band FEC, a concealed frame, or silence. Why this shap
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass
 
 FRAME_S = 0.020
 MIN_DELAY_S = 0.010  # the least a frame waits beyond its earliest possible arrival
-MARGIN_S = 0.005  # above the 95th-percentile jitter
+MARGIN_S = 0.005  # above the 98th-percentile jitter
 MAX_TARGET = 10  # frames: 200 ms, more is no longer a conversation
 SLACK = 2
-WINDOW = 100
+WINDOW = 250  # packets: 5 s of one speaker
+QUANTILE = 0.98
 MAX_CONCEAL = 5
 SHRINK_AFTER = 10  # ticks played later than the target before a frame is skipped
 LOSS_MEMORY_S = 5.0  # after a loss, keep a frame of lookahead for FEC this long
@@ -79,7 +81,8 @@ class JitterBuffer:
         self._next: int | None = None  # next seq to play; None while buffering
         self._floor = -1  # every seq up to this one has had its turn
         self._misses = 0
-        self._transits: deque[float] = deque(maxlen=WINDOW)
+        self._transits: deque[float] = deque()  # arrival order, to forget the oldest
+        self._sorted: list[float] = []  # the same, sorted
         self._base = 0.0  # the smallest transit of the window
         self._last_arrival = -math.inf
         self._over = 0  # ticks in a row played later than the target allows
@@ -134,9 +137,12 @@ class JitterBuffer:
                 return
             self._recovering = False
         self._transits.append(transit)
-        ordered = sorted(self._transits)
+        bisect.insort(self._sorted, transit)
+        if len(self._transits) > WINDOW:
+            del self._sorted[bisect.bisect_left(self._sorted, self._transits.popleft())]
+        ordered = self._sorted
         self._base = ordered[0]
-        spread = ordered[min(len(ordered) - 1, math.ceil(len(ordered) * 0.95) - 1)] - self._base
+        spread = ordered[min(len(ordered) - 1, math.ceil(len(ordered) * QUANTILE) - 1)] - self._base
         floor = FRAME_S + MARGIN_S if now < self._lossy_until else MIN_DELAY_S
         self.target_s = max(floor, min(MAX_TARGET * FRAME_S, spread + MARGIN_S))
 
