@@ -15,10 +15,13 @@ from PySide6.QtWidgets import QDialog, QLabel, QLineEdit, QListWidget, QListWidg
 
 from .context import AppContext
 
+# The kinds a result can be opened as, on their screens (MainWindow.open_record); others
+# (action items, forecast submissions, deal rooms) have no screen to open them on yet, so a
+# result for them would close the popup and show nothing.
 KIND_LABELS = {
     "opportunity": "Deal", "contact": "Contact", "event": "Event", "topic": "Topic",
     "post": "Post", "announcement": "Announcement", "resource": "File",
-    "document": "Document", "space": "Space",
+    "document": "Document",
 }
 
 
@@ -89,8 +92,9 @@ class SearchPopup(QDialog):
             return  # an older query answered late
         self._waiting = False
         self.results.clear()
+        rows = [row for row in rows if row["kind"] in KIND_LABELS]
         for row in rows:
-            label = KIND_LABELS.get(row["kind"], row["kind"])
+            label = KIND_LABELS[row["kind"]]
             snippet = " ".join((row.get("snippet") or "").split())
             item = QListWidgetItem(f"{label}:  {row.get('title') or '(untitled)'}\n    {snippet}")
             item.setData(Qt.ItemDataRole.UserRole, (row["kind"], row["id"]))
