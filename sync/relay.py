@@ -55,7 +55,7 @@ from libp2p.relay.circuit_v2.resources import RelayLimits as LibLimits
 from .gate import accepting_elsewhere, reset
 from .peers import short_id
 from .reach import TEAMMATES  # the roles a relay serves (see above)
-from .relay_client import RelayClient, circuit_addr, is_circuit, relayed_by
+from .relay_client import RelayClient, circuit_addr, close_quietly, is_circuit, relayed_by
 from .relay_limits import CircuitCount, RelayLimits
 from .relay_punch import HolePunching
 
@@ -67,7 +67,6 @@ __all__ = ["HOP_PROTOCOL", "STOP_PROTOCOL", "RelayLimits", "Relays", "circuit_ad
            "is_circuit"]
 
 log = logging.getLogger("bullpen.sync")
-
 
 
 class Relays:
@@ -124,12 +123,15 @@ class Relays:
         via = relayed_by(link.stream, self.node.peer_id)
         log.info("link to %s is %s", link.short, "direct" if via is None
                  else f"relayed by {short_id(via)}" if via else "relayed")
-        if self.node.advertise:
-            self.client.opened(link)
-            if via is not None:
-                self.node._nursery_start(self.punching.punch, link.peer_id)
+        if not self.node.advertise:
+            return
+        if via is None:
+            self.client.opened(link)  # (a relayed connection is never relayed again)
+        else:
+            self.node._nursery_start(self.punching.punch, link.peer_id)
 
     async def dial(self, peer_id: str, addr: str) -> None:
+        """Open a relayed connection to ``peer_id`` at its relayed address ``addr``."""
         await self.client.dial(peer_id, addr)
 
     def reserved(self, peer_id: str) -> None:
@@ -174,8 +176,7 @@ class _MembersOnlyHop(CircuitV2Protocol):
     async def _refuse(self, stream: Any, code: StatusCode, why: str) -> None:
         log.info("relay: refused %s: %s", short_id(str(stream.muxed_conn.peer_id)), why)
         await self._send_status(stream, code, why)
-        with trio.move_on_after(2), contextlib.suppress(Exception):
-            await stream.close()
+        await close_quietly(stream)
 
     async def _handle_reserve(self, stream: Any, msg: HopMessage) -> None:
         remote = stream.muxed_conn.peer_id

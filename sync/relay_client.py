@@ -153,7 +153,7 @@ class RelayClient:
                 await write_delimited_msg(stream, HopMessage(type=HopMessage.RESERVE))
                 reply = await read_delimited_msg(stream, HopMessage)
         finally:
-            await _close(stream)
+            await close_quietly(stream)
         if reply.status != StatusCode.OK:
             raise RelayError(f"relay {short_id(relay)} refused a reservation: "
                              f"{status_name(reply.status)}")
@@ -215,7 +215,8 @@ class RelayClient:
                          + (f" ({'; '.join(errors)})" if errors else " (no known address)"))
 
 
-async def _close(stream: Any) -> None:
+async def close_quietly(stream: Any) -> None:
+    """Close a stream, best effort (the peer may be gone)."""
     with trio.move_on_after(2), contextlib.suppress(Exception):
         await stream.close()
 
