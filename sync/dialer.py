@@ -135,13 +135,18 @@ class Dialer:
         order = _order(peer_id, addrs, self.node.peer_id)
         direct = [a for a in order if not is_circuit(str(a))]
         relayed = [a for a in order if is_circuit(str(a))]
-        async with trio.open_nursery() as nursery:
-            attempt = (peer_id, opened, errors, nursery.cancel_scope)
-            if direct or not relayed:
-                nursery.start_soon(self._try, direct or [None], 0.0, *attempt)
-            if relayed:
-                nursery.start_soon(self._try, relayed, RELAY_HEAD_START if direct else 0.0,
-                                   *attempt)
+        try:
+            async with trio.open_nursery() as nursery:
+                attempt = (peer_id, opened, errors, nursery.cancel_scope)
+                if direct or not relayed:
+                    nursery.start_soon(self._try, direct or [None], 0.0, *attempt)
+                if relayed:
+                    nursery.start_soon(self._try, relayed,
+                                       RELAY_HEAD_START if direct else 0.0, *attempt)
+        except BaseException:  # cancelled (a new address, or shutting down) once opened
+            for stream in opened:
+                self.node._nursery_start(reset, stream)
+            raise
         if not opened:
             raise DialError(f"cannot reach peer {short_id(peer_id)}: " + "; ".join(errors))
         for extra in opened[1:]:  # both opened at the same moment: one link is enough
