@@ -198,9 +198,10 @@ class Destination:
         self.ended.append(trio.current_time())
 
 
-def test_a_relay_bounds_circuits_bytes_and_time(tmp_path: Path) -> None:
+def test_a_relay_bounds_reservations_circuits_bytes_and_time(tmp_path: Path) -> None:
     homes = office(tmp_path)
-    limits = RelayLimits(circuits_per_peer=2, circuit_bytes=64 << 10, circuit_seconds=2)
+    limits = RelayLimits(reservations=1, circuits_per_peer=2, circuit_bytes=64 << 10,
+                         circuit_seconds=2)
     rel_ws = Workspace.open(homes["rel"], passphrase=PASSPHRASE)
     node = make_node(rel_ws, listen=["/ip4/127.0.0.1/tcp/0"], relay=True, relay_limits=limits,
                      redial=False, publish=False)
@@ -223,7 +224,7 @@ def test_a_relay_bounds_circuits_bytes_and_time(tmp_path: Path) -> None:
             async with bob.run(listen_addrs=[LOOPBACK]), cat.run(listen_addrs=[LOOPBACK]):
                 bob.set_stream_handler(STOP_PROTOCOL, dest.handle)
                 assert await ask(bob, relay_addr, reserve()) == StatusCode.OK
-                await cat.connect(info_from_p2p_addr(Multiaddr(relay_addr)))
+                results["second reservation"] = await ask(cat, relay_addr, reserve())
                 first, second = await circuit(cat, relay_addr), await circuit(cat, relay_addr)
                 results["third"] = await circuit(cat, relay_addr)
                 opened = trio.current_time()
@@ -244,6 +245,7 @@ def test_a_relay_bounds_circuits_bytes_and_time(tmp_path: Path) -> None:
         trio.run(main)
     finally:
         rel_ws.close()
+    assert results["second reservation"] == StatusCode.RESOURCE_LIMIT_EXCEEDED
     assert results["third"] == StatusCode.RESOURCE_LIMIT_EXCEEDED
     assert results["fourth"] == StatusCode.OK
     assert dest.opened >= 3 and len(dest.received) >= 2
