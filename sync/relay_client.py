@@ -109,7 +109,9 @@ class RelayClient:
         return [circuit_addr(r, self.node.peer_id) for r in self.reserved]
 
     def opened(self, link: Link) -> None:
-        if link.peer_id not in self._keeping and len(self._keeping) < MAX_RELAYS:
+        """A direct link opened: ask its peer for a reservation unless we hold enough (peers
+        being asked do not count: most are no relays)."""
+        if link.peer_id not in self._keeping and len(self.reserved) < MAX_RELAYS:
             self.node._nursery_start(self._keep, link)
 
     async def _keep(self, link: Link) -> None:
@@ -120,6 +122,8 @@ class RelayClient:
         self._keeping.add(relay)
         try:
             while not link.closed.is_set():
+                if relay not in self.reserved and len(self.reserved) >= MAX_RELAYS:
+                    return  # others answered first
                 try:
                     lifetime = await self._reserve(relay)
                 except RelayError as exc:  # refused, or not a relay: not asked again
