@@ -41,7 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ws = open_ws(args)
     listen = args.listen or [DEFAULT_LISTEN]
     node = make_node(ws, listen=listen, mdns=not args.no_mdns and not _loopback_only(listen),
-                     relay=args.relay)
+                     relay=True if args.relay else None)  # else as `bullpen relay` says
     stop_compaction = ws.start_background_compaction()
     inbox = NotificationInbox(ws)  # received changes become the user's notifications
 
@@ -127,6 +127,24 @@ def _report_sync(args: argparse.Namespace, peer_id: str, link: Any) -> int:
     return 0
 
 
+# ----- relay on / off ------------------------------------------------------------------------
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    from bullpen.app.network.node_setup import relaying, set_relaying
+
+    ws = open_ws(args)
+    try:
+        if args.state is not None:
+            set_relaying(ws, args.state == "on")
+        on = relaying(ws)
+    finally:
+        ws.close()
+    print("on: this machine relays for the team's managers and reps whenever bullpen runs"
+          if on else "off: this machine relays only under `bullpen serve --relay`")
+    return 0
+
+
 # ----- peer add / list / remove ------------------------------------------------------------
 
 
@@ -178,6 +196,12 @@ def register(sub: Any) -> None:
                         "(run it where teammates can dial this machine)")
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("relay", help="relay for teammates who cannot reach each other, "
+                                     "whenever this profile's node runs (serve or the app)")
+    p.add_argument("state", nargs="?", choices=["on", "off"],
+                   help="mark this machine (one teammates can dial); without it: show")
+    p.set_defaults(func=cmd_relay)
 
     p = sub.add_parser("sync", help="sync with one peer")
     p.add_argument("--peer", required=True, metavar="MULTIADDR",

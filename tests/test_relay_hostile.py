@@ -251,3 +251,25 @@ def test_a_relay_bounds_reservations_circuits_bytes_and_time(tmp_path: Path) -> 
     assert dest.opened >= 3 and len(dest.received) >= 2
     assert max(dest.received) <= 64 << 10  # the relay cut the circuit at its byte budget
     assert 1.5 < results["lifetime"] < 6  # the idle circuit lived about its 2 s
+
+
+def test_a_machine_marked_to_relay_relays_without_the_flag(tmp_path: Path) -> None:
+    """``bullpen relay on`` marks the profile: its node (here ``serve`` without ``--relay``,
+    as the app's would) grants a rep a reservation; before that it was no relay at all."""
+    homes = office(tmp_path)
+    cat = key_of(homes["cat"])
+    answers = []
+    assert cli(homes["rel"], "relay").stdout.startswith("off")
+    for state in ("off", "on"):
+        if state == "on":
+            assert cli(homes["rel"], "relay", "on").stdout.startswith("on")
+        with Serve(homes["rel"]) as rel:
+            async def main(addr: str = rel.addr) -> None:
+                await as_host(cat, lambda host: _reserve_into(host, addr, answers))
+
+            trio.run(main)
+    assert answers == [HUNG_UP, StatusCode.OK]
+
+
+async def _reserve_into(host: Any, addr: str, answers: list[Any]) -> None:
+    answers.append(await ask(host, addr, reserve()))

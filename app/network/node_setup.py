@@ -9,6 +9,10 @@ Every node (``bullpen serve``, ``bullpen sync``, the desktop app, demo teammates
 joining) gets the members-only access policy unless the caller passes another, so no caller can
 start a node that syncs with strangers by forgetting an argument. libp2p is imported only when
 a node is made.
+
+A profile marked to relay (``bullpen relay on``: a machine teammates can dial, such as an
+office PC running the app) relays for the team's members whenever its node runs and advertises
+itself, as ``bullpen serve --relay`` does (``bullpen.sync.relay``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,19 @@ from bullpen.app.workspace import Workspace
 if TYPE_CHECKING:
     from bullpen.sync.policy import Policy
 
+RELAY_META = "relay"  # store meta: "on" when this profile's node relays for its teammates
+
+
+def relaying(ws: Workspace) -> bool:
+    """Is this profile marked to relay for its teammates (``bullpen relay on``)?"""
+    with ws.lock:
+        return ws.store.get_meta(RELAY_META) == "on"
+
+
+def set_relaying(ws: Workspace, on: bool) -> None:
+    with ws.lock, ws.store.transaction():
+        ws.store.set_meta(RELAY_META, "on" if on else "off")
+
 
 def make_node(
     ws: Workspace,
@@ -32,13 +49,17 @@ def make_node(
     listen: Sequence[str],
     mdns: bool = False,
     policy: Policy | None = None,
+    relay: bool | None = None,
     **options: Any,
 ) -> Any:
+    """The node; ``relay`` None: as the profile is marked, for a node that advertises itself."""
     from bullpen.sync.node import Node
 
     policy = policy or AccessPolicy(ws)
+    if relay is None:
+        relay = options.get("advertise", True) and relaying(ws)
     return Node(ws, WorkspaceDocs(ws, policy), StorePeerBook(ws), RoomAdmission(ws),
-                policy=policy, listen=listen, mdns=mdns, **options)
+                policy=policy, listen=listen, mdns=mdns, relay=relay, **options)
 
 
 def __getattr__(name: str) -> Any:
