@@ -28,13 +28,20 @@ BLOB_RETRY = (2.0, 5.0, 15.0, 30.0, 60.0)
 class BlobRetry:
     def __init__(self, node: Node) -> None:
         self.node = node
+        self._linked = trio.Event()  # set when a link opens
+
+    def link_opened(self) -> None:
+        self._linked.set()
 
     async def run(self) -> None:
         step = 0
         while True:
-            await trio.sleep(BLOB_RETRY[min(step, len(BLOB_RETRY) - 1)])
-            if not self.node.links:  # nobody to ask: nothing to look up either
+            if not self.node.links:  # nobody to ask: sleep until someone connects
+                self._linked = trio.Event()
+                await self._linked.wait()
                 step = 0
+            await trio.sleep(BLOB_RETRY[min(step, len(BLOB_RETRY) - 1)])
+            if not self.node.links:
                 continue
             try:
                 missing = await trio.to_thread.run_sync(self.node.docs.missing_blobs)

@@ -291,6 +291,7 @@ class Node:
             old.drop("superseded by a newer connection")
         self.links[peer_id] = link
         self._state_dirty = True
+        self.blob_retry.link_opened()
         return link
 
     def _nursery_start(self, fn: Callable[..., Any], *args: Any) -> None:
