@@ -46,6 +46,7 @@ import psutil
 
 from bullpen.app.meetings import audio, quality
 from bullpen.app.meetings.engine import Engine
+from bullpen.app.meetings.opus import Encoder
 from bullpen.app.workspace import Workspace
 from bullpen.sync import meeting_packets as mp
 
@@ -351,6 +352,23 @@ def netem(homes: list[Path], tmp: Path) -> None:
         lab.close()
 
 
+def engine_cost(said: bytes, speakers: int = 5) -> float:
+    """CPU share of one core that a listener's engine alone (jitter buffers, decoding,
+    mixing, levels; no network) takes with ``speakers`` talking at once."""
+    encoder = Encoder()
+    encoded = [encoder.encode(frame) for frame in _Frames(said).frames]
+    tick = 0
+    listener = Engine(None, _Sink(), lambda f: None, lambda *e: None, clock=lambda: tick * 0.02)
+    listener.on_packet(mp.Roster(0, "b", {s: f"p{s}" for s in range(speakers + 1)},
+                                 frozenset()))
+    started = time.process_time()
+    for tick, payload in enumerate(encoded):
+        for slot in range(1, speakers + 1):
+            listener.on_packet(mp.Audio(slot, tick, payload))
+        listener.tick()
+    return (time.process_time() - started) / (len(encoded) * 0.02)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--participants", type=int, default=6)
@@ -370,6 +388,8 @@ def main() -> None:
         if args.netem:
             netem(homes, tmp)
         said = pcm(speech(tmp / "loss.wav", SENTENCES[0]))
+    print(f"== a listener's engine alone (no network), 5 speakers at once: "
+          f"{engine_cost(said) * 100:.1f}% of one core")
     print(f"== loss and jitter, in process (one tick of transit, real Opus), mean of "
           f"{len(SEEDS)} seeds")
     cases = [("clean", {}), ("2% random loss", {"loss": 0.02}),
