@@ -259,3 +259,12 @@ def test_mute_stops_sending_and_tells_the_others() -> None:
     kinds = [mp.parse(f[2:]) for f in sent]
     assert isinstance(kinds[0], mp.Audio) and kinds[1] == mp.Mute(2, True) and len(kinds) == 2
     assert engine.seq == 11  # the clock goes on while muted
+
+
+@pytest.mark.parametrize("delay_ms", [0, 35, 260])
+def test_find_measures_the_delay_of_a_copy_to_5_ms(delay_ms: int) -> None:
+    said = quality.syllables(3.0)
+    heard = bytes(delay_ms * 48 * 2) + said + bytes(48_000)
+    match = quality.find(said, heard)
+    assert match.correlation > 0.99
+    assert abs(match.offset * 1000 - delay_ms) <= 5
