@@ -10,6 +10,7 @@ profile (the meeting has a libp2p host of its own). While in the meeting, ``mute
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,18 @@ def cmd_meet(args: argparse.Namespace) -> int:
         listen=args.listen or ["/ip4/0.0.0.0/tcp/0"], muted=args.muted)
     ws = open_ws(args)
     try:
-        result = run_meeting(ws, options, lambda line: print(line, flush=True))
+        result = run_meeting(ws, options, _say)
     finally:
         ws.close()
-    print(summary_line(result), flush=True)
+    _say(summary_line(result))
     return 0
+
+
+def _say(line: str) -> None:
+    """One event line; a reader that went away (``| head -1`` for the meeting id) does not
+    end the meeting."""
+    with contextlib.suppress(BrokenPipeError, ValueError):
+        print(line, flush=True)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
