@@ -23,10 +23,12 @@ def cmd_meet(args: argparse.Namespace) -> int:
     from bullpen.app.meetings.meetings import MeetingOptions, run_meeting, summary_line
 
     configure_logging(args.verbose)
-    if args.duration is not None and args.duration <= 0:
-        from bullpen.app.fields import ValidationError
+    from bullpen.app.fields import ValidationError
 
+    if args.duration is not None and args.duration <= 0:
         raise ValidationError("--duration: must be a positive number of seconds")
+    if len(getattr(args, "title", "") or "") > 200:
+        raise ValidationError("--title: at most 200 characters")
     options = MeetingOptions(
         title=getattr(args, "title", None) or "Meeting", join=getattr(args, "meeting", None),
         audio_in=args.audio_in, record=args.record, duration=args.duration,

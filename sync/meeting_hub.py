@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from . import meeting_packets as mp
 
 MAX_PARTICIPANTS = 16
+MAX_TITLE = 200  # characters
 RATE = 60.0  # packets a second: 50 audio frames plus mutes and slack
 BURST = 60.0
 
@@ -43,7 +44,7 @@ class Hub:
     """``host`` is the host's own peer id (slot 0); ``token`` the meeting's secret."""
 
     def __init__(self, host: str, title: str, token: bytes) -> None:
-        self.title = title
+        self.title = title[:MAX_TITLE]  # the roster, title included, fits its frame
         self.token = token
         self.members: dict[str, Member] = {host: Member(host, 0)}
 

@@ -187,6 +187,7 @@ def test_a_stranger_and_a_guest_are_refused(office: dict[str, Path]) -> None:
     (["start", "--audio-in", "/nonexistent.wav"], "cannot read audio from /nonexistent.wav"),
     (["start", "--record", "/nonexistent/heard.wav"], "cannot write /nonexistent/heard.wav"),
     (["start", "--duration", "-1"], "--duration: must be a positive number"),
+    (["start", "--title", "x" * 201], "--title: at most 200 characters"),
 ])
 def test_bad_input_is_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
     home = make_profiles(tmp_path, ["Dana"])[0]

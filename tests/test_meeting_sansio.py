@@ -176,6 +176,13 @@ def test_hub_drops_a_flooders_packets_past_its_budget_only() -> None:
     assert hub.members["flood"].dropped >= 1000 - delivered
 
 
+def test_a_long_title_still_fits_the_roster() -> None:
+    hub = mh.Hub("host", "x" * 100_000, b"k" * 16)
+    for i in range(mh.MAX_PARTICIPANTS - 1):
+        hub.join("12D3KooW" + "p" * 44 + f"{i:02}", b"k" * 16, 0.0)
+    assert all(mp.parse(frame[2:]) for _, frame in hub.rosters())
+
+
 def test_hub_is_full_at_its_limit() -> None:
     hub = mh.Hub("host", "t", b"k" * 16)
     for i in range(mh.MAX_PARTICIPANTS - 1):
