@@ -8,7 +8,9 @@ in unasked. Ann and Bob can dial out to R; neither can be dialled from outside, 
 advertises only its private address. Two NAT kinds: "cone" (MASQUERADE keeps a socket's port
 whoever it talks to: DCUtR hole punching must move Ann and Bob onto a direct connection) and
 "symmetric" (``--random-fully``: a new port per destination, so hole punching fails and they
-must stay relayed, and still sync). Skipped where namespaces or iptables' NAT are missing.
+must stay relayed, and still sync). The public segment adds 25 ms and 0.5% loss each way
+(bench/torture's userspace emulator: this kernel has no ``sch_netem``), so Ann's round trip to
+Bob through R is 100 ms. Skipped where namespaces or iptables' NAT are missing.
 
 Figures (``-s``; README "Relays"): ``peer add`` to the relayed link, relayed to direct, and a
 deal's time from Ann's store to Bob's over the link they end on.
@@ -30,12 +32,16 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from helpers_procs import PASSPHRASE, Serve, cli, make_profiles, status, wait_for  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from torture.tunnetem import TunLinks, tun_available  # noqa: E402
+
 from bullpen.app.workspace import Workspace  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.netns, pytest.mark.timeout(300)]
 
 RELAY_IP = "203.0.113.1"
 PORT = 4001
+DELAY, LOSS = 0.025, 0.005  # each way on the public segment: 50 ms and ~1% per round trip
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -48,6 +54,8 @@ class NatLab:
     def __init__(self, tag: str, symmetric: bool) -> None:
         self.ns = {name: f"bpn{name}{tag}" for name in ("r", "na", "nb", "a", "b")}
         self.symmetric = symmetric
+        self.tag = tag
+        self.links: TunLinks | None = None  # the emulator of the public segment, if used
         self.created: list[str] = []
 
     def setup(self) -> None:
@@ -55,17 +63,9 @@ class NatLab:
             run("ip", "netns", "add", ns)
             self.created.append(ns)
             run("ip", "-n", ns, "link", "set", "lo", "up")
-        r = self.ns["r"]
-        run("ip", "-n", r, "link", "add", "pub", "type", "bridge")
-        run("ip", "-n", r, "addr", "add", f"{RELAY_IP}/24", "dev", "pub")
-        run("ip", "-n", r, "link", "set", "pub", "up")
+        self._public_segment()
         for n, home in ((2, "a"), (3, "b")):
             router, lan = self.ns[f"n{home}"], f"192.168.{n - 1}"
-            run("ip", "-n", r, "link", "add", f"to{home}", "type", "veth",
-                "peer", "name", "wan", "netns", router)
-            run("ip", "-n", r, "link", "set", f"to{home}", "master", "pub", "up")
-            run("ip", "-n", router, "addr", "add", f"203.0.113.{n}/24", "dev", "wan")
-            run("ip", "-n", router, "link", "set", "wan", "up")
             run("ip", "-n", router, "link", "add", "lan", "type", "veth",
                 "peer", "name", "eth0", "netns", self.ns[home])
             run("ip", "-n", router, "addr", "add", f"{lan}.1/24", "dev", "lan")
@@ -81,10 +81,35 @@ class NatLab:
                 run("ip", "netns", "exec", router, "iptables", "-A", chain, "-i", "wan", "-m",
                     "conntrack", "!", "--ctstate", "ESTABLISHED,RELATED", "-j", "DROP")
 
+    def _public_segment(self) -> None:
+        """R's ``eth0`` and the routers' ``wan`` on 203.0.113.0/24: through the userspace
+        emulator with :data:`DELAY` and :data:`LOSS` each way where TUN devices can be made
+        (this kernel has no ``sch_netem``), else a plain bridge in R's namespace."""
+        ends = {"r": ("eth0", 1), "na": ("wan", 2), "nb": ("wan", 3)}
+        if not tun_available():
+            self.links = TunLinks(self.tag, DELAY, LOSS)
+            for name, (dev, n) in ends.items():
+                self.links.attach(n, self.ns[name], f"203.0.113.{n}")
+                run("ip", "-n", self.ns[name], "link", "set", "eth0", "name", dev)
+            self.links.netem(True)
+        else:
+            r = self.ns["r"]
+            run("ip", "-n", r, "link", "add", "pub", "type", "bridge")
+            run("ip", "-n", r, "link", "set", "pub", "up")
+            for name, (dev, _) in ends.items():
+                run("ip", "-n", r, "link", "add", f"to{name}", "type", "veth",
+                    "peer", "name", dev, "netns", self.ns[name])
+                run("ip", "-n", r, "link", "set", f"to{name}", "master", "pub", "up")
+        for name, (dev, n) in ends.items():
+            run("ip", "-n", self.ns[name], "addr", "add", f"203.0.113.{n}/24", "dev", dev)
+            run("ip", "-n", self.ns[name], "link", "set", dev, "up")
+
     def prefix(self, name: str) -> list[str]:
         return ["ip", "netns", "exec", self.ns[name]]
 
     def teardown(self) -> None:
+        if self.links is not None:
+            self.links.close()
         for ns in reversed(self.created):
             run("ip", "netns", "del", ns, check=False)
 
@@ -98,9 +123,9 @@ def nat(request: pytest.FixtureRequest) -> Iterator[NatLab]:
     lab = NatLab(uuid.uuid4().hex[:6], symmetric=request.param == "symmetric")
     try:
         lab.setup()
-    except subprocess.CalledProcessError as exc:
+    except (subprocess.CalledProcessError, RuntimeError) as exc:
         lab.teardown()
-        pytest.skip(f"cannot build the NAT lab here: {exc.stderr.strip()}")
+        pytest.skip(f"cannot build the NAT lab here: {getattr(exc, 'stderr', '') or exc}")
     try:
         yield lab
     finally:
