@@ -1,9 +1,10 @@
 """Teammates reach each other through a member that relays: circuit relay v2, members only.
 
 A member behind a NAT or a hotel firewall cannot be dialled, but it can dial out. A member that
-others *can* dial (an office PC, ``bullpen serve --relay`` on a small always-on machine) offers
-circuit relay v2 (libp2p's ``/libp2p/circuit/relay/0.2.0/hop``): the unreachable member keeps a
-*reservation* on it (``relay_client.py``) and is then reachable at
+others *can* dial (``bullpen serve --relay`` on a small always-on machine, or a profile marked
+with ``bullpen relay on``, such as an office PC running the app) offers circuit relay v2
+(libp2p's ``/libp2p/circuit/relay/0.2.0/hop``): the unreachable member keeps a *reservation* on
+it (``relay_client.py``) and is then reachable at
 ``/p2p/RELAY/p2p-circuit/p2p/MEMBER``; a teammate who dials that address asks the relay for a
 *circuit*, the relay opens a ``stop`` stream to the member, and both ends run a full Noise
 handshake and the usual sync session over it. The relay forwards encrypted bytes only: it
@@ -33,7 +34,8 @@ Noise like any other, so a stranger at its far end is limited and hung up on as 
 
 A relay also tells its teammates where the members holding a reservation are reachable (their
 relayed address joins the member address exchange of ``reach.py``), so a teammate who never
-met them finds them.
+met them finds them. Two teammates on a relayed link then try to go direct (hole punching,
+``relay_punch.py``).
 """
 
 from __future__ import annotations
