@@ -41,6 +41,9 @@ PY_VER=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 NEEDED="libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
 libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 \
 libxcb-randr0 libxcb-render-util0 libxcb-image0 xvfb iproute2 fonts-dejavu-core"
+# The tests' NAT lab (iptables MASQUERADE in namespaces, tests/test_relay_nat.py) and the
+# meetings' spoken sentence (espeak-ng, tests/test_meeting_procs.py).
+[ "${1:-}" != "--test" ] || NEEDED="$NEEDED iptables espeak-ng"
 if command -v apt-get >/dev/null 2>&1; then
     "$PY" -c 'import ensurepip, venv' 2>/dev/null || NEEDED="$NEEDED python$PY_VER-venv"
     if "$PY" -c 'import sys; sys.exit(sys.base_prefix != "/usr")'; then
