@@ -92,12 +92,16 @@ def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
     BULLPEN_DEBUG=1 for the traceback), since a traceback tells a user nothing and may print
     record data."""
     try:
-        return func(args)
+        code = func(args)
+        sys.stdout.flush()  # a reader gone away shows here, not in the exit's flush
+        return code
     except KeyboardInterrupt:
         return 130
     except BaseException as exc:
         if isinstance(exc, SystemExit):
             raise
+        if first_of(exc, (BrokenPipeError,)) is not None:
+            return reader_gone()
         found = user_error(exc)
         if found is not None:
             fail(found)
@@ -111,6 +115,14 @@ def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
         fail(f"unexpected error ({type(exc).__name__}: {exc}); run again with {DEBUG_ENV}=1 "
              f"for details, and please report it")
         return EXIT_SOFTWARE
+
+
+def reader_gone() -> int:
+    """stdout's reader went away (``bullpen history ID --json | head``): stop quietly, as a
+    command ended by SIGPIPE does, not with an error; later writes and the exit's flush go to
+    /dev/null."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 128 + 13  # the shell's status for SIGPIPE
 
 
 # Arguments naming files may hold any bytes the file system allows; every other argument
