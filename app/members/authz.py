@@ -53,7 +53,7 @@ APPEND_ONLY_SETTINGS = ("membership", "invites")  # signed entries, judged again
 MAX_ENTRY_CHARS = 8192  # a signed membership entry or invite record, as text
 MEMBER_ROLES = ("manager", "rep")
 REACTION_FIELDS = frozenset({"reactions", "_updated_at", "_updated_by"})
-OWNER_FIELDS = frozenset({"owner", "closed", "closed_at", "_created_by", "_kind"})
+OWNER_FIELDS = frozenset({"owner", "closed", "closed_at", "_created_by", "_kind", "_deleted"})
 SPACE_PREFIX = space_doc_id("")
 MARKER_VALUE = re.compile(r"[0-9a-f]{8}:")  # rec.mark_touched's nonce, naming no record
 MARKER_BYTES, MARKER_BYTES_PER_DEP = 256, 96  # an honest marker: ~180 + ~50 per dependency
@@ -293,7 +293,8 @@ def _space_record_violation(rid: str, space_id: str, after: dict[str, Any],
 def _room_violation(after: dict[str, Any], prior: dict[str, Any], author: str,
                     owner: str | None) -> str | None:
     """A rep who does not own the room may add to it (guests, invites, its public status),
-    never take away: remove a guest, close, reopen or hand it over."""
+    never take away: remove a guest, close, reopen, hand it over or delete it (a deleted
+    room is gone for its guests too)."""
     if author == owner:
         return None
     before, now = prior.get("guests"), after.get("guests")

@@ -294,6 +294,9 @@ class Records(Replica):
         with self.lock:
             current = self.get(record_id)
             rid = current["id"]
+            if (current["kind"] == "space" and self.role() != "manager"
+                    and room_owner(current) != self.peer_id):
+                raise NotAllowed("only the room's owner or a manager deletes a deal room")
             self._write_record(self.resolve(rid)[1], current["kind"], rid, {"_deleted": True},
                                new=False)
 
