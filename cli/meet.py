@@ -58,7 +58,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="leave after this long (default: until interrupted or `leave`)")
     p.add_argument("--muted", action="store_true", help="join muted (`unmute` on stdin)")
     p.add_argument("--listen", action="append", metavar="MULTIADDR",
-                   help="address of this meeting's host (default /ip4/0.0.0.0/tcp/0)")
+                   help="where this process listens for the meeting, its own port beside serve "
+                        "or the app (repeatable; default /ip4/0.0.0.0/tcp/0)")
     p.add_argument("-v", "--verbose", action="store_true", help="log the meeting's traffic")
     p.set_defaults(func=cmd_meet)
 

@@ -130,8 +130,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser("task", aliases=["action"],
                        help="action items: yours (task list), add, done, reopen, edit")
     actions = p.add_subparsers(dest="action", required=True)
-    a = actions.add_parser("add", help="an action item for you or a teammate (prints its id)")
-    a.add_argument("text")
+    a = actions.add_parser("add", help="an action item for you or a teammate (prints its id "
+                                      "and owner)")
+    a.add_argument("text", help="what is to be done")
     a.add_argument("--owner", metavar="WHO", help="a member's name or id (default: you)")
     a.add_argument("--due", metavar="DATE", help="YYYY-MM-DD")
     a.add_argument("--deal", metavar="ID", help="the deal it is about")
