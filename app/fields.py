@@ -10,13 +10,8 @@ crdt/, named here so that the layers contract can forbid presentations to import
 from __future__ import annotations
 
 from bullpen.crdt.checks import ValidationError, currency
-from bullpen.crdt.schema import (
-    FORECAST_CATEGORIES,
-    OPPORTUNITY,
-    TOPIC_CATEGORIES,
-    Stage,
-    normalise_choice,
-)
+from bullpen.crdt.schema import FORECAST_CATEGORIES, OPPORTUNITY, TOPIC_CATEGORIES, Stage
+from bullpen.crdt.validation import normalise_choice
 
 __all__ = [
     "FORECAST_CATEGORIES",

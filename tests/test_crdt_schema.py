@@ -31,15 +31,17 @@ from bullpen.crdt.schema import (
     INDEX_DOC,
     KINDS,
     FieldSpec,
-    coerce,
     genesis_shape,
     kind_spec,
+    space_doc_id,
+    text_doc_id,
+)
+from bullpen.crdt.validation import (
+    coerce,
     normalise_choice,
     parse_date,
     parse_datetime,
     readable,
-    space_doc_id,
-    text_doc_id,
     validate,
 )
 

@@ -11,7 +11,8 @@ from helpers import opp_fields
 from helpers_procs import Cli
 
 from bullpen.app.workspace import Workspace
-from bullpen.crdt.schema import ValidationError, validate
+from bullpen.crdt.schema import ValidationError
+from bullpen.crdt.validation import validate
 
 OPP = ["--title", "Renewal", "--amount", "500", "--stage", "proposal", "--close", "2026-12-15"]
 

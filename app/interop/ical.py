@@ -19,7 +19,8 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from bullpen.app.interop.common import read_text, unique, write_atomically
 from bullpen.app.interop.errors import InteropError
-from bullpen.crdt.schema import ValidationError, validate
+from bullpen.crdt.schema import ValidationError
+from bullpen.crdt.validation import validate
 
 PRODID = "-//Bullpen//EN"
 UNTITLED = "(no title)"

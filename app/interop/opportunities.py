@@ -36,13 +36,8 @@ from bullpen.app.interop.guard import (
     root_reason,
     unescape_formula,
 )
-from bullpen.crdt.schema import (
-    DEFAULT_STAGES,
-    OPPORTUNITY,
-    ValidationError,
-    normalise_choice,
-    validate,
-)
+from bullpen.crdt.schema import DEFAULT_STAGES, OPPORTUNITY, ValidationError
+from bullpen.crdt.validation import normalise_choice, validate
 
 DEFAULT_STAGE_IDS: tuple[str, ...] = tuple(s.id for s in DEFAULT_STAGES)
 

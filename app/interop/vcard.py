@@ -17,7 +17,8 @@ import vobject
 
 from bullpen.app.interop.common import read_text, unique, write_atomically
 from bullpen.app.interop.errors import InteropError
-from bullpen.crdt.schema import ValidationError, validate
+from bullpen.crdt.schema import ValidationError
+from bullpen.crdt.validation import validate
 
 
 def read_vcards(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

@@ -27,7 +27,8 @@ from automerge.core import ROOT, Document, ObjType
 
 from bullpen.app.sales.periods import parse_period
 from bullpen.crdt import records as rec
-from bullpen.crdt.schema import RULED_DOCS, ValidationError, validate
+from bullpen.crdt.schema import RULED_DOCS, ValidationError
+from bullpen.crdt.validation import validate
 
 MEMBER_ROLES = ("manager", "rep")
 META = ("_kind", "_created_at", "_created_by", "_updated_at", "_updated_by", "_deleted")

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bullpen.crdt.schema import Stage, normalise_choice
+from bullpen.crdt.schema import Stage
+from bullpen.crdt.validation import normalise_choice
 
 MONTHS = {
     name: number

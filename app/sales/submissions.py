@@ -20,12 +20,8 @@ from bullpen.app.members.authz import NotAllowed, require_manager
 from bullpen.app.members.lookup import member_named
 from bullpen.app.sales import use_cases as sales
 from bullpen.app.workspace import Workspace
-from bullpen.crdt.schema import (
-    FORECAST_ADJUSTMENT,
-    FORECAST_SUBMISSION,
-    ValidationError,
-    validate,
-)
+from bullpen.crdt.schema import FORECAST_ADJUSTMENT, FORECAST_SUBMISSION, ValidationError
+from bullpen.crdt.validation import validate
 
 SUBMISSION, ADJUSTMENT = FORECAST_SUBMISSION.name, FORECAST_ADJUSTMENT.name
 FIGURES = ("commit", "best_case")

@@ -16,7 +16,8 @@ from bullpen.app.members.limits import check_text_length
 from bullpen.app.workspace.members import Members
 from bullpen.app.workspace.types import ChangeSet, WorkspaceError, new_id
 from bullpen.crdt import textdoc
-from bullpen.crdt.schema import ValidationError, text_doc_id, validate
+from bullpen.crdt.schema import ValidationError, text_doc_id
+from bullpen.crdt.validation import validate
 
 
 class Documents(Members):

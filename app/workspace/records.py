@@ -31,8 +31,8 @@ from bullpen.crdt.schema import (
     ValidationError,
     kind_spec,
     space_doc_id,
-    validate,
 )
+from bullpen.crdt.validation import validate
 
 
 class Records(Replica):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bullpen.app.errors import UserError
-from bullpen.crdt.schema import readable
+from bullpen.crdt.validation import readable
 
 
 class WorkspaceError(UserError, RuntimeError):
