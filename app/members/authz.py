@@ -231,7 +231,10 @@ def _space_violation(doc_id: str, doc: Document, at: list[bytes], before: list[b
     then = rec.read_value(doc, doc.get(ROOT, rec.RECORDS, before), before) or {}
     room = then.get(space_id) if isinstance(then.get(space_id), dict) else {}
     owner = room_owner(room)
+    records = rec.container(doc, rec.RECORDS)
     for rid in now.keys() | then.keys():
+        if office_rules.replaced(doc, records, rid, at, before):
+            return office_rules.REPLACED
         if now.get(rid) == then.get(rid):
             continue
         if rid not in now:

@@ -51,6 +51,8 @@ def violation(doc_id: str, doc: Document, change: Any, author: str, role: str | 
         found = doc.get(records, rid, at)
         if found is None:
             continue  # named, not written (an honest change names only what it wrote)
+        if replaced(doc, records, rid, at, before):
+            return REPLACED
         after = rec.read_record(doc, records, rid, at)
         prior = rec.read_record(doc, records, rid, before)
         if after is None:
@@ -61,6 +63,18 @@ def violation(doc_id: str, doc: Document, change: Any, author: str, role: str | 
         if reason:
             return reason
     return None
+
+
+REPLACED = "a record is changed in place, never replaced by a new map"
+
+
+def replaced(doc: Document, records: bytes, rid: str, at: list[bytes],
+             before: list[bytes]) -> bool:
+    """Does record ``rid``, which existed at ``before``, hold another object at ``at``? A new
+    map with the old values looks unchanged, but hides every concurrent edit made in the
+    old one (an owner's, a manager's): so whoever may not make those edits could undo them."""
+    was, now = doc.get(records, rid, before), doc.get(records, rid, at)
+    return was is not None and now is not None and was[1] != now[1]
 
 
 def _container(doc: Document, name: str, at: list[bytes]) -> bytes | None:
