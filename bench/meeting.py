@@ -247,26 +247,6 @@ def run_meeting(homes: list[Path], tmp: Path, talkers: int, lab: Any = None) -> 
 # ----- loss, in process -----------------------------------------------------------------------
 
 
-class _Frames:
-    def __init__(self, data: bytes) -> None:
-        self.frames = [data[i:i + audio.FRAME_BYTES].ljust(audio.FRAME_BYTES, b"\0")
-                       for i in range(0, len(data), audio.FRAME_BYTES)]
-
-    def read(self) -> bytes | None:
-        return self.frames.pop(0) if self.frames else None
-
-
-class _Sink:
-    def __init__(self) -> None:
-        self.frames: list[bytes] = []
-
-    def write(self, frame: bytes) -> None:
-        self.frames.append(frame)
-
-    def close(self) -> None:
-        pass
-
-
 def lossy_call(said: bytes, *, loss: float = 0.0, outage: tuple[int, int] | None = None,
                jitter: int = 0, seed: int = 1) -> dict:
     """Talker -> listener, ``loss`` random loss, an ``outage`` (first tick, ticks) whose
@@ -275,9 +255,9 @@ def lossy_call(said: bytes, *, loss: float = 0.0, outage: tuple[int, int] | None
     pending: dict[int, list[bytes]] = {}
     tick = 0
     out: list[bytes] = []
-    talker = Engine(_Frames(said), audio.NullSink(), out.append, lambda *e: None,
+    talker = Engine(audio.MemorySource(said), audio.NullSink(), out.append, lambda *e: None,
                     clock=lambda: tick * 0.02)
-    sink = _Sink()
+    sink = audio.MemorySink()
     listener = Engine(None, sink, lambda f: None, lambda *e: None, clock=lambda: tick * 0.02)
     roster = {0: "talker", 1: "listener"}
     talker.on_packet(mp.Roster(0, "b", roster, frozenset()))
@@ -356,9 +336,10 @@ def engine_cost(said: bytes, speakers: int = 5) -> float:
     """CPU share of one core that a listener's engine alone (jitter buffers, decoding,
     mixing, levels; no network) takes with ``speakers`` talking at once."""
     encoder = Encoder()
-    encoded = [encoder.encode(frame) for frame in _Frames(said).frames]
+    encoded = [encoder.encode(frame) for frame in audio.MemorySource(said).frames]
     tick = 0
-    listener = Engine(None, _Sink(), lambda f: None, lambda *e: None, clock=lambda: tick * 0.02)
+    listener = Engine(None, audio.MemorySink(), lambda f: None, lambda *e: None,
+                      clock=lambda: tick * 0.02)
     listener.on_packet(mp.Roster(0, "b", {s: f"p{s}" for s in range(speakers + 1)},
                                  frozenset()))
     started = time.process_time()

@@ -192,34 +192,14 @@ def test_hub_is_full_at_its_limit() -> None:
 # ----- two engines over an in-process lossy link ---------------------------------------------
 
 
-class ListSource:
-    def __init__(self, pcm: bytes) -> None:
-        self.frames = [pcm[i:i + audio.FRAME_BYTES].ljust(audio.FRAME_BYTES, b"\0")
-                       for i in range(0, len(pcm), audio.FRAME_BYTES)]
-
-    def read(self) -> bytes | None:
-        return self.frames.pop(0) if self.frames else None
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.frames: list[bytes] = []
-
-    def write(self, frame: bytes) -> None:
-        self.frames.append(frame)
-
-    def close(self) -> None:
-        pass
-
-
-def call(pcm: bytes, loss: float, seed: int = 5) -> tuple[Engine, ListSink, list[tuple]]:
+def call(pcm: bytes, loss: float, seed: int = 5) -> tuple[Engine, audio.MemorySink, list[tuple]]:
     """Speaker -> listener through a link losing ``loss`` of the packets at random, one tick
     of transit. Returns the listener, what it heard, and its events."""
     rng = random.Random(seed)
     in_flight: list[bytes] = []
     events: list[tuple] = []
-    sink = ListSink()
-    speaker = Engine(ListSource(pcm), audio.NullSink(), in_flight.append, lambda *e: None,
+    sink = audio.MemorySink()
+    speaker = Engine(audio.MemorySource(pcm), audio.NullSink(), in_flight.append, lambda *e: None,
                      clock=lambda: speaker.totals.ticks * 0.02)
     listener = Engine(None, sink, lambda f: None, lambda *e: events.append(e),
                       clock=lambda: listener.totals.ticks * 0.02)
@@ -256,7 +236,7 @@ def test_silence_matches_nothing() -> None:
 
 def test_mute_stops_sending_and_tells_the_others() -> None:
     sent: list[bytes] = []
-    engine = Engine(ListSource(quality.syllables(1.0)), audio.NullSink(), sent.append,
+    engine = Engine(audio.MemorySource(quality.syllables(1.0)), audio.NullSink(), sent.append,
                     lambda *e: None, clock=lambda: 0.0)
     engine.on_packet(mp.Roster(2, "t", {0: "h", 2: "me"}, frozenset()))
     engine.tick()

@@ -156,3 +156,28 @@ class NullSink:
 
     def close(self) -> None:
         return None
+
+
+class MemorySource:
+    """A microphone that plays back 16-bit PCM held in memory, frame by frame (a benchmark's
+    or a test's speech, with no file to read)."""
+
+    def __init__(self, pcm: bytes) -> None:
+        self.frames = [pcm[i:i + FRAME_BYTES].ljust(FRAME_BYTES, b"\0")
+                       for i in range(0, len(pcm), FRAME_BYTES)]
+
+    def read(self) -> bytes | None:
+        return self.frames.pop(0) if self.frames else None
+
+
+class MemorySink:
+    """A speaker that keeps every frame it is given, to compare with what was said."""
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    def write(self, frame: bytes) -> None:
+        self.frames.append(frame)
+
+    def close(self) -> None:
+        return None
