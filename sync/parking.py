@@ -11,8 +11,9 @@ overtake the waiting ones.
 
 Parking only delays: every message is judged as always when it is handled. It ends at once
 when the index itself is refused from this peer (it cannot catch up from there), and when more
-than :data:`MAX_PARKED_BYTES` wait (a peer announcing index heads it never sends cannot make us
-hold its data without bound). A peer that announces heads and never sends them only delays its
+than :data:`MAX_PARKED_BYTES` wait, each message counted with its overhead (a peer announcing
+index heads it never sends cannot make us hold its data, or millions of empty messages,
+without bound). A peer that announces heads and never sends them only delays its
 own messages; :attr:`Parking.waiting` keeps the session from counting as in sync meanwhile, so
 the delay shows in the peer's status.
 """
@@ -26,6 +27,9 @@ from bullpen.crdt.schema import INDEX_DOC
 from .messages import Saved, Sync
 
 MAX_PARKED_BYTES = 16 << 20  # per session
+# What a parked message costs beyond its data (the message object, its doc id): counted, so a
+# peer cannot make us hold millions of empty sync messages within MAX_PARKED_BYTES.
+PARKED_OVERHEAD = 512
 
 
 class Parking:
@@ -47,7 +51,7 @@ class Parking:
         if msg.doc_id == INDEX_DOC or (not self._queue and not self._index_ahead()):
             return False
         self._queue.append(msg)
-        self._size += len(msg.data)
+        self._size += len(msg.data) + PARKED_OVERHEAD
         return True
 
     def release(self) -> list[Sync | Saved]:
