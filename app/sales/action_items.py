@@ -75,7 +75,7 @@ def _own_or_manage(ws: Workspace, item_id: str) -> dict[str, Any]:
     role = _team_member(ws)
     item = ws.get(item_id)
     if item["kind"] != KIND:
-        raise ValidationError(f"{item_id} is a {item['kind']}, not an action item")
+        raise ValidationError(f"{item_id} is not an action item (it is: {item['kind']})")
     if role != "manager" and item.get("owner") != ws.peer_id:
         raise NotAllowed("only the item's owner or a manager can change an action item")
     return item

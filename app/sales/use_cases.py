@@ -329,7 +329,8 @@ def kudos(ws: Workspace, record_id: str, reaction: str = "helpful") -> dict[str,
     record = ws.get(record_id)
     if record["kind"] not in KUDOS_KINDS:
         raise ValidationError(
-            f"{record_id} is a {record['kind']}; kudos go to {', '.join(KUDOS_KINDS)}"
+            f"{record_id} is not for kudos (it is: {record['kind']}); kudos go to "
+            f"{', '.join(KUDOS_KINDS)}"
         )
     if record.get("created_by") == ws.peer_id:
         raise ValidationError("kudos are for colleagues' work, not your own")
