@@ -173,6 +173,16 @@ EVENT_FLAGS = [
 ]
 
 
+def of_kind(ws: Workspace, record_id: str, kind: str) -> str:
+    """The full id of ``record_id`` when it is a ``kind`` record: ``bullpen contact delete``
+    given a deal's id must not delete the deal."""
+    record = ws.get(record_id)
+    if record["kind"] != kind:
+        raise ValidationError(f"{record_id} is not a record of kind {kind} "
+                              f"(it is: {record['kind']})")
+    return record["id"]
+
+
 def simple_kind(
     kind: str,
     flags: list[tuple[str, str, str]],
@@ -188,6 +198,8 @@ def simple_kind(
 
             check_rule(args.repeat)
         ws = open_ws(args)
+        if args.action in ("update", "show", "delete"):
+            args.id = of_kind(ws, args.id, kind)
         if args.action == "add":
             print(ws.add(kind, fields_from(args, flags)))
         elif args.action == "update":
