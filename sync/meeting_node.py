@@ -41,6 +41,7 @@ log = logging.getLogger("bullpen.meet")
 PROTOCOL = TProtocol(mp.MEET_PROTOCOL)
 SEND_QUEUE = 25
 JOIN_TIMEOUT = 10.0
+RECHECK_S = 2.0  # a participant taken off the team is dropped within this
 NOT_MEMBER = "not a member of this workspace"
 NO_GUESTS = "guests do not take part in team meetings"
 
@@ -78,6 +79,7 @@ class _Peer:
         self.decoder = decoder  # holds what was read past the join
         self.send, self._queue = trio.open_memory_channel[bytes](SEND_QUEUE)
         self.dropped = 0
+        self.serving = trio.CancelScope()  # (host) cancelled to drop the participant
 
     def put(self, frame: bytes) -> None:
         try:
@@ -149,7 +151,7 @@ class MeetingNode:
                     self.meeting_id = meeting_id(token, addrs[0])
                     self._deliver(self.hub.roster_for(self.peer_id))
                     task_status.started(self.meeting_id)
-                    await trio.sleep_forever()
+                    await self._recheck()
                 link = await self._join(host, join)
                 task_status.started(join)
                 try:
@@ -259,12 +261,13 @@ class MeetingNode:
         log.info("%s joined", short_id(peer_id))
         self._rosters()
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(peer.write_all)
-                for body in bodies[1:]:
-                    self._from_participant(peer, body, mp.frame(body))
-                await self._read(peer, self._from_participant)
-                nursery.cancel_scope.cancel()
+            with peer.serving:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(peer.write_all)
+                    for body in bodies[1:]:
+                        self._from_participant(peer, body, mp.frame(body))
+                    await self._read(peer, self._from_participant)
+                    nursery.cancel_scope.cancel()
         except Exception as exc:  # handler exceptions vanish silently in libp2p: log them
             log.info("dropped %s: %s", short_id(peer_id), _leaf(exc))
         finally:
@@ -274,6 +277,20 @@ class MeetingNode:
             await reset(stream)
             log.info("%s left", short_id(peer_id))
             self._rosters()
+
+    async def _recheck(self) -> None:
+        """Until the meeting ends: drop a participant removed from the team or made a guest
+        since it joined (admission is checked at the join, and a meeting can last an hour;
+        the membership is read afresh, as another process may sync it)."""
+        while True:
+            await trio.sleep(RECHECK_S)
+            for peer_id, peer in list(self._peers.items()):
+                if not await trio.to_thread.run_sync(self._may_stay, peer_id):
+                    log.info("dropped %s: no longer on the team", short_id(peer_id))
+                    peer.serving.cancel()  # it leaves the hub, its stream is reset
+
+    def _may_stay(self, peer_id: str) -> bool:
+        return self.gate.is_member(peer_id) and self.may_meet(peer_id)
 
     def _from_participant(self, peer: _Peer, body: bytes, frame: bytes) -> None:
         assert self.hub is not None
