@@ -17,6 +17,7 @@ guest never holds a relayed connection (relays refuse guests), so it is refused 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,6 +27,7 @@ from libp2p.peer.id import ID
 from libp2p.relay.circuit_v2.dcutr import PROTOCOL_ID as DCUTR_PROTOCOL
 from libp2p.relay.circuit_v2.dcutr import DCUtRProtocol
 from libp2p.tools.anyio_service import background_trio_service
+from multiaddr import Multiaddr
 
 from .gate import Handler, reset
 from .peers import short_id
@@ -33,6 +35,22 @@ from .peers import short_id
 log = logging.getLogger("bullpen.sync")
 
 __all__ = ["DCUTR_PROTOCOL", "HolePunching"]
+
+MAX_PUNCH_ADDRS = 8  # a teammate's observed addresses we dial (libp2p takes 20)
+
+
+def punchable(addr: Multiaddr) -> bool:
+    """May we dial ``addr``, an address a teammate says it was seen at? An IP address and a
+    port (no DNS name, which could resolve anywhere), never this machine's loopback, a
+    link-local, multicast or unspecified address: a modified client could otherwise make us
+    connect to a service listening on this machine or beside it. (Private addresses stay:
+    two teammates behind one office NAT may punch across it.)"""
+    names = [p.name for p in addr.protocols()]
+    if len(names) < 2 or names[0] not in ("ip4", "ip6") or names[1] not in ("tcp", "udp"):
+        return False
+    ip = ipaddress.ip_address(addr.value_for_protocol(names[0]))
+    ip = getattr(ip, "ipv4_mapped", None) or ip  # ::ffff:127.0.0.1 is loopback too
+    return not (ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified)
 
 
 class _Punching(DCUtRProtocol):
@@ -51,6 +69,11 @@ class _Punching(DCUtRProtocol):
         if not direct:
             log.info("hole punching to %s failed: staying relayed", short_id(peer_id.to_base58()))
         return direct
+
+    def _decode_observed_addrs(self, addr_bytes: list[bytes]) -> list[Multiaddr]:
+        """The peer's observed addresses we will dial: :func:`punchable` ones, a few."""
+        found = super()._decode_observed_addrs(addr_bytes[:4 * MAX_PUNCH_ADDRS])
+        return [a for a in found if punchable(a)][:MAX_PUNCH_ADDRS]
 
     def _schedule_relay_close(self, peer_id: ID) -> None:
         log.info("direct connection to %s (hole punched): leaving the relay",
