@@ -106,6 +106,16 @@ def open_ws(args: argparse.Namespace) -> Workspace:
     return Workspace.open(args.home, ask=ask_passphrase)
 
 
+def of_kind(ws: Workspace, record_id: str, kind: str) -> str:
+    """The full id of ``record_id`` when it is a ``kind`` record: ``bullpen contact delete``
+    given a deal's id must not delete the deal."""
+    record = ws.get(record_id)
+    if record["kind"] != kind:
+        raise ValidationError(f"{record_id} is not a record of kind {kind} "
+                              f"(it is: {record['kind']})")
+    return record["id"]
+
+
 def read_text_file(path: str | Path) -> str:
     """A UTF-8 text file's content, or a one-line error naming the file."""
     try:

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import add_json, emit, open_ws, read_text_file, table
+from .common import add_json, emit, of_kind, open_ws, read_text_file, table
 
 
 def cmd_topic(args: argparse.Namespace) -> int:
@@ -21,7 +21,7 @@ def cmd_topic(args: argparse.Namespace) -> int:
         emit(args, ws.list("topic"), lambda r: table(r, [("id", "ID"), ("title", "TITLE"),
                                                          ("category", "CATEGORY")]))
     elif args.action == "show":
-        topic = ws.get(args.id)
+        topic = ws.get(of_kind(ws, args.id, "topic"))
         posts = [p for p in ws.list("post", topic_id=topic["id"], order="updated_at")]
         posts.sort(key=lambda p: p["created_at"])
         topic["posts"] = posts

@@ -19,6 +19,7 @@ from .common import (
     emit,
     fields_from,
     listening_addrs,
+    of_kind,
     open_ws,
     table,
 )
@@ -171,16 +172,6 @@ EVENT_FLAGS = [
     ("--description", "description", "description"), ("--timezone", "timezone", "IANA zone"),
     ("--repeat", "rrule", 'iCalendar rule, e.g. "FREQ=WEEKLY;BYDAY=MO" (see bullpen agenda)'),
 ]
-
-
-def of_kind(ws: Workspace, record_id: str, kind: str) -> str:
-    """The full id of ``record_id`` when it is a ``kind`` record: ``bullpen contact delete``
-    given a deal's id must not delete the deal."""
-    record = ws.get(record_id)
-    if record["kind"] != kind:
-        raise ValidationError(f"{record_id} is not a record of kind {kind} "
-                              f"(it is: {record['kind']})")
-    return record["id"]
 
 
 def simple_kind(

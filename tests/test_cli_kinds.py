@@ -1,5 +1,6 @@
-"""``bullpen contact|event|opp update|show|delete`` act only on a record of their own kind:
-a deal's id given to ``contact delete`` (a mistyped command) leaves the deal alone."""
+"""``bullpen contact|event|opp update|show|delete`` and ``topic show`` act only on a record of
+their own kind: a deal's id given to ``contact delete`` (a mistyped command) leaves the deal
+alone."""
 
 from __future__ import annotations
 
@@ -12,5 +13,6 @@ def test_another_kinds_id_is_refused_and_changes_nothing(cli: Cli):
     cli.fails("contact", "delete", deal[:6], needle="is not a record of kind contact")
     cli.fails("event", "update", deal, "--title", "Renamed", needle="(it is: opportunity)")
     cli.fails("opp", "show", event, needle="is not a record of kind opportunity")
+    cli.fails("topic", "show", deal, needle="is not a record of kind topic")
     assert cli.json("opp", "show", deal)["title"] == "Renewal"
     assert cli.out("event", "delete", event[:6]) == f"deleted {event}"
