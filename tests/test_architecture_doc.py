@@ -1,5 +1,6 @@
 """docs/ARCHITECTURE.md stays a true map: one line per module of the five layers (exactly one:
-two helpers adding the same module give two lines to merge), no line for a module that is gone.
+two helpers adding the same module give two lines to merge), no line for a module that is gone,
+and no function named on the path of one edit that no module defines any more.
 
 Why a test: the map is read by newcomers instead of the tree, so a module added without its
 line (or removed with its line left) would mislead exactly the reader it is for. Modules are
@@ -64,7 +65,38 @@ def test_every_named_module_exists() -> None:
     assert not gone, f"docs/ARCHITECTURE.md names modules that do not exist: {', '.join(gone)}"
 
 
+def unresolved_names(doc: str, root: Path = ROOT) -> list[str]:
+    """Dotted names the map gives in backticks (``Class.method``, ``module.function``, as the
+    path of one edit names them) that no module of the five layers defines. ``Class.attr``
+    is sought in the modules defining ``class Class``; ``module.name`` in ``module.py``."""
+    sources = {p: p.read_text(encoding="utf-8")
+               for layer in LAYERS for p in (root / layer).rglob("*.py")}
+    unresolved = []
+    for name in sorted(set(re.findall(r"`([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)`", doc))):
+        first, *rest = name.split(".")
+        if rest[-1] in ("py", "md", "toml", "txt"):
+            continue  # a file's name
+        if first[0].isupper():
+            where = [t for t in sources.values() if re.search(rf"^\s*class {first}\b", t, re.M)]
+        else:
+            where = [t for p, t in sources.items() if p.name == f"{first}.py"]
+            if not where:
+                continue  # a variable (``ws.lock``) or another package's name (``trio.run``)
+        defined = all(any(re.search(rf"^\s*(?:async def|def|class) {attr}\b|^\s*{attr}\s*[:=]",
+                                    t, re.M) for t in where) for attr in rest)
+        if not where or not defined:
+            unresolved.append(name)
+    return unresolved
+
+
+def test_named_functions_exist() -> None:
+    unresolved = unresolved_names(DOC.read_text(encoding="utf-8"))
+    assert not unresolved, f"docs/ARCHITECTURE.md names what no module defines: {unresolved}"
+
+
 def test_a_module_without_its_line_is_reported() -> None:
     doc = "- `sync/node.py` — the node.\n- see sync/link.py (not in backticks: not a line)\n"
     assert missing_from(doc, {"sync/node.py", "sync/link.py"}) == ["sync/link.py"]
     assert listed_twice(doc + "- `sync/node.py` — again.\n") == ["sync/node.py"]
+    assert unresolved_names("`Node.run`, `framing.Decoder.feed`, `Node.fly`, `ws.x`, "
+                            "`node.py`, `framing.decode_all`") == ["Node.fly", "framing.decode_all"]
