@@ -24,7 +24,7 @@ MAX_BLOB = 1 << 30
 
 
 class BlobSink(Protocol):
-    """A blob being received (``app.blobs.IncomingBlob``)."""
+    """A blob being received (``app.storage.blobs.IncomingBlob``)."""
 
     def write(self, data: bytes) -> None: ...
     def commit(self) -> Any: ...  # ValueError when the bytes do not hash to the digest

@@ -3,8 +3,8 @@
 Events are kept by id and redrawn from memory on each change. Only the visible week or month
 is expanded: a recurring event (RRULE, minus its EXDATEs) shows on each of its occurrences
 there, and an event spanning days (an all-day end date is exclusive) on each day it covers
-(``app.recurrence``). Expansion runs on a worker thread (an imported rule can take up to its
-time budget), and only the latest expansion of each part of the screen is drawn.
+(``app.calendar.recurrence``). Expansion runs on a worker thread (an imported rule can take
+up to its time budget), and only the latest expansion of each part of the screen is drawn.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""File menu import/export, one table for all kinds (via ``app.transfer``).
+"""File menu import/export, one table for all kinds (via ``app.interop.transfer``).
 
 Opportunities open a preview with their column mapping (``ui.import_preview``); the other
 imports read and write in a worker with a busy dialog; the outcome (or the bad rows, which

@@ -1,9 +1,9 @@
 """System tray notifications for the events this user subscribed to (and nothing else).
 
-Which changes notify whom is ``app.notifications`` (the rules) through ``app.inbox`` (stored per
-profile); this module feeds the inbox the ChangeSets the app sees, off the GUI thread and in
-order, and shows the fresh notifications as tray messages. Without a system tray (offscreen,
-some desktops) the notifications are still stored and listed in the Message Center.
+Which changes notify whom is ``app.notifications.rules`` through ``app.notifications.inbox``
+(stored per profile); this module feeds the inbox the ChangeSets the app sees, off the GUI
+thread and in order, and shows the fresh notifications as tray messages. Without a system
+tray (offscreen, some desktops) the notifications are still stored and listed in the Message Center.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Ctrl+N: add a deal in a few keystrokes.
 
-One line ("Acme renewal 50k proposal Dec 15") is parsed as you type (``app.quick_add``) into a
+One line ("Acme renewal 50k proposal Dec 15") is parsed as you type (``app.sales.quick_add``) into a
 compact form underneath, which shows what will be saved and lets the rep fix any field (account
 with auto-complete) before pressing Enter. Defaults are visible, never silent.
 """

@@ -1,6 +1,6 @@
 """Which days an event covers in a window: recurrences expanded, all-day ends exclusive.
 
-Events keep their RRULE and EXDATEs as iCalendar wrote them (``app.interop_ical``), and an
+Events keep their RRULE and EXDATEs as iCalendar wrote them (``app.interop.ical``), and an
 all-day event's end date is the day *after* its last day (RFC 5545). The calendar asks for one
 visible week or month at a time, so a rule without an end is only expanded over that window.
 Times are compared as the wall-clock times the event was stored in (its own zone), which is

@@ -3,8 +3,9 @@
 The node reaches the workspace only through the ports sync/ defines (``bullpen.sync.ports``,
 ``bullpen.sync.session.DocPort``); this module plugs in the app's adapters: the workspace
 itself (who we are, local changes), :class:`~.sync_docs.WorkspaceDocs` (documents and files),
-:class:`~.peer_book.StorePeerBook` (remembered peers) and :class:`~.guests.RoomAdmission`
-(invites; a guest invited to a deal room is let into it).
+:class:`~.peer_book.StorePeerBook` (remembered peers) and
+:class:`~bullpen.app.rooms.guests.RoomAdmission` (invites; a guest invited to a deal room is
+let into it).
 Every node (``bullpen serve``, ``bullpen sync``, the desktop app, demo teammates, a newcomer
 joining) gets the members-only access policy unless the caller passes another, so no caller can
 start a node that syncs with strangers by forgetting an argument. libp2p is imported only when
