@@ -221,7 +221,7 @@ class WorkspaceDocs:
 
     def _proven(self, doc_id: str, new: list[Any], offered: Proofs) -> list[Any]:
         """Raise when a ``new`` change is not proven its author's by a signature (see
-        :mod:`.authorship`); else the valid signatures, to store with them."""
+        :mod:`bullpen.app.members.authorship`); else the valid signatures, to store with them."""
         refused, valid = self.policy.unsigned(doc_id, new, offered)
         _raise_refused(doc_id, refused)
         return valid

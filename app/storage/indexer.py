@@ -1,4 +1,4 @@
-"""Keeps the derived index (:class:`.index.Index`, typed columns + FTS5) in step with the
+"""Keeps the derived index (:class:`.search_index.Index`, typed columns + FTS5) in step with the
 automerge documents.
 
 Why apart from the documents: the index is a cache that may always be rebuilt, and its rules

@@ -7,8 +7,8 @@ derived index and announced to listeners (the sync node, the UI) as a :class:`Ch
 received changes (:meth:`Replica.apply_remote`, :meth:`Replica.merge_saved`) and other
 processes' rows (:meth:`Replica.refresh`) are persisted, indexed and announced alike.
 Keeping documents in memory and on disk is :class:`.doc_store.DocStore`'s job, the index
-:class:`.indexer.Indexer`'s; the use cases are the mixins :class:`.workspace.Workspace` is
-made of.
+:class:`.indexer.Indexer`'s; the use cases are the mixins
+:class:`bullpen.app.workspace.Workspace` is made of.
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ class Replica:
 
     def role(self, peer_id: str | None = None) -> str | None:
         """The role of ``peer_id`` (this user by default) in the membership log; the write
-        path needs it (a guest holds no team collection), :class:`.workspace_members.Members`
-        gives it."""
+        path needs it (a guest holds no team collection),
+        :class:`bullpen.app.workspace.members.Members` gives it."""
         raise NotImplementedError
 
     # ----- documents -----------------------------------------------------------------------

@@ -8,9 +8,10 @@ listeners (the sync node, the UI) as a :class:`ChangeSet`.
 
 :class:`Workspace` is the one object the rest of the code holds; this module only opens and
 creates profiles. It is assembled from one module per concern, each building on the one
-before: :mod:`.replica` (documents, writing, receiving, refreshing, compaction, over
-:mod:`.doc_store` and :mod:`.indexer`), :mod:`.workspace_records` (records and settings),
-:mod:`.workspace_members` (membership), :mod:`.workspace_documents` (texts and resources).
+before: :mod:`bullpen.app.storage.replica` (documents, writing, receiving, refreshing,
+compaction, over :mod:`bullpen.app.storage.doc_store` and :mod:`bullpen.app.storage.indexer`),
+:mod:`.records` (records and settings), :mod:`.members` (membership), :mod:`.documents`
+(texts and resources).
 """
 
 from __future__ import annotations

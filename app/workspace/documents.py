@@ -1,9 +1,10 @@
 """The office's documents: co-edited texts and uploaded files (resources).
 
-Why apart from records: each has a body that is not a record field. A text is its own
-automerge document (``doc:<id>``, so a long proposal never rides along with pipeline
-changes), catalogued by a ``document`` record; a resource's bytes live in the encrypted blob
-store (:class:`.blobs.BlobStore`), described by a ``resource`` record naming their hash.
+Why apart from records: each has a body that is not a record field. A text is its own automerge
+document (``doc:<id>``, so a long proposal never rides along with pipeline changes), catalogued by a
+``document`` record; a resource's bytes live in the encrypted blob store
+(:class:`bullpen.app.storage.blobs.BlobStore`), described by a ``resource`` record naming their
+hash.
 """
 
 from __future__ import annotations

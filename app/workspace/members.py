@@ -1,8 +1,8 @@
 """Membership use cases: who is in the workspace, with which role, and what follows.
 
-Why apart from records: membership is a signed log (:mod:`.membership`) kept in the index
-document's settings, replayed and verified on every read (cached per heads of that document),
-never a plain record a peer could edit; and a removal or demotion has a consequence the
+Why apart from records: membership is a signed log (:mod:`bullpen.app.members.membership`) kept in
+the index document's settings, replayed and verified on every read (cached per heads of that
+document), never a plain record a peer could edit; and a removal or demotion has a consequence the
 records do not: this replica builds on the former member's changes it accepted before
 (:meth:`Members.adopt_former_members_changes`), so the documents converge everywhere.
 """
@@ -89,7 +89,7 @@ class Members(Records):
 
     def find_member(self, text: str) -> str:
         """A member's peer id from its peer id, a unique suffix (short id) or name
-        (:func:`.member_lookup.member_named`)."""
+        (:func:`bullpen.app.members.lookup.member_named`)."""
         return member_named(self, text)["peer_id"]
 
     def append_membership(self, action: str, subject: str, **fields: Any) -> str:

@@ -1,8 +1,8 @@
 """Values every part of the workspace passes around: what a write changed, the one error a
 use case raises, and records, ids and times as the API shows them.
 
-They live apart from :mod:`.workspace` so the document store, the indexer and the use-case
-modules can share them without importing the facade that assembles them.
+They live apart from :mod:`bullpen.app.workspace` so the document store, the indexer and the
+use-case modules can share them without importing the facade that assembles them.
 """
 
 from __future__ import annotations
