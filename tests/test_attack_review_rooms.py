@@ -7,7 +7,7 @@ judges it by the author's role (docs/SECURITY.md). Fixture: tests/test_rooms_hos
 from __future__ import annotations
 
 import pytest
-from hostile import forge, put_record
+from hostile import deliver, forge, put_record
 from test_hostile_roles import refused_everywhere
 from test_rooms_hostile import office, space  # noqa: F401  (the fixture)
 
@@ -26,3 +26,36 @@ def test_a_rep_who_does_not_own_the_room_cannot_delete_it(office):  # noqa: F811
     refused_everywhere(ray, dana, space(office))
     assert f"space:{office['room']}" in AccessPolicy(dana).guest_docs(carl.peer_id)
     office["rep"].delete(office["other"])  # the owner may
+
+
+def _react(tx, record_id: str, reactions: dict) -> None:
+    """A raw reaction change: entries of the record's reactions map, as the app merges them."""
+    from bullpen.crdt import records as rec
+
+    rec.write_record(tx, rec.container(tx, rec.RECORDS), record_id,
+                     {"reactions": reactions}, map_fields=["reactions"])
+
+
+@pytest.mark.parametrize("whose", ["a teammate's record", "its own record"])
+def test_a_guest_reacts_only_as_itself(office, whose):  # noqa: F811
+    """A guest may react to any record of its room, but only under its own name: a reaction
+    in a teammate's name (which the leaderboard counts) is refused, whoever wrote the record."""
+    carl, dana, eli = office["guest"], office["manager"], office["rep"]
+    if whose == "its own record":
+        forge(carl, space(office), lambda tx: put_record(tx, "carl-topic", {
+            "_kind": "topic", "title": "Question", "_created_by": carl.peer_id,
+            "_updated_by": carl.peer_id, "_deleted": False}))
+        assert deliver(carl, dana, space(office)) == ""
+        target = "carl-topic"
+    else:
+        target = office["topic"]
+    forge(carl, space(office), lambda tx: _react(tx, target, {carl.peer_id: "+1"}))
+    assert deliver(carl, dana, space(office)) == ""  # the control: its own reaction
+    forge(carl, space(office), lambda tx: _react(tx, target, {eli.peer_id: "+1"}))
+    refused_everywhere(carl, dana, space(office))
+
+
+def test_a_guest_cannot_make_reactions_other_than_a_map(office):  # noqa: F811
+    carl, dana = office["guest"], office["manager"]
+    forge(carl, space(office), lambda tx: put_record(tx, office["topic"], {"reactions": "x"}))
+    refused_everywhere(carl, dana, space(office))

@@ -280,6 +280,9 @@ def _space_record_violation(rid: str, space_id: str, after: dict[str, Any],
         return f"a shared space holds {', '.join(SPACE_KINDS)}, not {kind!r}"
     if role in MEMBER_ROLES:
         return None
+    reactions = after.get("reactions", {})
+    if not isinstance(reactions, dict) or _changed(reactions, _reactions(prior)) - {author}:
+        return "a guest reacts only as itself"
     owner = (prior or after).get("_created_by")
     if prior is None and owner != author:
         return "a guest adds records only as themself"
@@ -291,6 +294,12 @@ def _space_record_violation(rid: str, space_id: str, after: dict[str, Any],
         if _changed(after, prior) - allowed:
             return "a guest may only react to a record someone else wrote"
     return None
+
+
+def _reactions(record: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A record's reactions, reactor -> reaction (the leaderboard counts them)."""
+    found = (record or {}).get("reactions")
+    return found if isinstance(found, dict) else {}
 
 
 def _room_violation(after: dict[str, Any], prior: dict[str, Any], author: str,
