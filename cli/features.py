@@ -69,6 +69,11 @@ def format_history(rows: list[dict[str, Any]]) -> str:
 def cmd_forecast(args: argparse.Namespace) -> int:
     from bullpen.app.sales import use_cases as sales
 
+    if args.action not in ("submit", "adjust") and (
+            args.commit is not None or args.best_case is not None or args.comment or args.team):
+        # `forecast --commit 120000 ...` without `submit` would just print the roll-up
+        raise ValidationError("--commit, --best-case, --comment and --team go with "
+                              "`forecast submit` or `forecast adjust`")
     if args.action in CALL_ACTIONS:
         return cmd_call(args)
     ws = open_ws(args)

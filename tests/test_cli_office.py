@@ -59,6 +59,8 @@ def test_forecast_call_errors_are_one_line(cli: Cli, eli: Cli):
     cli.fails("forecast", "adjust", "Nobody", "--commit", "1", "--best-case", "2",
               needle="no member is called 'Nobody'")
     cli.fails("forecast", "status", "Eli", needle="takes no name")
+    cli.fails("forecast", "--commit", "5", "--best-case", "6", needle="go with `forecast submit`")
+    cli.fails("forecast", "status", "--team", needle="go with `forecast submit`")
     cli.fails("forecast", "adjust", "Eli", "--team", "--commit", "1", "--best-case", "2",
               needle="Eli leads no team")
     proc = cli.run("forecast", "submit", "--commit", "x", "--best-case", "2", ok=False)
