@@ -280,7 +280,7 @@ def register(sub: Any) -> None:
     _register_notifications(sub)
 
     p = sub.add_parser("kudos", help="mark a post, resource or document helpful")
-    p.add_argument("id")
+    p.add_argument("id", help="the post, resource or document (id or a unique prefix)")
     p.add_argument("--reaction", default="helpful")
     add_json(p)
     p.set_defaults(func=cmd_kudos)

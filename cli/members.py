@@ -150,7 +150,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("member", help="workspace members (list, remove, change role)")
     actions = p.add_subparsers(dest="action", required=True)
-    add_json(actions.add_parser("list"))
+    add_json(actions.add_parser("list", help="names, roles, teams, who is online"))
     a = actions.add_parser("remove", help="remove a member (managers)")
     a.add_argument("peer", help="peer id, its short form, or the member's name")
     a = actions.add_parser("role", help="change a member's role (managers)")

@@ -216,7 +216,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("peer", help="known peers: add, list, remove")
     actions = p.add_subparsers(dest="action", required=True)
     a = actions.add_parser("add", help="remember a peer by its address")
-    a.add_argument("addr", metavar="MULTIADDR")
+    a.add_argument("addr", metavar="MULTIADDR", help="/ip4/HOST/tcp/PORT/p2p/PEERID")
     a.add_argument("--name")
     a = actions.add_parser("list")
     a.add_argument("--json", action="store_true", help="print JSON")
