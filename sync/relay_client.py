@@ -172,6 +172,8 @@ class RelayClient:
             raise RelayError(f"{addr} is not an address of {short_id(peer_id)}")
         if relay in (self.node.peer_id, peer_id):
             raise RelayError("a circuit through oneself")
+        if not await self.is_teammate(relay):  # a hop request names whom we want to reach
+            raise RelayError(f"{short_id(relay)} is no teammate: no circuit through it")
         host = self.node.host
         relay_pid, dest_pid = ID.from_base58(relay), ID.from_base58(dest)
         await self._reach_relay(relay_pid, relay_at)
