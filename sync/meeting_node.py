@@ -79,7 +79,7 @@ class _Peer:
         self.decoder = decoder  # holds what was read past the join
         self.send, self._queue = trio.open_memory_channel[bytes](SEND_QUEUE)
         self.dropped = 0
-        self.serving = trio.CancelScope()  # (host) cancelled to drop the participant
+        self.serving = trio.CancelScope()  # cancelled to drop the link (see _recheck)
 
     def put(self, frame: bytes) -> None:
         try:
@@ -154,8 +154,13 @@ class MeetingNode:
                     await self._recheck()
                 link = await self._join(host, join)
                 task_status.started(join)
+                nursery.start_soon(self._recheck)
                 try:
-                    await self._read(link, self._from_host)
+                    with link.serving:
+                        await self._read(link, self._from_host)
+                    if link.serving.cancelled_caught:
+                        await reset(link.stream)
+                        return "left: the host is no longer a member of this workspace"
                 except mp.PacketError as exc:
                     raise MeetingError(f"left: the host sent a malformed packet ({exc})") from None
                 finally:
@@ -280,14 +285,18 @@ class MeetingNode:
 
     async def _recheck(self) -> None:
         """Until the meeting ends: drop a participant removed from the team or made a guest
-        since it joined (admission is checked at the join, and a meeting can last an hour;
-        the membership is read afresh, as another process may sync it)."""
+        since it joined, and leave a host removed since (admission is checked at the join,
+        and a meeting can last an hour; the membership is read afresh, as another process
+        may sync it)."""
         while True:
             await trio.sleep(RECHECK_S)
-            for peer_id, peer in list(self._peers.items()):
-                if not await trio.to_thread.run_sync(self._may_stay, peer_id):
-                    log.info("dropped %s: no longer on the team", short_id(peer_id))
-                    peer.serving.cancel()  # it leaves the hub, its stream is reset
+            links = [(peer, self._may_stay) for peer in list(self._peers.values())]
+            if self._host_link is not None:
+                links.append((self._host_link, self.gate.is_member))
+            for peer, allowed in links:
+                if not await trio.to_thread.run_sync(allowed, peer.peer_id):
+                    log.info("dropped %s: no longer on the team", short_id(peer.peer_id))
+                    peer.serving.cancel()  # it leaves the meeting, its stream is reset
 
     def _may_stay(self, peer_id: str) -> bool:
         return self.gate.is_member(peer_id) and self.may_meet(peer_id)

@@ -32,3 +32,34 @@ def test_a_participant_no_longer_on_the_team_is_dropped(taken_away: str) -> None
             nursery.cancel_scope.cancel()
 
     trio.run(main)
+
+
+def test_a_participant_leaves_a_host_no_longer_on_the_team() -> None:
+    members = set(MEMBERS)
+    ended: list[str] = []
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            heard = Heard()
+            host = MeetingNode(SEEDS["host"], is_member=MEMBERS.__contains__,
+                               may_meet=TEAM.__contains__, on_packet=heard, listen=LOOPBACK)
+            meeting = await nursery.start(host.run, "Standup")
+            eli = MeetingNode(SEEDS["eli"], is_member=members.__contains__,
+                              may_meet=TEAM.__contains__, on_packet=Heard(), listen=LOOPBACK)
+
+            left = trio.Event()
+
+            async def attend() -> None:
+                ended.append(await eli.run("", meeting))
+                left.set()
+
+            nursery.start_soon(attend)
+            await heard.until(lambda: PEERS["eli"] in heard.roster().peers.values())
+            members.discard(PEERS["host"])  # Eli's replica learns the host was removed
+            await heard.until(lambda: PEERS["eli"] not in heard.roster().peers.values())
+            with trio.fail_after(20):
+                await left.wait()
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    assert ended == ["left: the host is no longer a member of this workspace"]
