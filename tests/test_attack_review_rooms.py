@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import pytest
 from hostile import deliver, forge, put_record
+from replicas import exchange
 from test_hostile_roles import refused_everywhere
 from test_rooms_hostile import office, space  # noqa: F401  (the fixture)
 
 from bullpen.app.members.access import AccessPolicy
 from bullpen.app.members.authz import NotAllowed
+from bullpen.crdt import records as rec
 
 
 def test_a_rep_who_does_not_own_the_room_cannot_delete_it(office):  # noqa: F811
@@ -30,8 +32,6 @@ def test_a_rep_who_does_not_own_the_room_cannot_delete_it(office):  # noqa: F811
 
 def _react(tx, record_id: str, reactions: dict) -> None:
     """A raw reaction change: entries of the record's reactions map, as the app merges them."""
-    from bullpen.crdt import records as rec
-
     rec.write_record(tx, rec.container(tx, rec.RECORDS), record_id,
                      {"reactions": reactions}, map_fields=["reactions"])
 
@@ -59,3 +59,22 @@ def test_a_guest_cannot_make_reactions_other_than_a_map(office):  # noqa: F811
     carl, dana = office["guest"], office["manager"]
     forge(carl, space(office), lambda tx: put_record(tx, office["topic"], {"reactions": "x"}))
     refused_everywhere(carl, dana, space(office))
+
+
+def test_a_rep_who_does_not_own_the_room_cannot_withdraw_an_invite(office):  # noqa: F811
+    """A pending invite of the room is how a customer gets in when it joins: striking it is
+    a take-away, as removing a guest is (adding one is not)."""
+    eli, ray, dana = office["rep"], office["other_rep"], office["manager"]
+    eli.update(office["room"], {"invites": {"a" * 64: "buyer@initech.example"}})
+    for member in (dana, ray):
+        exchange(eli, member)
+
+    def invites(entries):
+        return lambda tx: rec.write_record(tx, rec.container(tx, rec.RECORDS), office["room"],
+                                           {"invites": entries}, map_fields=["invites"])
+
+    forge(ray, space(office), invites({"b" * 64: "cfo@initech.example"}))
+    assert deliver(ray, dana, space(office)) == ""  # the control: adding one
+    for taken in ("", "someone@else.example"):
+        forge(ray, space(office), invites({"a" * 64: taken}))
+        refused_everywhere(ray, dana, space(office))

@@ -305,13 +305,17 @@ def _reactions(record: Mapping[str, Any] | None) -> dict[str, Any]:
 def _room_violation(after: dict[str, Any], prior: dict[str, Any], author: str,
                     owner: str | None) -> str | None:
     """A rep who does not own the room may add to it (guests, invites, its public status),
-    never take away: remove a guest, close, reopen, hand it over or delete it (a deleted
-    room is gone for its guests too)."""
+    never take away: remove a guest or an invite, close, reopen, hand it over or delete it
+    (a deleted room is gone for its guests too)."""
     if author == owner:
         return None
     before, now = prior.get("guests"), after.get("guests")
     if isinstance(before, list) and not (isinstance(now, list) and set(before) <= set(now)):
         return "only the room's owner or a manager removes a guest"
+    sent, kept = prior.get("invites"), after.get("invites")
+    if isinstance(sent, dict) and not (isinstance(kept, dict) and all(
+            kept.get(h) == email for h, email in sent.items())):
+        return "only the room's owner or a manager withdraws an invite"
     if _changed(after, prior) & OWNER_FIELDS:
         return "only the room's owner or a manager closes, reopens or hands over the room"
     return None
