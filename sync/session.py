@@ -374,6 +374,11 @@ class Session:
         if applied:
             for key in [k for k in pool if k[0] in applied]:
                 del pool[key]
+        dropped = self.port.dropped(msg.doc_id)
+        sent = self._from_peer.get(msg.doc_id, set()) & dropped.keys()
+        if sent:  # this peer's earlier changes, released now and refused (see DocPort.dropped)
+            self._refused(msg.doc_id, RefusedChanges(dropped[next(iter(sent))]))
+            return []
         if info.changes:  # accepted changes (a message of heads alone settles nothing)
             self.blocked.pop(msg.doc_id, None)
         self._unqueue(msg.doc_id)

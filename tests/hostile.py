@@ -94,6 +94,7 @@ def deliver(attacker: Workspace, victim: Workspace, doc_id: str, *, whole: bool 
         # filter false positive) is proven by the signature that came with it earlier.
         pool_mine: dict = {}
         pool_theirs: dict = {}
+        carried: set[bytes] = set()  # what the attacker sent (a session's _from_peer)
         for _ in range(20):
             out = theirs.generate(doc_id, sent)
             back = mine.generate(doc_id, received)
@@ -102,6 +103,10 @@ def deliver(attacker: Workspace, victim: Workspace, doc_id: str, *, whole: bool 
             if out is not None:
                 pool_mine.update(_signatures(theirs, doc_id, out))
                 mine.receive(doc_id, received, out, pool_mine)
+                carried.update(h.hash for h in inspect_sync(out).headers or [])
+                dropped = mine.dropped(doc_id)
+                for change_hash in carried & dropped.keys():  # as the session blocks it
+                    return dropped[change_hash]
             if back is not None:
                 pool_theirs.update(_signatures(mine, doc_id, back))
                 theirs.receive(doc_id, sent, back, pool_theirs)

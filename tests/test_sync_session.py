@@ -42,6 +42,9 @@ class FakePort:
     def new_sync_state(self) -> Any:
         return SyncState()
 
+    def dropped(self, doc_id: str) -> dict[bytes, str]:
+        return {}
+
     def lacks(self, doc_id: str, hashes: list[bytes]) -> bool:
         held = {c.hash for c in self.docs[doc_id].get_changes([])} if doc_id in self.docs else set()
         return not set(hashes) <= held
@@ -761,3 +764,24 @@ def test_a_peer_announcing_index_heads_it_never_sends_only_delays_its_own_messag
     monkeypatch.setattr("bullpen.sync.parking.MAX_PARKED_BYTES", 0)  # over the bound now
     pump([(sb, x) for x in sb.local_change(["pipeline"])], links)
     assert read(pb, "pipeline", "r1") == {"title": "Renewal"} and not sb.parking.waiting
+
+
+def test_a_peers_change_dropped_when_released_blocks_the_document_with_it() -> None:
+    """A change this peer sent, which automerge held back and a later message released, was
+    refused then and dropped (WorkspaceDocs' _Released): the peer counts it as sent and would
+    never send it again, so the two would exchange heads for ever. The session blocks the
+    document with that peer instead (reported, asked again like any refusal)."""
+    base = collection("pipeline")
+    pa, pb = FakePort({"pipeline": base.fork()}), FakePort({"pipeline": base.fork()})
+    sa, sb = session(pa, "B"), session(pb, "A")
+    wire, links = connect(sa, sb)
+    pump(wire, links)
+    edit(pa.docs["pipeline"], r1={"title": "parked"})
+    pump([(sa, x) for x in sa.local_change(["pipeline"])], links)
+    (parked,) = pa.docs["pipeline"].get_heads()
+    reason = "refused change to pipeline: change by x, who is not a member"
+    pb.dropped = lambda doc_id: {parked: reason} if doc_id == "pipeline" else {}
+    edit(pa.docs["pipeline"], r2={"title": "next"})
+    pump([(sa, x) for x in sa.local_change(["pipeline"])], links)
+    assert sb.blocked == {"pipeline": reason}
+    assert read(pb, "pipeline", "r2") == {"title": "next"}  # the message itself was accepted

@@ -52,6 +52,10 @@ class _Carried:
 class _Released(RefusedChanges):
     """Only changes an earlier message left waiting, which this one released, are refused."""
 
+    def __init__(self, reason: str, hashes: set[bytes]) -> None:
+        super().__init__(reason)
+        self.hashes = hashes
+
 
 def _find_malloc_trim() -> Any:
     try:
@@ -75,6 +79,9 @@ class WorkspaceDocs:
         self._merged = 0  # bytes of saved documents merged since the last trim
         # per document: changes waiting in automerge for dependencies -> their size (about)
         self._waiting: dict[str, dict[bytes, int]] = {}
+        # per document: released changes refused and dropped (see _Released) -> the reason;
+        # the session of the peer that sent them blocks the document (see dropped)
+        self._dropped: dict[str, dict[bytes, str]] = {}
 
     # ----- documents -----------------------------------------------------------------------
 
@@ -148,14 +155,19 @@ class WorkspaceDocs:
         applied: set[bytes] = set()
         try:
             self.ws.apply_remote(doc_id, self._judged(doc_id, offered, applied, step, carried))
-        except _Released:
+        except _Released as exc:
             # Refused changes another message left waiting, released by this one: they were
             # dropped with the in-memory copy; this message is judged on its own.
             self._waiting.pop(doc_id, None)
+            self._dropped.setdefault(doc_id, {}).update(dict.fromkeys(exc.hashes, str(exc)))
             self.ws.apply_remote(doc_id, self._judged(doc_id, offered, applied, step))
         except RefusedChanges:
             self._waiting.pop(doc_id, None)  # dropped with the in-memory copy
             raise
+        dropped = self._dropped.get(doc_id)
+        if dropped:  # refused once, sent again and accepted now (the membership changed)
+            for change_hash in applied & dropped.keys():
+                del dropped[change_hash]
         return applied
 
     def _judged(self, doc_id: str, offered: Proofs, applied: set[bytes],
@@ -182,7 +194,8 @@ class WorkspaceDocs:
                     refused, valid = self.policy.unsigned(doc_id, new, offered)
             if refused and carried is not None and not any(
                     c.hash in carried.hashes for c, _ in refused):
-                raise _Released(f"refused change to {doc_id}: {refused[0][1]}")
+                raise _Released(f"refused change to {doc_id}: {refused[0][1]}",
+                                {c.hash for c, _ in refused})
             _raise_refused(doc_id, refused)
             applied.update(c.hash for c in new)
             return valid
@@ -204,6 +217,13 @@ class WorkspaceDocs:
             del self._waiting[doc_id]
             raise RefusedChanges(f"refused change to {doc_id}: over {MAX_WAITING_BYTES >> 20} "
                                  f"MiB of changes wait for dependencies the peer did not send")
+
+    def dropped(self, doc_id: str) -> dict[bytes, str]:
+        """Changes of ``doc_id`` refused when a later message released them, with the reason:
+        the peer that sent them counts them as sent and would never send them again, so its
+        session blocks the document (reported, asked again) instead of exchanging heads for
+        ever."""
+        return self._dropped.get(doc_id, {})
 
     def forget_unapplied(self, doc_id: str) -> None:
         """Drop changes waiting inside automerge for dependencies we refused (reload from the
