@@ -37,6 +37,8 @@ def test_the_forecast_screen_shows_and_takes_the_call(qtbot, session) -> None:
     assert panel.adjust_button.isEnabled()  # the demo's user is a manager
     me = session.ws.name
     _fill(panel, adjust=False, numbers=("120000", "180000", "two big renewals"))
+    # each write runs on the thread pool: the submission first, so history's order is known
+    wait(qtbot, lambda: len(submissions.history(session.ws)) == 1)
     _fill(panel, adjust=True, numbers=("50000", "70000", "haircut"), who=reps[0])
     wait(qtbot, lambda: me in _cells(panel) and _cells(panel)[reps[0]][3] != "—")
     mine, adjusted = _cells(panel)[me], _cells(panel)[reps[0]]
