@@ -70,6 +70,9 @@ REP_ATTACKS = {
     "pipeline stages": (INDEX_DOC, lambda tx: put_setting(tx, ("stages",), json.dumps(
         [{"id": "won", "name": "Won", "probability": 100, "category": "closed"}]))),
     "the members map replaced": (INDEX_DOC, lambda tx: put_setting(tx, ("membership",), None)),
+    # found by the property test below: judging read the log as a map and crashed
+    "the members map replaced by a number": (INDEX_DOC, lambda tx: put_setting(
+        tx, ("membership",), 1)),
     "the pipeline's records hidden": ("pipeline", lambda tx: replace_root(tx, "records")),
     "the index's settings hidden": (INDEX_DOC, lambda tx: replace_root(tx, "settings")),
 }

@@ -10,7 +10,7 @@ records do not: this replica builds on the former member's changes it accepted b
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -47,7 +47,10 @@ class Members(Records):
     _lowered_seen: frozenset[str] = frozenset()
 
     def membership_log(self) -> dict[str, str]:
-        return dict(self.setting(MEMBERSHIP) or {})
+        """The log's entries; a log a modified client replaced with another value (a number)
+        reads as empty, so every change judged by it is refused, never a crash."""
+        log = self.setting(MEMBERSHIP)
+        return dict(log) if isinstance(log, Mapping) else {}
 
     def membership(self) -> MembershipState:
         """The verified member list (cached until the index document changes)."""
